@@ -1,0 +1,522 @@
+--- Where a row is read back.
+--
+-- The read-back API for integrators (`db:get_user`, `db:users`, ...,
+-- `db:audit`, `db:revision`) and the row lookups the writers build on.
+-- A table returned by a `get_*` function has exactly the fields the
+-- matching `put_*` takes, plus `key`, and equals what was put: flags are
+-- booleans, scope values their canonical text ("team+customer"), absent
+-- options are absent fields.  Lists come in key order (byte order), the
+-- rights catalog in the order its rights were first put.
+--
+-- Each public reader runs inside one read transaction, so it shows one
+-- consistent state even while other processes write.  Runtime failures
+-- of the store return `nil, message, code`; bad arguments raise.
+-- @module mandate.read
+
+local json = require "mandate.json"
+local V = require "mandate.validate"
+
+local R = {}      -- internal: rows and entities, for the writers
+local M = {}      -- the public methods, installed into mandate.Db
+R.methods = M
+
+local pack = table.pack or function(...)
+  return { n = select("#", ...), ... }
+end
+local unpack = table.unpack or unpack
+
+-- Rows by key {{{
+
+local ROW_SQL = {
+  unit = "SELECT id, key, level, parent_id, label FROM units WHERE key = ?1",
+  tenant = "SELECT id, key, label, default_access FROM tenants"
+           .. " WHERE key = ?1",
+  right = "SELECT id, key, kind, mode, customer, area, label FROM rights"
+          .. " WHERE key = ?1",
+  bundle = "SELECT id, key, label FROM bundles WHERE key = ?1",
+  user = "SELECT id, key, unit_id, active, label FROM users WHERE key = ?1",
+  customer = "SELECT id, key FROM customers WHERE key = ?1",
+}
+
+--- The raw row of an entity, or nil.
+-- @tparam userdata db
+-- @tparam string kind "unit", "tenant", "right", "bundle", "user" or
+-- "customer"
+-- @tparam string key
+-- @treturn table|nil the row (column name -> value; NULL columns absent)
+function R.row(db, kind, key)
+  return db:_row(ROW_SQL[kind], key)
+end
+
+--- The level names, top to bottom.
+-- @tparam userdata db
+-- @treturn {string,...}
+function R.levels(db)
+  local names = {}
+  for i, row in ipairs(db:_rows("SELECT name FROM levels ORDER BY depth")) do
+    names[i] = row.name
+  end
+  return names
+end
+
+--- A stored value text as Lua sees it: flags as booleans, scope values
+-- as their canonical text.
+-- @tparam string kind "flag" or "scope"
+-- @tparam string text
+-- @return boolean or string
+function R.value(kind, text)
+  if kind == "flag" then return text == "true" end
+  return text
+end
+-- }}}
+
+-- Entities {{{
+
+local SQL_UNIT = "SELECT u.key, u.level, u.label, p.key AS parent"
+  .. " FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.key = ?1"
+local SQL_UNITS = "SELECT u.key, u.level, u.label, p.key AS parent"
+  .. " FROM units u LEFT JOIN units p ON p.id = u.parent_id ORDER BY u.key"
+
+local function unit_entity(row)
+  return { key = row.key, level = row.level, parent = row.parent,
+           label = row.label }
+end
+
+--- A unit as put_unit takes it: {key, level, parent, label}, or nil.
+-- @tparam userdata db
+-- @tparam string key
+-- @treturn table|nil
+function R.unit(db, key)
+  local row = db:_row(SQL_UNIT, key)
+  return row and unit_entity(row)
+end
+
+local SQL_TENANT = "SELECT key, label, default_access FROM tenants"
+  .. " WHERE key = ?1"
+local SQL_TENANTS = "SELECT key, label, default_access FROM tenants"
+  .. " ORDER BY key"
+
+local function tenant_entity(row)
+  return { key = row.key, label = row.label, default = row.default_access }
+end
+
+--- A tenant as put_tenant takes it: {key, label, default}, or nil.
+-- @tparam userdata db
+-- @tparam string key
+-- @treturn table|nil
+function R.tenant(db, key)
+  local row = db:_row(SQL_TENANT, key)
+  return row and tenant_entity(row)
+end
+
+local SQL_RIGHT = "SELECT key, kind, mode, customer, area, label FROM rights"
+  .. " WHERE key = ?1"
+local SQL_RIGHTS = "SELECT key, kind, mode, customer, area, label FROM rights"
+  .. " ORDER BY id"
+
+local function right_entity(row)
+  return { key = row.key, kind = row.kind, mode = row.mode,
+           customer = row.customer == 1, area = row.area, label = row.label }
+end
+
+--- A right as put_right takes it: {key, kind, mode, customer, area,
+-- label}, or nil.
+-- @tparam userdata db
+-- @tparam string key
+-- @treturn table|nil
+function R.right(db, key)
+  local row = db:_row(SQL_RIGHT, key)
+  return row and right_entity(row)
+end
+
+local SQL_BUNDLE = "SELECT id, key, label FROM bundles WHERE key = ?1"
+local SQL_BUNDLES = "SELECT id, key, label FROM bundles ORDER BY key"
+local SQL_BUNDLE_RIGHTS = "SELECT r.key, r.kind, br.value"
+  .. " FROM bundle_rights br JOIN rights r ON r.id = br.right_id"
+  .. " WHERE br.bundle_id = ?1"
+local SQL_ALL_BUNDLE_RIGHTS = "SELECT br.bundle_id, r.key, r.kind, br.value"
+  .. " FROM bundle_rights br JOIN rights r ON r.id = br.right_id"
+
+--- A bundle as put_bundle takes it: {key, label, rights = {right =
+-- value}}, or nil.
+-- @tparam userdata db
+-- @tparam string key
+-- @treturn table|nil
+function R.bundle(db, key)
+  local row = db:_row(SQL_BUNDLE, key)
+  if not row then return nil end
+  local rights = {}
+  for _, r in ipairs(db:_rows(SQL_BUNDLE_RIGHTS, row.id)) do
+    rights[r.key] = R.value(r.kind, r.value)
+  end
+  return { key = row.key, label = row.label, rights = rights }
+end
+
+local SQL_USER = "SELECT u.id, u.key, u.active, u.label, n.key AS unit"
+  .. " FROM users u LEFT JOIN units n ON n.id = u.unit_id WHERE u.key = ?1"
+local SQL_USERS = "SELECT u.id, u.key, u.active, u.label, n.key AS unit"
+  .. " FROM users u LEFT JOIN units n ON n.id = u.unit_id ORDER BY u.key"
+local SQL_USER_BUNDLES = "SELECT b.key FROM user_bundles ub"
+  .. " JOIN bundles b ON b.id = ub.bundle_id WHERE ub.user_id = ?1"
+  .. " ORDER BY ub.position"
+local SQL_ALL_USER_BUNDLES = "SELECT ub.user_id, b.key FROM user_bundles ub"
+  .. " JOIN bundles b ON b.id = ub.bundle_id ORDER BY ub.user_id, ub.position"
+
+local function user_entity(row, bundles)
+  return { key = row.key, unit = row.unit, bundles = bundles,
+           active = row.active == 1, label = row.label }
+end
+
+--- A user as put_user takes it: {key, unit, bundles = {...}, active,
+-- label}, or nil.
+-- @tparam userdata db
+-- @tparam string key
+-- @treturn table|nil
+function R.user(db, key)
+  local row = db:_row(SQL_USER, key)
+  if not row then return nil end
+  local bundles = {}
+  for i, b in ipairs(db:_rows(SQL_USER_BUNDLES, row.id)) do
+    bundles[i] = b.key
+  end
+  return user_entity(row, bundles)
+end
+
+local SQL_OVERRIDES = "SELECT r.key, r.kind, o.value FROM overrides o"
+  .. " JOIN rights r ON r.id = o.right_id WHERE o.user_id = ?1"
+local SQL_ACCESS = "SELECT t.key, a.access FROM access a"
+  .. " JOIN tenants t ON t.id = a.tenant_id WHERE a.user_id = ?1"
+local SQL_CUSTOMERS = "SELECT c.key FROM account_managers m"
+  .. " JOIN customers c ON c.id = m.customer_id WHERE m.user_id = ?1"
+  .. " ORDER BY c.key"
+local SQL_MANAGERS = "SELECT u.key FROM account_managers m"
+  .. " JOIN customers c ON c.id = m.customer_id"
+  .. " JOIN users u ON u.id = m.user_id WHERE c.key = ?1 ORDER BY u.key"
+
+--- A user's overrides by id: {right = value}.
+-- @tparam userdata db
+-- @tparam number user_id
+-- @treturn table
+function R.overrides(db, user_id)
+  local t = {}
+  for _, r in ipairs(db:_rows(SQL_OVERRIDES, user_id)) do
+    t[r.key] = R.value(r.kind, r.value)
+  end
+  return t
+end
+
+--- A user's explicit tenant access by id: {tenant = access}.
+-- @tparam userdata db
+-- @tparam number user_id
+-- @treturn table
+function R.access(db, user_id)
+  local t = {}
+  for _, r in ipairs(db:_rows(SQL_ACCESS, user_id)) do t[r.key] = r.access end
+  return t
+end
+
+--- The customers a user manages by id, in key order.
+-- @tparam userdata db
+-- @tparam number user_id
+-- @treturn {string,...}
+function R.customers(db, user_id)
+  local t = {}
+  for i, r in ipairs(db:_rows(SQL_CUSTOMERS, user_id)) do t[i] = r.key end
+  return t
+end
+-- }}}
+
+-- Public readers {{{
+
+-- Run impl inside a read transaction unless one is open already.
+local function in_read_tx(db, impl, ...)
+  if db:_in_transaction() then return impl(db, ...) end
+  db:_exec("BEGIN")
+  local r = pack(pcall(impl, db, ...))
+  local ok, e = r[1], r[2]
+  if ok then ok, e = pcall(db._exec, db, "COMMIT") end
+  if not ok then
+    pcall(db._exec, db, "ROLLBACK")
+    error(e, 0)
+  end
+  return unpack(r, 2, r.n)
+end
+
+-- A public reader: see validate.method; reads in one transaction.
+local function reader(name, impl)
+  return V.method(name, function(db, ...)
+    return in_read_tx(db, impl, ...)
+  end)
+end
+
+local function getter(name, entity)
+  return reader(name, function(db, key)
+    return entity(db, V.key(name, "key", key))
+  end)
+end
+
+local function lister(name, sql, entity)
+  return reader(name, function(db)
+    local list = {}
+    for i, row in ipairs(db:_rows(sql)) do list[i] = entity(row) end
+    return list
+  end)
+end
+
+--- The level names, top to bottom (empty before set_levels).
+-- @function levels
+-- @treturn {string,...}
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+M.levels = reader("levels", R.levels)
+
+--- A unit: {key =, level =, parent =, label =}.
+-- @function get_unit
+-- @tparam string key
+-- @treturn table|nil the unit, nil when there is none
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.get_unit = getter("get_unit", R.unit)
+
+--- All units in key order, each as `get_unit` returns it.
+-- @function units
+-- @treturn {table,...}
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.units = lister("units", SQL_UNITS, unit_entity)
+
+--- A tenant: {key =, label =, default =}.
+-- @function get_tenant
+-- @tparam string key
+-- @treturn table|nil the tenant, nil when there is none
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.get_tenant = getter("get_tenant", R.tenant)
+
+--- All tenants in key order, each as `get_tenant` returns it.
+-- @function tenants
+-- @treturn {table,...}
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.tenants = lister("tenants", SQL_TENANTS, tenant_entity)
+
+--- A right: {key =, kind =, mode =, customer = boolean, area =, label =}.
+-- @function get_right
+-- @tparam string key
+-- @treturn table|nil the right, nil when there is none
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.get_right = getter("get_right", R.right)
+
+--- The rights catalog in the order its rights were first put, each as
+-- `get_right` returns it.
+-- @function rights
+-- @treturn {table,...}
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.rights = lister("rights", SQL_RIGHTS, right_entity)
+
+--- A bundle: {key =, label =, rights = {right key = value}}.
+-- @function get_bundle
+-- @tparam string key
+-- @treturn table|nil the bundle, nil when there is none
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.get_bundle = getter("get_bundle", R.bundle)
+
+--- All bundles in key order, each as `get_bundle` returns it.
+-- @function bundles
+-- @treturn {table,...}
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.bundles = reader("bundles", function(db)
+  local list, by_id = {}, {}
+  for i, row in ipairs(db:_rows(SQL_BUNDLES)) do
+    list[i] = { key = row.key, label = row.label, rights = {} }
+    by_id[row.id] = list[i]
+  end
+  for _, r in ipairs(db:_rows(SQL_ALL_BUNDLE_RIGHTS)) do
+    local rights = by_id[r.bundle_id].rights
+    rights[r.key] = R.value(r.kind, r.value)
+  end
+  return list
+end)
+
+--- A user: {key =, unit =, bundles = {bundle key, ...}, active =,
+-- label =}; bundles in the order they were put.
+-- @function get_user
+-- @tparam string key
+-- @treturn table|nil the user, nil when there is none
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.get_user = getter("get_user", R.user)
+
+--- All users in key order, each as `get_user` returns it.
+-- @function users
+-- @treturn {table,...}
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.users = reader("users", function(db)
+  local list, by_id = {}, {}
+  for i, row in ipairs(db:_rows(SQL_USERS)) do
+    list[i] = user_entity(row, {})
+    by_id[row.id] = list[i]
+  end
+  for _, r in ipairs(db:_rows(SQL_ALL_USER_BUNDLES)) do
+    local b = by_id[r.user_id].bundles
+    b[#b + 1] = r.key
+  end
+  return list
+end)
+
+-- A reader of one user's rows by id: nil for an unknown user.
+local function of_user(name, rows)
+  return reader(name, function(db, user)
+    local row = R.row(db, "user", V.key(name, "user", user))
+    return row and rows(db, row.id)
+  end)
+end
+
+--- A user's overrides: {right key = value}.
+-- @function overrides
+-- @tparam string user
+-- @treturn table|nil the overrides, nil when there is no such user
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.overrides = of_user("overrides", R.overrides)
+
+--- A user's explicit tenant access: {tenant key = "full"|"read"|"hidden"}.
+-- Tenants not listed fall back to their default.
+-- @function access_of
+-- @tparam string user
+-- @treturn table|nil the access rows, nil when there is no such user
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.access_of = of_user("access_of", R.access)
+
+--- The customers a user manages, in key order.
+-- @function customers_of
+-- @tparam string user
+-- @treturn {string,...}|nil the customer keys, nil when there is no such
+-- user
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.customers_of = of_user("customers_of", R.customers)
+
+--- The account managers of a customer, in key order (empty for a
+-- customer nobody manages).
+-- @function managers_of
+-- @tparam string customer
+-- @treturn {string,...} user keys
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.managers_of = reader("managers_of", function(db, customer)
+  local list = {}
+  V.key("managers_of", "customer", customer)
+  for i, r in ipairs(db:_rows(SQL_MANAGERS, customer)) do list[i] = r.key end
+  return list
+end)
+
+local SQL_REVISION = "SELECT value FROM meta WHERE key = 'revision'"
+
+--- The store's revision (see `db:revision`).
+-- @tparam userdata db
+-- @treturn number
+function R.revision(db)
+  return db:_row(SQL_REVISION).value
+end
+
+--- The store's revision: 0 for a new store, one more after every
+-- committed change set (a writer called on its own, or a whole outermost
+-- `db:transaction`).  Writes that change nothing do not count.
+-- @function revision
+-- @treturn number
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.revision = reader("revision", R.revision)
+
+local SQL_AUDIT = "SELECT id, revision, time, actor, op, subject, before,"
+  .. " after FROM audit"
+  .. " WHERE (?1 IS NULL OR revision > ?1) AND (?2 IS NULL OR time >= ?2)"
+  .. " AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR subject = ?4)"
+  .. " AND (?5 IS NULL OR op = ?5)"
+  .. " ORDER BY id DESC LIMIT ?6"
+
+local AUDIT_OPTIONS = { "since", "actor", "subject", "op", "limit" }
+
+local function is_count(v)
+  return type(v) == "number" and v % 1 == 0 and v >= 0
+end
+
+--- The audit trail: one row per change, newest last.
+-- Each row is {id =, revision =, time = "2024-05-01T12:00:00.000Z",
+-- actor =, op = "put_unit", subject = "unit:hh-sales", before =,
+-- after =}; before and after are the entity (or the part of it the change
+-- touched, e.g. {right =, value =} for an override) as tables, absent
+-- when the entity did not exist before or after.  Subjects are
+-- "kind:key" ("user:alice"; overrides, access and customers of a user
+-- are filed under the user), or "levels".
+-- @function audit
+-- @tparam[opt] table options
+-- @tparam[opt] number|string options.since a revision: only changes
+-- after it; or an ISO-8601 UTC time: only changes at or after it
+-- @tparam[opt] string options.actor only changes by this actor
+-- @tparam[opt] string options.subject only changes of this subject
+-- @tparam[opt] string options.op only this operation ("put_user")
+-- @tparam[opt] number options.limit only the newest this many rows
+-- @treturn {table,...} the rows, oldest first
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code
+M.audit = reader("audit", function(db, opts)
+  local fn = "audit"
+  opts = V.options(fn, opts, AUDIT_OPTIONS)
+  local since_rev, since_time
+  if type(opts.since) == "string" then
+    since_time = opts.since
+  elseif is_count(opts.since) then
+    since_rev = opts.since
+  elseif opts.since ~= nil then
+    V.fail(fn, "options.since", "expected a revision number or an ISO-8601 "
+           .. "time string, got %s", V.show(opts.since))
+  end
+  for _, name in ipairs({ "actor", "subject", "op" }) do
+    if opts[name] ~= nil and type(opts[name]) ~= "string" then
+      V.fail(fn, "options." .. name, "expected a string, got %s",
+             V.show(opts[name]))
+    end
+  end
+  if opts.limit ~= nil and not is_count(opts.limit) then
+    V.fail(fn, "options.limit", "expected a count (an integer >= 0), got %s",
+           V.show(opts.limit))
+  end
+  local rows = db:_rows(SQL_AUDIT, since_rev, since_time, opts.actor,
+                        opts.subject, opts.op, opts.limit or -1)
+  local list, n = {}, #rows
+  for i = n, 1, -1 do
+    local row = rows[i]
+    if row.before then row.before = json.decode(row.before) end
+    if row.after then row.after = json.decode(row.after) end
+    list[n - i + 1] = row
+  end
+  return list
+end)
+-- }}}
+
+return R

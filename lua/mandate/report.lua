@@ -1,0 +1,69 @@
+--- Tables an administrator reads: the users x tenants access matrix and a
+-- plain-text renderer for any list of rows (used by the demo and the CLI).
+-- @module mandate.report
+
+local M = {}
+
+local SQL_MATRIX = [[
+SELECT u.key AS user, t.key AS tenant,
+       COALESCE(a.access, t.default_access) AS access,
+       a.access IS NOT NULL AS explicit
+  FROM users u CROSS JOIN tenants t
+  LEFT JOIN access a ON a.user_id = u.id AND a.tenant_id = t.id
+ ORDER BY u.key, t.key]]
+
+--- The access of every user to every tenant.
+-- @treturn table `{tenants = {key...}, users = {key...}, access =
+-- {[user] = {[tenant] = "full"|"read"|"hidden"}}, explicit = {[user] =
+-- {[tenant] = true}}}`; `explicit` marks the user's own rows, the other
+-- cells are the tenant's default.
+function M.access_matrix(db)
+  local m = { tenants = {}, users = {}, access = {}, explicit = {} }
+  for _, t in ipairs(db:_rows("SELECT key FROM tenants ORDER BY key")) do
+    m.tenants[#m.tenants + 1] = t.key
+  end
+  for _, r in ipairs(db:_rows(SQL_MATRIX)) do
+    if not m.access[r.user] then
+      m.users[#m.users + 1] = r.user
+      m.access[r.user], m.explicit[r.user] = {}, {}
+    end
+    m.access[r.user][r.tenant] = r.access
+    m.explicit[r.user][r.tenant] = r.explicit == 1 or nil
+  end
+  return m
+end
+
+local function cell(v)
+  if v == nil then return "" end
+  return tostring(v)
+end
+
+--- Render rows as an aligned text table.
+-- @tparam table columns array of `{title, field}` or `{title, function(row)}`
+-- @tparam table rows array of tables
+-- @treturn string the table, one line per row after a header and a rule
+function M.text_table(columns, rows)
+  local widths, lines, grid = {}, {}, {}
+  for c, col in ipairs(columns) do widths[c] = #col[1] end
+  for r, row in ipairs(rows) do
+    grid[r] = {}
+    for c, col in ipairs(columns) do
+      local get = col[2]
+      local v = cell(type(get) == "function" and get(row) or row[get])
+      grid[r][c] = v
+      if #v > widths[c] then widths[c] = #v end
+    end
+  end
+  local function line(values)
+    local parts = {}
+    for c, v in ipairs(values) do parts[c] = v .. string.rep(" ", widths[c] - #v) end
+    return (table.concat(parts, " | "):gsub("%s+$", ""))
+  end
+  local titles, rules = {}, {}
+  for c, col in ipairs(columns) do titles[c], rules[c] = col[1], string.rep("-", widths[c]) end
+  lines[1], lines[2] = line(titles), line(rules)
+  for r = 1, #grid do lines[#lines + 1] = line(grid[r]) end
+  return table.concat(lines, "\n")
+end
+
+return M

@@ -1,0 +1,1230 @@
+--- Where a row is written.
+--
+-- The writers of the public API (`db:put_unit`, `db:set_override`, ...,
+-- `db:transaction`), each one change set with its audit rows.
+--
+-- **Contract of every writer.**  It checks all its arguments against the
+-- store before it writes anything; a bad argument raises an error naming
+-- the function, the argument, the bad value and what is allowed, and the
+-- store is unchanged.  Called on its own, a writer is one SQLite
+-- transaction (`BEGIN IMMEDIATE`), one audit row per changed entity and
+-- one step of `db:revision()`; a runtime failure of the store (`busy`,
+-- `ioerr`, ...) rolls it back and returns `nil, message, code`.  Inside
+-- `db:transaction` a writer is a savepoint, and a runtime failure raises
+-- the `mandate.Error` instead, so that the transaction cannot commit
+-- half of its work.  A writer that would change nothing (putting what is
+-- stored already, clearing what is not there) writes nothing: no audit
+-- row, no new revision.
+--
+-- `put_*` create or update.  An option that is missing (nil) keeps its
+-- stored value on update and takes its default on create; `false`
+-- removes an optional text or reference (`label = false`,
+-- `parent = false`, `unit = false`).  Lists and maps given to a writer
+-- replace what is stored: `put_bundle{rights = ...}` is the bundle's
+-- complete set of values (use `set_bundle_right` to change one), and
+-- `put_user{bundles = ...}` the user's complete, ordered bundle list.
+--
+-- `delete_*` refuse to orphan anything unless given `{cascade = true}`:
+-- see each one for what cascading removes.
+-- @module mandate.write
+
+local core = require "mandate.core"
+local json = require "mandate.json"
+local read = require "mandate.read"
+local V = require "mandate.validate"
+
+local W = {}    -- the public methods, installed into mandate.Db
+local show, fail = V.show, V.fail
+
+local pack = table.pack or function(...)
+  return { n = select("#", ...), ... }
+end
+local unpack = table.unpack or unpack
+
+-- Per-store state {{{
+
+-- Keyed weakly by the mandate.Db userdata: depth (open db:transaction
+-- calls), base (the revision the current change set started from),
+-- actor (set_actor).
+local states = setmetatable({}, { __mode = "k" })
+
+local function state(db)
+  local st = states[db]
+  if not st then
+    st = { depth = 0 }
+    states[db] = st
+  end
+  return st
+end
+-- }}}
+
+-- Change sets and audit rows {{{
+
+local SQL_BUMP = "UPDATE meta SET value = ?1 WHERE key = 'revision'"
+local SQL_AUDIT = "INSERT INTO audit(revision, time, actor, op, subject,"
+  .. " before, after) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+  .. " ?2, ?3, ?4, ?5, ?6)"
+
+local function encode(v)
+  if v == nil then return nil end
+  return json.encode(v)
+end
+
+-- Do two entities (tables or nil) have the same content?
+local function same(a, b)
+  return encode(a) == encode(b)
+end
+
+--[[
+Write the audit row of one change and make the change set's revision
+base + 1.  Setting (not incrementing) the revision keeps it right when a
+savepoint with earlier changes of the same change set was rolled back.
+]]
+local function record(db, op, subject, before, after)
+  local st = state(db)
+  local revision = st.base + 1
+  db:_exec(SQL_BUMP, revision)
+  db:_exec(SQL_AUDIT, revision, st.actor, op, subject, encode(before),
+           encode(after))
+end
+
+local function try(db, sql)
+  pcall(db._exec, db, sql)
+end
+
+-- Undo an open transaction (own) or savepoint; the snapshot is stale.
+-- Never raises: it runs while another error is on its way.
+local function roll_back(db, own)
+  if own then
+    try(db, "ROLLBACK")
+  else
+    try(db, "ROLLBACK TO mandate")
+    try(db, "RELEASE mandate")
+  end
+  pcall(db._touch_all, db)
+end
+
+-- A mandate.Error for a transaction that SQLite rolled back on its own
+-- (it does so after some I/O errors): nothing more may be written in it.
+local function check_alive(db, st, name)
+  if st.depth > 0 and not db:_in_transaction() then
+    error(setmetatable({ code = "error", message = name .. ": the enclosing "
+      .. "transaction was rolled back after an earlier failure" }, core.Error),
+      0)
+  end
+end
+
+local USAGE = {}   -- status: a usage error, raise its message at the caller
+
+--[[
+Run a writer: open its transaction (BEGIN IMMEDIATE when none is open,
+else a savepoint), run impl, commit or roll back.  Returns true and impl's
+results, or USAGE and a message, or true, nil, message, code for a runtime
+failure outside db:transaction; raises anything else.
+]]
+local function run(db, name, impl, ...)
+  local st = state(db)
+  local nested = st.depth > 0
+  local own = not nested and not db:_in_transaction()
+  check_alive(db, st, name)
+  local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
+                                         or "SAVEPOINT mandate")
+  local r
+  if ok then
+    if not nested then ok, e = pcall(read.revision, db) end
+    if ok then
+      if not nested then st.base = e end
+      r = pack(pcall(impl, db, name, ...))
+      if r[1] then
+        ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
+        if ok then return true, unpack(r, 2, r.n) end
+      else
+        e = r[2]
+      end
+    end
+    roll_back(db, own)
+  end
+  if V.is_usage(e) then return USAGE, e.message end
+  if V.is_store_error(e) and not nested then
+    return true, nil, e.message, e.code
+  end
+  error(e, 0)
+end
+
+-- A public writer around impl(db, name, ...).
+local function writer(name, impl)
+  return function(db, ...)
+    local problem = V.db_problem(db, name)
+    if problem then error(problem, 2) end
+    local r = pack(run(db, name, impl, ...))
+    if r[1] == USAGE then error(r[2], 2) end
+    return unpack(r, 2, r.n)
+  end
+end
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+--- Run fn(db) as one all-or-nothing change set.
+-- Everything fn writes is committed together when fn returns, as one
+-- step of `db:revision()`, or rolled back entirely when it raises; the
+-- error is then raised again, the very same value.  Transactions nest:
+-- an inner `db:transaction` is a savepoint, and an inner failure caught
+-- with pcall inside the outer fn undoes only the inner writes.
+-- The outermost transaction takes the write lock at once
+-- (`BEGIN IMMEDIATE`), so concurrent writers wait up to the busy
+-- timeout instead of failing halfway.
+-- @function transaction
+-- @tparam function fn called as fn(db)
+-- @return fn's results, or true when it returns none
+-- @treturn[2] nil when the transaction cannot begin or commit
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+-- @raise whatever fn raises, after the rollback
+function W.transaction(db, fn)
+  local problem = V.db_problem(db, "transaction")
+  if problem then error(problem, 2) end
+  if not callable(fn) then
+    error("transaction: fn: expected a function, got " .. show(fn), 2)
+  end
+  local st = state(db)
+  local outer = st.depth == 0
+  local own = outer and not db:_in_transaction()
+  check_alive(db, st, "transaction")
+  local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
+                                         or "SAVEPOINT mandate")
+  if ok and outer then
+    ok, e = pcall(read.revision, db)
+    if ok then st.base = e else roll_back(db, own) end
+  end
+  if ok then
+    st.depth = st.depth + 1
+    local r = pack(pcall(fn, db))
+    st.depth = st.depth - 1
+    if not r[1] then
+      roll_back(db, own)
+      error(r[2], 0)                  -- fn's error, the very same value
+    end
+    ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
+    if ok then
+      if r.n == 1 then return true end
+      return unpack(r, 2, r.n)
+    end
+    roll_back(db, own)
+  end
+  -- our own BEGIN or COMMIT failed: a runtime failure is a result
+  if V.is_store_error(e) and outer then return nil, e.message, e.code end
+  error(e, 0)
+end
+
+--- Set who is acting: recorded as the actor of every audit row written
+-- through this handle from now on.
+-- @function set_actor
+-- @tparam string|nil name a key-like string ("admin@example.com"), or nil
+-- for nobody
+-- @treturn boolean true
+W.set_actor = V.method("set_actor", function(db, name)
+  if name ~= nil then V.key("set_actor", "name", name) end
+  state(db).actor = name
+  return true
+end)
+
+--- Who is acting (see `set_actor`).
+-- @function actor
+-- @treturn string|nil
+W.actor = V.method("actor", function(db)
+  return state(db).actor
+end)
+-- }}}
+
+-- Shared checks {{{
+
+-- A key argument naming an existing entity: its row.
+local function existing(db, fn, arg, kind, key)
+  V.key(fn, arg, key)
+  return V.found(fn, arg, kind, key, read.row(db, kind, key))
+end
+
+-- "2 child units ('a', 'b')", at most 5 names.
+local function some(n, word, rows, field)
+  local names = {}
+  for i, row in ipairs(rows) do names[i] = show(row[field or "key"]) end
+  return string.format("%d %s%s (%s)", n, word, n == 1 and "" or "s",
+                       V.list(names, 5))
+end
+
+local CASCADE = { "cascade" }
+
+-- The options of a delete_*: {cascade = boolean}.
+local function cascade_option(fn, opts)
+  opts = V.options(fn, opts, CASCADE)
+  return V.boolean(fn, "options.cascade", opts.cascade) == true
+end
+
+-- Resolve a text option: nil keeps old, false removes, a string sets.
+local function text_value(v, old)
+  if v == nil then return old end
+  if v == false then return nil end
+  return v
+end
+-- }}}
+
+-- Levels {{{
+
+local SQL_UNIT_LEVELS = "SELECT key, level FROM units ORDER BY key"
+local SQL_UNIT_PAIRS = "SELECT u.key, u.level, p.key AS parent_key,"
+  .. " p.level AS parent_level FROM units u JOIN units p ON p.id = u.parent_id"
+  .. " ORDER BY u.key"
+local SQL_SCOPE_VALUES = "SELECT 'bundle' AS holder, b.key AS holder_key,"
+  .. " r.key AS right_key, r.customer, br.value FROM bundle_rights br"
+  .. " JOIN bundles b ON b.id = br.bundle_id JOIN rights r ON r.id = br.right_id"
+  .. " WHERE r.kind = 'scope'"
+  .. " UNION ALL SELECT 'user', u.key, r.key, r.customer, o.value"
+  .. " FROM overrides o JOIN users u ON u.id = o.user_id"
+  .. " JOIN rights r ON r.id = o.right_id WHERE r.kind = 'scope'"
+  .. " ORDER BY 1, 2, 3"
+local SQL_DROP_LEVEL = "DELETE FROM levels WHERE name = ?1"
+local SQL_PUT_LEVEL = "INSERT INTO levels(name, depth) VALUES (?1, ?2)"
+  .. " ON CONFLICT(name) DO UPDATE SET depth = excluded.depth"
+
+--- Set the levels of the org tree, top to bottom.
+-- A later call may add, remove and reorder levels, but refuses to strand
+-- anything: every level a unit sits on or a stored scope value names
+-- (a bundle value or an override, e.g. "team+customer") must stay, and
+-- every unit must stay strictly below its parent.
+-- @function set_levels
+-- @tparam {string,...} levels 1 to 32 unique names, top to bottom; not
+-- "none", "own", "all", "customer", nor containing "+"
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.set_levels = writer("set_levels", function(db, fn, levels)
+  V.level_names(fn, levels)
+  local names, depth = {}, {}
+  for d, name in ipairs(levels) do
+    names[d] = name
+    depth[name] = d
+  end
+  for _, u in ipairs(db:_rows(SQL_UNIT_LEVELS)) do
+    if not depth[u.level] then
+      fail(fn, "levels", "%s is missing, but unit %s is on it (move or "
+           .. "delete the units on it first)", show(u.level), show(u.key))
+    end
+  end
+  for _, u in ipairs(db:_rows(SQL_UNIT_PAIRS)) do
+    if depth[u.level] <= depth[u.parent_level] then
+      fail(fn, "levels", "the new order puts %s above %s, but unit %s on %s "
+           .. "has the parent %s on %s (a unit's level must be below its "
+           .. "parent's)", show(u.level), show(u.parent_level), show(u.key),
+           show(u.level), show(u.parent_key), show(u.parent_level))
+    end
+  end
+  for _, v in ipairs(db:_rows(SQL_SCOPE_VALUES)) do
+    if not core.parse_value(names, "scope", v.customer == 1, v.value) then
+      local holder
+      if v.holder == "bundle" then
+        holder = string.format("bundle %s gives right %s the value %s",
+                               show(v.holder_key), show(v.right_key),
+                               show(v.value))
+      else
+        holder = string.format("user %s has the override %s for right %s",
+                               show(v.holder_key), show(v.value),
+                               show(v.right_key))
+      end
+      fail(fn, "levels", "%s is missing, but %s (change such values first)",
+           show(v.value:match("^[^+]*")), holder)
+    end
+  end
+  local old = read.levels(db)
+  if same(old, names) then return true end
+  for _, name in ipairs(old) do
+    if not depth[name] then db:_exec(SQL_DROP_LEVEL, name) end
+  end
+  for d, name in ipairs(names) do db:_exec(SQL_PUT_LEVEL, name, d - 1) end
+  db:_touch_all()
+  record(db, fn, "levels", old[1] and old or nil, names)
+  return true
+end)
+-- }}}
+
+-- Units {{{
+
+local UNIT_OPTIONS = { "level", "parent", "label" }
+local SQL_UNIT_BY_ID = "SELECT id, key, level, parent_id FROM units"
+  .. " WHERE id = ?1"
+local SQL_CHILDREN = "SELECT id, key, level FROM units WHERE parent_id = ?1"
+  .. " ORDER BY key"
+local SQL_UNIT_USERS = "SELECT id, key FROM users WHERE unit_id = ?1"
+  .. " ORDER BY key"
+local SQL_INSERT_UNIT = "INSERT INTO units(key, level, parent_id, label)"
+  .. " VALUES (?1, ?2, ?3, ?4)"
+local SQL_UPDATE_UNIT = "UPDATE units SET level = ?2, parent_id = ?3,"
+  .. " label = ?4 WHERE id = ?1"
+
+local function level_range(levels, lo, hi)
+  local t = {}
+  for d = lo, hi do t[#t + 1] = levels[d] end
+  return #t > 0 and table.concat(t, ", ") or "none"
+end
+
+--- Create or update a unit of the org tree.
+-- @function put_unit
+-- @tparam string key the unit's key
+-- @tparam[opt] table options
+-- @tparam[opt] string options.level its level; required on create; must
+-- be strictly below the parent's level and above its children's
+-- @tparam[opt] string|false options.parent the parent unit's key; false
+-- (or absent on create) for a root; never the unit itself or one of its
+-- descendants
+-- @tparam[opt] string|false options.label a display name; false removes it
+-- @treturn number the unit's id (stable, see `db:id`)
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_unit = writer("put_unit", function(db, fn, key, opts)
+  V.key(fn, "key", key)
+  opts = V.options(fn, opts, UNIT_OPTIONS)
+  local row = read.row(db, "unit", key)
+  local levels = read.levels(db)
+  local depth_of = {}
+  for d, name in ipairs(levels) do depth_of[name] = d end
+  local level = row and row.level
+  if opts.level ~= nil then
+    V.level(fn, "options.level", opts.level, levels)
+    level = opts.level
+  elseif not row then
+    fail(fn, "options.level", "missing (a new unit needs a level; levels: %s)",
+         #levels > 0 and table.concat(levels, ", ")
+                     or "none yet, call db:set_levels first")
+  end
+  local parent
+  if opts.parent == nil then
+    parent = row and row.parent_id and db:_row(SQL_UNIT_BY_ID, row.parent_id)
+  elseif opts.parent ~= false then
+    if type(opts.parent) ~= "string" then
+      fail(fn, "options.parent", "expected a unit key, or false for a root "
+           .. "unit, got %s", show(opts.parent))
+    end
+    parent = existing(db, fn, "options.parent", "unit", opts.parent)
+    if row then
+      if parent.id == row.id then
+        fail(fn, "options.parent", "%s is the unit itself (a unit cannot be "
+             .. "its own parent)", show(opts.parent))
+      end
+      local id = parent.parent_id
+      while id do
+        if id == row.id then
+          fail(fn, "options.parent", "%s lies below %s (a unit cannot move "
+               .. "into its own subtree)", show(opts.parent), show(key))
+        end
+        id = db:_row(SQL_UNIT_BY_ID, id).parent_id
+      end
+    end
+  end
+  V.text(fn, "options.label", opts.label)
+
+  local d = depth_of[level]
+  local children = row and db:_rows(SQL_CHILDREN, row.id) or {}
+  local lo, hi = 1, #levels
+  if parent then lo = depth_of[parent.level] + 1 end
+  for _, c in ipairs(children) do hi = math.min(hi, depth_of[c.level] - 1) end
+  if parent and d < lo then
+    if opts.level ~= nil then
+      fail(fn, "options.level", "%s is not below the level %s of parent %s "
+           .. "(allowed here: %s)", show(level), show(parent.level),
+           show(parent.key), level_range(levels, lo, hi))
+    end
+    fail(fn, "options.parent", "%s is on level %s, not above the level %s "
+         .. "of unit %s (a unit's parent must be on a higher level)",
+         show(parent.key), show(parent.level), show(level), show(key))
+  end
+  for _, c in ipairs(children) do
+    if depth_of[c.level] <= d then
+      fail(fn, "options.level", "%s is not above the level %s of child unit "
+           .. "%s (allowed here: %s)", show(level), show(c.level),
+           show(c.key), level_range(levels, lo, hi))
+    end
+  end
+
+  local before = row and read.unit(db, key)
+  local after = { key = key, level = level, parent = parent and parent.key,
+                  label = text_value(opts.label, row and row.label) }
+  if same(before, after) then return row.id end
+  local id = row and row.id
+  if row then
+    db:_exec(SQL_UPDATE_UNIT, id, level, parent and parent.id, after.label)
+  else
+    local _
+    _, id = db:_exec(SQL_INSERT_UNIT, key, level, parent and parent.id,
+                     after.label)
+  end
+  db:_touch_all()
+  record(db, fn, "unit:" .. key, before, after)
+  return id
+end)
+
+local SQL_UNSET_UNIT = "UPDATE users SET unit_id = NULL WHERE id = ?1"
+local SQL_DELETE_UNIT = "DELETE FROM units WHERE id = ?1"
+
+--- Delete a unit.
+-- Refuses while the unit has child units or users.  With
+-- `{cascade = true}` it deletes the unit's whole subtree and takes every
+-- user of those units out of their unit (their `unit` becomes absent, so
+-- level scopes reach only their own records until they get a new one);
+-- the users themselves stay.
+-- @function delete_unit
+-- @tparam string key the unit's key
+-- @tparam[opt] table options
+-- @tparam[opt] boolean options.cascade delete the subtree, unassign users
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.delete_unit = writer("delete_unit", function(db, fn, key, opts)
+  local row = existing(db, fn, "key", "unit", key)
+  local cascade = cascade_option(fn, opts)
+  if not cascade then
+    local children = db:_rows(SQL_CHILDREN, row.id)
+    local users = db:_rows(SQL_UNIT_USERS, row.id)
+    local what = {}
+    if #children > 0 then what[1] = some(#children, "child unit", children) end
+    if #users > 0 then what[#what + 1] = some(#users, "user", users) end
+    if #what > 0 then
+      fail(fn, "key", "unit %s still has %s (move or delete them first, or "
+           .. "pass {cascade = true} to delete its subtree and take its "
+           .. "users out of their units)", show(key),
+           table.concat(what, " and "))
+    end
+  end
+  local subtree, i = { row }, 1
+  while i <= #subtree do
+    for _, c in ipairs(db:_rows(SQL_CHILDREN, subtree[i].id)) do
+      subtree[#subtree + 1] = c
+    end
+    i = i + 1
+  end
+  for _, unit in ipairs(subtree) do
+    for _, u in ipairs(db:_rows(SQL_UNIT_USERS, unit.id)) do
+      local before = read.user(db, u.key)
+      db:_exec(SQL_UNSET_UNIT, u.id)
+      record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
+    end
+  end
+  for k = #subtree, 1, -1 do
+    local before = read.unit(db, subtree[k].key)
+    db:_exec(SQL_DELETE_UNIT, subtree[k].id)
+    record(db, fn, "unit:" .. subtree[k].key, before, nil)
+  end
+  db:_touch_all()
+  return true
+end)
+-- }}}
+
+-- Tenants {{{
+
+local TENANT_OPTIONS = { "label", "default" }
+local SQL_INSERT_TENANT = "INSERT INTO tenants(key, label, default_access)"
+  .. " VALUES (?1, ?2, ?3)"
+local SQL_UPDATE_TENANT = "UPDATE tenants SET label = ?2,"
+  .. " default_access = ?3 WHERE id = ?1"
+
+--- Create or update a tenant.
+-- @function put_tenant
+-- @tparam string key the tenant's key
+-- @tparam[opt] table options
+-- @tparam[opt] string|false options.label a display name; false removes it
+-- @tparam[opt="hidden"] string options.default the access of users
+-- without an explicit one: "full", "read" or "hidden"
+-- @treturn number the tenant's id
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_tenant = writer("put_tenant", function(db, fn, key, opts)
+  V.key(fn, "key", key)
+  opts = V.options(fn, opts, TENANT_OPTIONS)
+  V.text(fn, "options.label", opts.label)
+  if opts.default ~= nil then
+    V.word(fn, "options.default", opts.default, "an access", V.ACCESS)
+  end
+  local row = read.row(db, "tenant", key)
+  local before = row and read.tenant(db, key)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  default = opts.default or row and row.default_access
+                            or "hidden" }
+  if same(before, after) then return row.id end
+  local id = row and row.id
+  if row then
+    db:_exec(SQL_UPDATE_TENANT, id, after.label, after.default)
+  else
+    local _
+    _, id = db:_exec(SQL_INSERT_TENANT, key, after.label, after.default)
+  end
+  db:_touch_all()
+  record(db, fn, "tenant:" .. key, before, after)
+  return id
+end)
+
+local SQL_TENANT_ACCESS = "SELECT a.user_id, u.key, a.access FROM access a"
+  .. " JOIN users u ON u.id = a.user_id WHERE a.tenant_id = ?1 ORDER BY u.key"
+local SQL_DELETE_ACCESS = "DELETE FROM access WHERE user_id = ?1"
+  .. " AND tenant_id = ?2"
+local SQL_DELETE_TENANT = "DELETE FROM tenants WHERE id = ?1"
+
+--- Delete a tenant.
+-- Refuses while users have explicit access to it.  With
+-- `{cascade = true}` it deletes those access rows too.
+-- @function delete_tenant
+-- @tparam string key the tenant's key
+-- @tparam[opt] table options
+-- @tparam[opt] boolean options.cascade delete the users' access rows
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
+  local row = existing(db, fn, "key", "tenant", key)
+  local cascade = cascade_option(fn, opts)
+  local rows = db:_rows(SQL_TENANT_ACCESS, row.id)
+  if #rows > 0 and not cascade then
+    fail(fn, "key", "tenant %s is still in the access rows of %s (clear_access "
+         .. "them first, or pass {cascade = true} to delete them)", show(key),
+         some(#rows, "user", rows))
+  end
+  for _, a in ipairs(rows) do
+    db:_exec(SQL_DELETE_ACCESS, a.user_id, row.id)
+    record(db, fn, "user:" .. a.key, { tenant = key, access = a.access }, nil)
+  end
+  local before = read.tenant(db, key)
+  db:_exec(SQL_DELETE_TENANT, row.id)
+  record(db, fn, "tenant:" .. key, before, nil)
+  db:_touch_all()
+  return true
+end)
+-- }}}
+
+-- Rights {{{
+
+local RIGHT_OPTIONS = { "kind", "mode", "customer", "area", "label" }
+local SQL_RIGHT_VALUES = "SELECT 'bundle' AS holder, b.id AS holder_id,"
+  .. " b.key AS holder_key, br.value FROM bundle_rights br"
+  .. " JOIN bundles b ON b.id = br.bundle_id WHERE br.right_id = ?1"
+  .. " UNION ALL SELECT 'user', u.id, u.key, o.value FROM overrides o"
+  .. " JOIN users u ON u.id = o.user_id WHERE o.right_id = ?1"
+  .. " ORDER BY 1, 3"
+local SQL_INSERT_RIGHT = "INSERT INTO rights(key, kind, mode, customer,"
+  .. " area, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+local SQL_UPDATE_RIGHT = "UPDATE rights SET kind = ?2, mode = ?3,"
+  .. " customer = ?4, area = ?5, label = ?6 WHERE id = ?1"
+
+-- "bundle 'x' gives it" / "user 'alice' has an override"
+local function holder_text(v)
+  if v.holder == "bundle" then
+    return "bundle " .. show(v.holder_key) .. " gives it"
+  end
+  return "user " .. show(v.holder_key) .. " has it as an override"
+end
+
+--- Create or update a right of the catalog.
+-- The catalog keeps the order in which rights were first put.
+-- @function put_right
+-- @tparam string key the right's key ("documents.edit")
+-- @tparam[opt] table options
+-- @tparam[opt] string options.kind "flag" or "scope"; required on create;
+-- cannot change while bundles or overrides hold values of the right
+-- @tparam[opt="write"] string options.mode "write" (denied on read-only
+-- tenants) or "read"
+-- @tparam[opt=false] boolean options.customer whether scope values may
+-- have the "+customer" part; only for scope rights (changing the kind to
+-- flag turns it off); cannot be turned off while stored values use it
+-- @tparam[opt] string|false options.area a group name for displays
+-- @tparam[opt] string|false options.label a display name
+-- @treturn number the right's id
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_right = writer("put_right", function(db, fn, key, opts)
+  V.key(fn, "key", key)
+  opts = V.options(fn, opts, RIGHT_OPTIONS)
+  local row = read.row(db, "right", key)
+  local kind = row and row.kind
+  if opts.kind ~= nil then
+    kind = V.word(fn, "options.kind", opts.kind, "a kind of right", V.KINDS)
+  elseif not row then
+    fail(fn, "options.kind", "missing (a new right needs kind = \"flag\" or "
+         .. "\"scope\")")
+  end
+  if opts.mode ~= nil then
+    V.word(fn, "options.mode", opts.mode, "a mode", V.MODES)
+  end
+  V.boolean(fn, "options.customer", opts.customer)
+  V.text(fn, "options.area", opts.area)
+  V.text(fn, "options.label", opts.label)
+  local customer = opts.customer
+  if customer == nil then customer = row and kind == "scope"
+                                     and row.customer == 1 or false end
+  if customer and kind == "flag" then
+    fail(fn, "options.customer", "true is not allowed for flag right %s (only "
+         .. "scope rights have a customer part)", show(key))
+  end
+  if row then
+    local values = db:_rows(SQL_RIGHT_VALUES, row.id)
+    if kind ~= row.kind and #values > 0 then
+      fail(fn, "options.kind", "%s: right %s cannot change from %s to %s "
+           .. "while values of it are stored: %s (clear them first)",
+           show(kind), show(key), row.kind, kind, holder_text(values[1]))
+    end
+    if row.customer == 1 and not customer then
+      local levels = read.levels(db)
+      for _, v in ipairs(values) do
+        if not core.parse_value(levels, "scope", false, v.value) then
+          fail(fn, "options.customer", "false would strand the value %s: %s "
+               .. "(change such values first)", show(v.value), holder_text(v))
+        end
+      end
+    end
+  end
+  local before = row and read.right(db, key)
+  local after = { key = key, kind = kind,
+                  mode = opts.mode or row and row.mode or "write",
+                  customer = customer,
+                  area = text_value(opts.area, row and row.area),
+                  label = text_value(opts.label, row and row.label) }
+  if same(before, after) then return row.id end
+  local id = row and row.id
+  if row then
+    db:_exec(SQL_UPDATE_RIGHT, id, kind, after.mode, customer, after.area,
+             after.label)
+  else
+    local _
+    _, id = db:_exec(SQL_INSERT_RIGHT, key, kind, after.mode, customer,
+                     after.area, after.label)
+  end
+  db:_touch_all()
+  record(db, fn, "right:" .. key, before, after)
+  return id
+end)
+
+local SQL_DELETE_BUNDLE_VALUE = "DELETE FROM bundle_rights"
+  .. " WHERE bundle_id = ?1 AND right_id = ?2"
+local SQL_DELETE_OVERRIDE = "DELETE FROM overrides WHERE user_id = ?1"
+  .. " AND right_id = ?2"
+local SQL_DELETE_RIGHT = "DELETE FROM rights WHERE id = ?1"
+
+--- Delete a right from the catalog.
+-- Refuses while bundles or overrides hold values of it.  With
+-- `{cascade = true}` it removes those values from the bundles and the
+-- overrides from the users.
+-- @function delete_right
+-- @tparam string key the right's key
+-- @tparam[opt] table options
+-- @tparam[opt] boolean options.cascade remove the right's values
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.delete_right = writer("delete_right", function(db, fn, key, opts)
+  local row = existing(db, fn, "key", "right", key)
+  local cascade = cascade_option(fn, opts)
+  local values = db:_rows(SQL_RIGHT_VALUES, row.id)
+  if #values > 0 and not cascade then
+    local bundles, users = {}, {}
+    for _, v in ipairs(values) do
+      local list = v.holder == "bundle" and bundles or users
+      list[#list + 1] = v
+    end
+    local what = {}
+    if #bundles > 0 then what[1] = some(#bundles, "bundle", bundles,
+                                        "holder_key") end
+    if #users > 0 then what[#what + 1] = "the overrides of "
+                         .. some(#users, "user", users, "holder_key") end
+    fail(fn, "key", "right %s is still used by %s (remove those values "
+         .. "first, or pass {cascade = true} to remove them)", show(key),
+         table.concat(what, " and "))
+  end
+  for _, v in ipairs(values) do
+    local old = { right = key, value = read.value(row.kind, v.value) }
+    if v.holder == "bundle" then
+      db:_exec(SQL_DELETE_BUNDLE_VALUE, v.holder_id, row.id)
+      record(db, fn, "bundle:" .. v.holder_key, old, nil)
+    else
+      db:_exec(SQL_DELETE_OVERRIDE, v.holder_id, row.id)
+      record(db, fn, "user:" .. v.holder_key, old, nil)
+    end
+  end
+  local before = read.right(db, key)
+  db:_exec(SQL_DELETE_RIGHT, row.id)
+  record(db, fn, "right:" .. key, before, nil)
+  db:_touch_all()
+  return true
+end)
+-- }}}
+
+-- Bundles {{{
+
+local BUNDLE_OPTIONS = { "label", "rights" }
+local SQL_INSERT_BUNDLE = "INSERT INTO bundles(key, label) VALUES (?1, ?2)"
+local SQL_UPDATE_BUNDLE = "UPDATE bundles SET label = ?2 WHERE id = ?1"
+local SQL_CLEAR_BUNDLE = "DELETE FROM bundle_rights WHERE bundle_id = ?1"
+local SQL_PUT_BUNDLE_VALUE = "INSERT INTO bundle_rights(bundle_id, right_id,"
+  .. " value) VALUES (?1, ?2, ?3) ON CONFLICT(bundle_id, right_id)"
+  .. " DO UPDATE SET value = excluded.value"
+local SQL_BUNDLE_VALUE = "SELECT value FROM bundle_rights"
+  .. " WHERE bundle_id = ?1 AND right_id = ?2"
+
+-- Check options.rights: {right key = value}.  Returns a list of
+-- {id =, key =, text =, value =} in key order.
+local function check_rights(db, fn, rights)
+  if type(rights) ~= "table" then
+    fail(fn, "options.rights", "expected a table {right key = value}, got %s",
+         show(rights))
+  end
+  local keys = {}
+  for k in pairs(rights) do
+    if type(k) ~= "string" then
+      fail(fn, "options.rights", "expected a table {right key = value}, but "
+           .. "it has the key %s", show(k))
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  local levels, list = read.levels(db), {}
+  for i, k in ipairs(keys) do
+    local right = read.row(db, "right", k)
+    if not right then
+      fail(fn, "options.rights", "%s is not a right (db:rights() lists "
+           .. "them)", show(k))
+    end
+    local text = V.value(fn, V.field("options.rights", k), right, rights[k],
+                         levels)
+    list[i] = { id = right.id, key = k, text = text,
+                value = read.value(right.kind, text) }
+  end
+  return list
+end
+
+--- Create or update a bundle of right values.
+-- `options.rights`, when given, **replaces** the bundle's values: the
+-- bundle then holds exactly these (a right not listed gives nothing,
+-- i.e. false / "none"), so `get_bundle` returns what was put.  To change
+-- one value, use `set_bundle_right` / `clear_bundle_right`.
+-- @function put_bundle
+-- @tparam string key the bundle's key
+-- @tparam[opt] table options
+-- @tparam[opt] string|false options.label a display name
+-- @tparam[opt] table options.rights {right key = value}: booleans for
+-- flag rights, scope values ("team", "all", "team+customer") for scope
+-- rights
+-- @treturn number the bundle's id
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_bundle = writer("put_bundle", function(db, fn, key, opts)
+  V.key(fn, "key", key)
+  opts = V.options(fn, opts, BUNDLE_OPTIONS)
+  V.text(fn, "options.label", opts.label)
+  local list = opts.rights ~= nil and check_rights(db, fn, opts.rights)
+  local row = read.row(db, "bundle", key)
+  local before = row and read.bundle(db, key)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  rights = before and before.rights or {} }
+  if list then
+    after.rights = {}
+    for _, v in ipairs(list) do after.rights[v.key] = v.value end
+  end
+  if same(before, after) then return row.id end
+  local id = row and row.id
+  if row then
+    db:_exec(SQL_UPDATE_BUNDLE, id, after.label)
+  else
+    local _
+    _, id = db:_exec(SQL_INSERT_BUNDLE, key, after.label)
+  end
+  if list then
+    db:_exec(SQL_CLEAR_BUNDLE, id)
+    for _, v in ipairs(list) do db:_exec(SQL_PUT_BUNDLE_VALUE, id, v.id, v.text) end
+  end
+  db:_touch_all()
+  record(db, fn, "bundle:" .. key, before, after)
+  return id
+end)
+
+--- Set one value of a bundle, keeping the others.
+-- The audit row shows {right =, value =} before and after.
+-- @function set_bundle_right
+-- @tparam string bundle the bundle's key
+-- @tparam string right the right's key
+-- @param value a boolean for a flag right, a scope value for a scope right
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.set_bundle_right = writer("set_bundle_right",
+                            function(db, fn, bundle, right, value)
+  local b = existing(db, fn, "bundle", "bundle", bundle)
+  local r = existing(db, fn, "right", "right", right)
+  local text = V.value(fn, "value", r, value, read.levels(db))
+  local old = db:_row(SQL_BUNDLE_VALUE, b.id, r.id)
+  if old and old.value == text then return true end
+  db:_exec(SQL_PUT_BUNDLE_VALUE, b.id, r.id, text)
+  db:_touch_all()
+  record(db, fn, "bundle:" .. bundle,
+         old and { right = right, value = read.value(r.kind, old.value) },
+         { right = right, value = read.value(r.kind, text) })
+  return true
+end)
+
+--- Remove one value from a bundle (the bundle then gives nothing for
+-- that right).  Nothing happens when the bundle has no value for it.
+-- @function clear_bundle_right
+-- @tparam string bundle the bundle's key
+-- @tparam string right the right's key
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.clear_bundle_right = writer("clear_bundle_right",
+                              function(db, fn, bundle, right)
+  local b = existing(db, fn, "bundle", "bundle", bundle)
+  local r = existing(db, fn, "right", "right", right)
+  local old = db:_row(SQL_BUNDLE_VALUE, b.id, r.id)
+  if not old then return true end
+  db:_exec(SQL_DELETE_BUNDLE_VALUE, b.id, r.id)
+  db:_touch_all()
+  record(db, fn, "bundle:" .. bundle,
+         { right = right, value = read.value(r.kind, old.value) }, nil)
+  return true
+end)
+
+local SQL_BUNDLE_USERS = "SELECT u.id, u.key FROM user_bundles ub"
+  .. " JOIN users u ON u.id = ub.user_id WHERE ub.bundle_id = ?1"
+  .. " ORDER BY u.key"
+local SQL_DROP_USER_BUNDLE = "DELETE FROM user_bundles WHERE user_id = ?1"
+  .. " AND bundle_id = ?2"
+local SQL_DELETE_BUNDLE = "DELETE FROM bundles WHERE id = ?1"
+
+--- Delete a bundle and its values.
+-- Refuses while users hold the bundle.  With `{cascade = true}` it takes
+-- the bundle out of those users' bundle lists (the order of their other
+-- bundles stays).
+-- @function delete_bundle
+-- @tparam string key the bundle's key
+-- @tparam[opt] table options
+-- @tparam[opt] boolean options.cascade unassign the bundle from users
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.delete_bundle = writer("delete_bundle", function(db, fn, key, opts)
+  local row = existing(db, fn, "key", "bundle", key)
+  local cascade = cascade_option(fn, opts)
+  local users = db:_rows(SQL_BUNDLE_USERS, row.id)
+  if #users > 0 and not cascade then
+    fail(fn, "key", "bundle %s is still held by %s (put_user them without it "
+         .. "first, or pass {cascade = true} to take it from them)", show(key),
+         some(#users, "user", users))
+  end
+  for _, u in ipairs(users) do
+    local before = read.user(db, u.key)
+    db:_exec(SQL_DROP_USER_BUNDLE, u.id, row.id)
+    record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
+  end
+  local before = read.bundle(db, key)
+  db:_exec(SQL_CLEAR_BUNDLE, row.id)
+  db:_exec(SQL_DELETE_BUNDLE, row.id)
+  record(db, fn, "bundle:" .. key, before, nil)
+  db:_touch_all()
+  return true
+end)
+-- }}}
+
+-- Users {{{
+
+local USER_OPTIONS = { "unit", "bundles", "active", "label" }
+local SQL_INSERT_USER = "INSERT INTO users(key, unit_id, active, label)"
+  .. " VALUES (?1, ?2, ?3, ?4)"
+local SQL_UPDATE_USER = "UPDATE users SET unit_id = ?2, active = ?3,"
+  .. " label = ?4 WHERE id = ?1"
+local SQL_CLEAR_USER_BUNDLES = "DELETE FROM user_bundles WHERE user_id = ?1"
+local SQL_ADD_USER_BUNDLE = "INSERT INTO user_bundles(user_id, position,"
+  .. " bundle_id) VALUES (?1, ?2, ?3)"
+
+--- Create or update a user.
+-- `options.bundles`, when given, **replaces** the user's bundle list
+-- (ordered, each bundle once).
+-- @function put_user
+-- @tparam string key the user's key (the login name)
+-- @tparam[opt] table options
+-- @tparam[opt] string|false options.unit the unit the user sits in; false
+-- for none
+-- @tparam[opt] {string,...} options.bundles the user's bundles, in order
+-- @tparam[opt=true] boolean options.active an inactive user holds nothing
+-- @tparam[opt] string|false options.label a display name
+-- @treturn number the user's id
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_user = writer("put_user", function(db, fn, key, opts)
+  V.key(fn, "key", key)
+  opts = V.options(fn, opts, USER_OPTIONS)
+  local unit
+  if opts.unit ~= nil and opts.unit ~= false then
+    if type(opts.unit) ~= "string" then
+      fail(fn, "options.unit", "expected a unit key, or false for no unit, "
+           .. "got %s", show(opts.unit))
+    end
+    unit = existing(db, fn, "options.unit", "unit", opts.unit)
+  end
+  local bundles
+  if opts.bundles ~= nil then
+    V.array(fn, "options.bundles", opts.bundles, "bundle keys")
+    bundles = {}
+    local seen = {}
+    for i, b in ipairs(opts.bundles) do
+      local arg = "options.bundles[" .. i .. "]"
+      bundles[i] = existing(db, fn, arg, "bundle", b)
+      if seen[b] then
+        fail(fn, arg, "%s is already options.bundles[%d] (a user holds a "
+             .. "bundle once)", show(b), seen[b])
+      end
+      seen[b] = i
+    end
+  end
+  V.boolean(fn, "options.active", opts.active)
+  V.text(fn, "options.label", opts.label)
+
+  local row = read.row(db, "user", key)
+  local before = row and read.user(db, key)
+  local after = { key = key, bundles = before and before.bundles or {},
+                  label = text_value(opts.label, row and row.label) }
+  if opts.unit == nil then after.unit = before and before.unit
+  elseif unit then after.unit = unit.key end
+  if opts.active ~= nil then after.active = opts.active
+  else after.active = not row or row.active == 1 end
+  if bundles then
+    after.bundles = {}
+    for i, b in ipairs(bundles) do after.bundles[i] = b.key end
+  end
+  if same(before, after) then return row.id end
+  local unit_id
+  if opts.unit == nil then unit_id = row and row.unit_id
+  elseif unit then unit_id = unit.id end
+  local id = row and row.id
+  if row then
+    db:_exec(SQL_UPDATE_USER, id, unit_id, after.active, after.label)
+  else
+    local _
+    _, id = db:_exec(SQL_INSERT_USER, key, unit_id, after.active, after.label)
+  end
+  if bundles then
+    db:_exec(SQL_CLEAR_USER_BUNDLES, id)
+    for i, b in ipairs(bundles) do db:_exec(SQL_ADD_USER_BUNDLE, id, i, b.id) end
+  end
+  db:_touch_user(id)
+  record(db, fn, "user:" .. key, before, after)
+  return id
+end)
+
+local SQL_DELETE_USER_ROWS = {
+  "DELETE FROM overrides WHERE user_id = ?1",
+  "DELETE FROM access WHERE user_id = ?1",
+  "DELETE FROM account_managers WHERE user_id = ?1",
+  "DELETE FROM user_bundles WHERE user_id = ?1",
+  "DELETE FROM users WHERE id = ?1",
+}
+
+--- Delete a user with everything that is only theirs: bundle list,
+-- overrides, tenant access and customer assignments.  Nothing in the
+-- store depends on a user, so there is nothing to orphan and nothing to
+-- cascade (`options.cascade` is accepted and changes nothing).  The audit
+-- row keeps all of it (`before` has the user's fields plus `overrides`,
+-- `access` and `customers`).  To keep a user's history in force, prefer
+-- `put_user(key, {active = false})`.
+-- @function delete_user
+-- @tparam string key the user's key
+-- @tparam[opt] table options
+-- @tparam[opt] boolean options.cascade accepted for symmetry
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.delete_user = writer("delete_user", function(db, fn, key, opts)
+  local row = existing(db, fn, "key", "user", key)
+  cascade_option(fn, opts)
+  local before = read.user(db, key)
+  before.overrides = read.overrides(db, row.id)
+  before.access = read.access(db, row.id)
+  before.customers = read.customers(db, row.id)
+  for _, sql in ipairs(SQL_DELETE_USER_ROWS) do db:_exec(sql, row.id) end
+  db:_touch_all()
+  record(db, fn, "user:" .. key, before, nil)
+  return true
+end)
+-- }}}
+
+-- A user's own rows: overrides, access, customers {{{
+
+local SQL_OVERRIDE = "SELECT value FROM overrides WHERE user_id = ?1"
+  .. " AND right_id = ?2"
+local SQL_PUT_OVERRIDE = "INSERT INTO overrides(user_id, right_id, value)"
+  .. " VALUES (?1, ?2, ?3) ON CONFLICT(user_id, right_id)"
+  .. " DO UPDATE SET value = excluded.value"
+
+--- Give a user their own value for one right, replacing what their
+-- bundles give (to extend or to restrict it).
+-- The audit row is filed under "user:KEY" with {right =, value =}.
+-- @function set_override
+-- @tparam string user the user's key
+-- @tparam string right the right's key
+-- @param value a boolean for a flag right, a scope value ("department",
+-- "own", "team+customer") for a scope right
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.set_override = writer("set_override", function(db, fn, user, right, value)
+  local u = existing(db, fn, "user", "user", user)
+  local r = existing(db, fn, "right", "right", right)
+  local text = V.value(fn, "value", r, value, read.levels(db))
+  local old = db:_row(SQL_OVERRIDE, u.id, r.id)
+  if old and old.value == text then return true end
+  db:_exec(SQL_PUT_OVERRIDE, u.id, r.id, text)
+  db:_touch_user(u.id)
+  record(db, fn, "user:" .. user,
+         old and { right = right, value = read.value(r.kind, old.value) },
+         { right = right, value = read.value(r.kind, text) })
+  return true
+end)
+
+--- Remove a user's override: the right comes from their bundles again.
+-- Nothing happens when there is none.
+-- @function clear_override
+-- @tparam string user the user's key
+-- @tparam string right the right's key
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.clear_override = writer("clear_override", function(db, fn, user, right)
+  local u = existing(db, fn, "user", "user", user)
+  local r = existing(db, fn, "right", "right", right)
+  local old = db:_row(SQL_OVERRIDE, u.id, r.id)
+  if not old then return true end
+  db:_exec(SQL_DELETE_OVERRIDE, u.id, r.id)
+  db:_touch_user(u.id)
+  record(db, fn, "user:" .. user,
+         { right = right, value = read.value(r.kind, old.value) }, nil)
+  return true
+end)
+
+local SQL_ACCESS_ROW = "SELECT access FROM access WHERE user_id = ?1"
+  .. " AND tenant_id = ?2"
+local SQL_PUT_ACCESS = "INSERT INTO access(user_id, tenant_id, access)"
+  .. " VALUES (?1, ?2, ?3) ON CONFLICT(user_id, tenant_id)"
+  .. " DO UPDATE SET access = excluded.access"
+
+--- Give a user an explicit access level on a tenant.
+-- The audit row is filed under "user:KEY" with {tenant =, access =}.
+-- @function set_access
+-- @tparam string user the user's key
+-- @tparam string tenant the tenant's key
+-- @tparam string access "full", "read" or "hidden"
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.set_access = writer("set_access", function(db, fn, user, tenant, access)
+  local u = existing(db, fn, "user", "user", user)
+  local t = existing(db, fn, "tenant", "tenant", tenant)
+  V.word(fn, "access", access, "an access", V.ACCESS)
+  local old = db:_row(SQL_ACCESS_ROW, u.id, t.id)
+  if old and old.access == access then return true end
+  db:_exec(SQL_PUT_ACCESS, u.id, t.id, access)
+  db:_touch_user(u.id)
+  record(db, fn, "user:" .. user,
+         old and { tenant = tenant, access = old.access },
+         { tenant = tenant, access = access })
+  return true
+end)
+
+--- Remove a user's explicit access to a tenant: the tenant's default
+-- applies again.  Nothing happens when there is none.
+-- @function clear_access
+-- @tparam string user the user's key
+-- @tparam string tenant the tenant's key
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.clear_access = writer("clear_access", function(db, fn, user, tenant)
+  local u = existing(db, fn, "user", "user", user)
+  local t = existing(db, fn, "tenant", "tenant", tenant)
+  local old = db:_row(SQL_ACCESS_ROW, u.id, t.id)
+  if not old then return true end
+  db:_exec(SQL_DELETE_ACCESS, u.id, t.id)
+  db:_touch_user(u.id)
+  record(db, fn, "user:" .. user, { tenant = tenant, access = old.access },
+         nil)
+  return true
+end)
+
+local SQL_INSERT_CUSTOMER = "INSERT INTO customers(key) VALUES (?1)"
+local SQL_MANAGER = "SELECT 1 AS yes FROM account_managers"
+  .. " WHERE user_id = ?1 AND customer_id = ?2"
+local SQL_ADD_MANAGER = "INSERT INTO account_managers(user_id, customer_id)"
+  .. " VALUES (?1, ?2)"
+local SQL_DROP_MANAGER = "DELETE FROM account_managers WHERE user_id = ?1"
+  .. " AND customer_id = ?2"
+
+--- Make a user an account manager of a customer.
+-- Customers are the application's keys; they need not be created first.
+-- The audit row is filed under "user:KEY" with {customer =}.
+-- @function assign_customer
+-- @tparam string user the user's key
+-- @tparam string customer the customer's key
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.assign_customer = writer("assign_customer", function(db, fn, user, customer)
+  local u = existing(db, fn, "user", "user", user)
+  V.key(fn, "customer", customer)
+  local c = read.row(db, "customer", customer)
+  local cid = c and c.id
+  if cid and db:_row(SQL_MANAGER, u.id, cid) then return true end
+  if not cid then
+    local _
+    _, cid = db:_exec(SQL_INSERT_CUSTOMER, customer)
+  end
+  db:_exec(SQL_ADD_MANAGER, u.id, cid)
+  db:_touch_user(u.id)
+  record(db, fn, "user:" .. user, nil, { customer = customer })
+  return true
+end)
+
+--- Stop a user being an account manager of a customer.
+-- Nothing happens when they are not.
+-- @function unassign_customer
+-- @tparam string user the user's key
+-- @tparam string customer the customer's key
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.unassign_customer = writer("unassign_customer",
+                             function(db, fn, user, customer)
+  local u = existing(db, fn, "user", "user", user)
+  V.key(fn, "customer", customer)
+  local c = read.row(db, "customer", customer)
+  if not (c and db:_row(SQL_MANAGER, u.id, c.id)) then return true end
+  db:_exec(SQL_DROP_MANAGER, u.id, c.id)
+  db:_touch_user(u.id)
+  record(db, fn, "user:" .. user, { customer = customer }, nil)
+  return true
+end)
+-- }}}
+
+return { methods = W }

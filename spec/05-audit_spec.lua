@@ -1,0 +1,417 @@
+-- The audit trail and the revision counter: one row per change, written in
+-- the same transaction; one revision per committed change set.  And the
+-- JSON module the trail is stored with.
+
+local helpers = require "helpers"
+local json = require "mandate.json"
+
+-- The rows written since revision r, without id and time.
+local function rows_since(db, r)
+  local list = db:audit{ since = r }
+  for _, row in ipairs(list) do
+    assert.truthy(row.time:find("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"),
+                  row.time)
+    row.id, row.time = nil, nil
+  end
+  return list
+end
+
+describe("audit rows", function()
+  local db, r
+  before_each(function()
+    db = helpers.world()
+    db:set_actor("admin")
+    r = db:revision()
+  end)
+
+  it("for set_levels", function()
+    db:set_levels{ "country", "branch", "department", "team", "person" }
+    assert.are.same({ { revision = r + 1, actor = "admin", op = "set_levels",
+      subject = "levels", before = helpers.LEVELS,
+      after = { "country", "branch", "department", "team", "person" } } },
+      rows_since(db, r))
+  end)
+
+  it("for put_unit and delete_unit", function()
+    db:put_unit("x", { level = "team", parent = "hh-sales" })
+    db:put_unit("x", { label = "X" })
+    db:delete_unit("x")
+    assert.are.same({
+      { revision = r + 1, actor = "admin", op = "put_unit", subject = "unit:x",
+        after = { key = "x", level = "team", parent = "hh-sales" } },
+      { revision = r + 2, actor = "admin", op = "put_unit", subject = "unit:x",
+        before = { key = "x", level = "team", parent = "hh-sales" },
+        after = { key = "x", level = "team", parent = "hh-sales",
+                  label = "X" } },
+      { revision = r + 3, actor = "admin", op = "delete_unit",
+        subject = "unit:x",
+        before = { key = "x", level = "team", parent = "hh-sales",
+                   label = "X" } },
+    }, rows_since(db, r))
+  end)
+
+  it("for a cascading delete_unit: every unit and user it changed", function()
+    db:delete_unit("hh-sales", { cascade = true })
+    local rows = rows_since(db, r)
+    local subjects = {}
+    for i, row in ipairs(rows) do
+      assert.are.equal(r + 1, row.revision)
+      assert.are.equal("delete_unit", row.op)
+      subjects[i] = row.subject
+    end
+    assert.are.same({ "user:bob", "user:alice", "unit:hh-sales-a",
+                      "unit:hh-sales" }, subjects)
+    assert.are.same({ key = "bob", label = "Bob", active = true,
+                      bundles = { "inside-sales", "admin" } }, rows[1].after)
+    assert.are.equal("hh-sales", rows[1].before.unit)
+  end)
+
+  it("for put_tenant and delete_tenant with cascade", function()
+    db:put_tenant("team-a", { default = "read" })
+    db:delete_tenant("team-a", { cascade = true })
+    assert.are.same({
+      { revision = r + 1, actor = "admin", op = "put_tenant",
+        subject = "tenant:team-a",
+        before = { key = "team-a", label = "Team A", default = "hidden" },
+        after = { key = "team-a", label = "Team A", default = "read" } },
+      { revision = r + 2, actor = "admin", op = "delete_tenant",
+        subject = "user:alice", before = { tenant = "team-a",
+                                           access = "full" } },
+      { revision = r + 2, actor = "admin", op = "delete_tenant",
+        subject = "user:bob", before = { tenant = "team-a",
+                                         access = "read" } },
+      { revision = r + 2, actor = "admin", op = "delete_tenant",
+        subject = "tenant:team-a",
+        before = { key = "team-a", label = "Team A", default = "read" } },
+    }, rows_since(db, r))
+  end)
+
+  it("for put_right and delete_right with cascade", function()
+    db:put_right("documents.edit", { mode = "read" })
+    db:delete_right("documents.edit", { cascade = true })
+    local right = { key = "documents.edit", kind = "scope", mode = "read",
+                    customer = true, area = "Documents",
+                    label = "Edit documents" }
+    local rows = rows_since(db, r)
+    assert.are.same({ revision = r + 1, actor = "admin", op = "put_right",
+      subject = "right:documents.edit",
+      before = { key = "documents.edit", kind = "scope", mode = "write",
+                 customer = true, area = "Documents",
+                 label = "Edit documents" },
+      after = right }, rows[1])
+    assert.are.same({
+      { revision = r + 2, actor = "admin", op = "delete_right",
+        subject = "bundle:inside-sales",
+        before = { right = "documents.edit", value = "team" } },
+      { revision = r + 2, actor = "admin", op = "delete_right",
+        subject = "user:alice",
+        before = { right = "documents.edit", value = "department+customer" } },
+      { revision = r + 2, actor = "admin", op = "delete_right",
+        subject = "right:documents.edit", before = right },
+    }, { rows[2], rows[3], rows[4] })
+  end)
+
+  it("for put_bundle, set_bundle_right, clear_bundle_right, delete_bundle",
+     function()
+    db:put_bundle("admin", { label = "Admins" })
+    db:set_bundle_right("admin", "documents.see", "all")
+    db:clear_bundle_right("admin", "documents.see")
+    db:delete_bundle("admin", { cascade = true })
+    assert.are.same({
+      { revision = r + 1, actor = "admin", op = "put_bundle",
+        subject = "bundle:admin",
+        before = { key = "admin", rights = { ["admin.open"] = true } },
+        after = { key = "admin", label = "Admins",
+                  rights = { ["admin.open"] = true } } },
+      { revision = r + 2, actor = "admin", op = "set_bundle_right",
+        subject = "bundle:admin",
+        after = { right = "documents.see", value = "all" } },
+      { revision = r + 3, actor = "admin", op = "clear_bundle_right",
+        subject = "bundle:admin",
+        before = { right = "documents.see", value = "all" } },
+      { revision = r + 4, actor = "admin", op = "delete_bundle",
+        subject = "user:bob",
+        before = { key = "bob", unit = "hh-sales", label = "Bob",
+                   active = true, bundles = { "inside-sales", "admin" } },
+        after = { key = "bob", unit = "hh-sales", label = "Bob",
+                  active = true, bundles = { "inside-sales" } } },
+      { revision = r + 4, actor = "admin", op = "delete_bundle",
+        subject = "bundle:admin",
+        before = { key = "admin", label = "Admins",
+                   rights = { ["admin.open"] = true } } },
+    }, rows_since(db, r))
+  end)
+
+  it("for put_user and delete_user, which keeps all of the user", function()
+    db:put_user("alice", { active = false })
+    db:delete_user("alice")
+    local alice = { key = "alice", unit = "hh-sales-a", active = false,
+                    bundles = { "inside-sales" } }
+    local gone = { key = "alice", unit = "hh-sales-a", active = false,
+                   bundles = { "inside-sales" },
+                   overrides = { ["documents.edit"] = "department+customer" },
+                   access = { ["team-a"] = "full" }, customers = { "ACME" } }
+    assert.are.same({
+      { revision = r + 1, actor = "admin", op = "put_user",
+        subject = "user:alice",
+        before = { key = "alice", unit = "hh-sales-a", active = true,
+                   bundles = { "inside-sales" } },
+        after = alice },
+      { revision = r + 2, actor = "admin", op = "delete_user",
+        subject = "user:alice", before = gone },
+    }, rows_since(db, r))
+  end)
+
+  it("for overrides, access and customers, filed under the user",
+     function()
+    db:set_override("bob", "admin.open", false)
+    db:set_override("bob", "admin.open", true)
+    db:clear_override("bob", "admin.open")
+    db:set_access("bob", "common", "full")
+    db:clear_access("bob", "common")
+    db:assign_customer("bob", "ACME")
+    db:unassign_customer("bob", "ACME")
+    local function row(n, op, before, after)
+      return { revision = r + n, actor = "admin", op = op,
+               subject = "user:bob", before = before, after = after }
+    end
+    assert.are.same({
+      row(1, "set_override", nil, { right = "admin.open", value = false }),
+      row(2, "set_override", { right = "admin.open", value = false },
+          { right = "admin.open", value = true }),
+      row(3, "clear_override", { right = "admin.open", value = true }, nil),
+      row(4, "set_access", nil, { tenant = "common", access = "full" }),
+      row(5, "clear_access", { tenant = "common", access = "full" }, nil),
+      row(6, "assign_customer", nil, { customer = "ACME" }),
+      row(7, "unassign_customer", { customer = "ACME" }, nil),
+    }, rows_since(db, r))
+  end)
+
+  it("with the actor set on this handle, or none", function()
+    db:set_actor(nil)
+    assert.is_nil(db:actor())
+    db:put_user("dave")
+    db:set_actor("jane@example.com")
+    assert.are.equal("jane@example.com", db:actor())
+    db:put_user("erin")
+    local rows = rows_since(db, r)
+    assert.is_nil(rows[1].actor)
+    assert.are.equal("jane@example.com", rows[2].actor)
+    -- another handle has its own actor
+    local other = helpers.open()
+    assert.is_nil(other:actor())
+  end)
+
+  it("not for writes that change nothing", function()
+    db:put_unit("hh", { level = "branch", parent = "de" })
+    db:put_user("bob", { bundles = { "inside-sales", "admin" } })
+    db:put_bundle("admin", { rights = { ["admin.open"] = true } })
+    db:put_right("admin.open", { kind = "flag" })
+    db:put_tenant("common", { default = "read" })
+    db:set_levels(helpers.LEVELS)
+    db:set_override("alice", "documents.edit", "department+customer")
+    db:set_access("alice", "team-a", "full")
+    db:assign_customer("alice", "ACME")
+    db:clear_override("bob", "admin.open")
+    db:clear_access("carol", "team-a")
+    db:unassign_customer("bob", "ACME")
+    assert.are.same({}, rows_since(db, r))
+    assert.are.equal(r, db:revision())
+  end)
+
+  it("not for failed writes", function()
+    pcall(db.put_unit, db, "x", { level = "galaxy" })
+    pcall(db.transaction, db, function()
+      db:put_user("dave")
+      error("no")
+    end)
+    assert.are.same({}, rows_since(db, r))
+    assert.are.equal(r, db:revision())
+  end)
+end)
+
+describe("the revision", function()
+  local db
+  before_each(function() db = helpers.open() end)
+
+  it("starts at 0 and counts each standalone change", function()
+    assert.are.equal(0, db:revision())
+    db:set_levels{ "team" }
+    assert.are.equal(1, db:revision())
+    db:put_unit("a", { level = "team" })
+    db:put_unit("b", { level = "team" })
+    assert.are.equal(3, db:revision())
+  end)
+
+  it("counts a whole transaction once, and an empty one not at all",
+     function()
+    db:set_levels{ "team" }
+    db:transaction(function()
+      db:put_unit("a", { level = "team" })
+      db:put_unit("b", { level = "team" })
+      db:transaction(function() db:put_unit("c", { level = "team" }) end)
+    end)
+    assert.are.equal(2, db:revision())
+    local rows = db:audit{ since = 1 }
+    assert.are.equal(3, #rows)
+    for _, row in ipairs(rows) do assert.are.equal(2, row.revision) end
+    db:transaction(function() end)
+    db:transaction(function() db:put_unit("a", { level = "team" }) end)
+    assert.are.equal(2, db:revision())
+  end)
+
+  it("does not count a rolled-back inner transaction", function()
+    db:set_levels{ "team" }
+    db:transaction(function()
+      pcall(db.transaction, db, function()
+        db:put_unit("a", { level = "team" })
+        error("x")
+      end)
+    end)
+    assert.are.equal(1, db:revision())
+    db:transaction(function()
+      pcall(db.transaction, db, function()
+        db:put_unit("a", { level = "team" })
+        error("x")
+      end)
+      db:put_unit("b", { level = "team" })
+    end)
+    assert.are.equal(2, db:revision())
+    assert.are.same({ "unit:b" }, { db:audit{ since = 1 }[1].subject })
+  end)
+
+  it("is shared by all handles on a file", function()
+    local path = helpers.tmpname()
+    local a = assert(require("mandate").open(path))
+    local b = assert(require("mandate").open(path))
+    a:set_levels{ "team" }
+    b:put_unit("x", { level = "team" })
+    a:put_unit("y", { level = "team" })
+    assert.are.equal(3, a:revision())
+    assert.are.equal(3, b:revision())
+    local revs = {}
+    for i, row in ipairs(b:audit()) do revs[i] = row.revision end
+    assert.are.same({ 1, 2, 3 }, revs)
+    a:close()
+    b:close()
+    helpers.remove_store(path)
+  end)
+end)
+
+describe("db:audit", function()
+  local db
+  before_each(function()
+    db = helpers.open()
+    db:set_actor("setup")
+    helpers.world(db)
+    db:set_actor("jane")
+    db:put_user("alice", { label = "Alice" })
+    db:set_override("alice", "admin.open", true)
+    db:set_actor("joe")
+    db:put_user("bob", { active = false })
+  end)
+
+  it("returns every row, oldest first, with increasing ids", function()
+    local rows = db:audit()
+    assert.are.equal(db:revision(), rows[#rows].revision)
+    for i = 2, #rows do assert.is_true(rows[i].id > rows[i - 1].id) end
+    assert.are.equal("set_levels", rows[1].op)
+  end)
+
+  it("filters by actor, subject, op and since", function()
+    local jane = db:audit{ actor = "jane" }
+    assert.are.equal(2, #jane)
+    assert.are.equal("put_user", jane[1].op)
+    assert.are.equal("set_override", jane[2].op)
+    local alice = db:audit{ subject = "user:alice" }
+    assert.are.equal("put_user", alice[1].op)
+    assert.are.equal("set_override", alice[#alice].op)
+    assert.are.equal(1, #db:audit{ subject = "user:alice", actor = "jane",
+                                   op = "set_override" })
+    local last = db:audit{ since = db:revision() - 1 }
+    assert.are.equal(1, #last)
+    assert.are.equal("user:bob", last[1].subject)
+    assert.are.same({}, db:audit{ since = db:revision() })
+    assert.are.same({}, db:audit{ actor = "nobody" })
+  end)
+
+  it("filters by time", function()
+    local all = db:audit()
+    assert.are.same(all, db:audit{ since = all[1].time })
+    assert.are.same({}, db:audit{ since = "9999-01-01T00:00:00Z" })
+  end)
+
+  it("limits to the newest rows, still oldest first", function()
+    local rows = db:audit{ limit = 2 }
+    assert.are.equal(2, #rows)
+    assert.are.equal("set_override", rows[1].op)
+    assert.are.equal("user:bob", rows[2].subject)
+    assert.are.same({}, db:audit{ limit = 0 })
+  end)
+
+  it("stores before and after as JSON text in the audit table", function()
+    local row = db:_row("SELECT * FROM audit WHERE subject = 'user:bob'"
+                        .. " ORDER BY id DESC LIMIT 1")
+    assert.are.equal('{"active":true,"bundles":["inside-sales","admin"],'
+                     .. '"key":"bob","label":"Bob","unit":"hh-sales"}',
+                     row.before)
+    assert.are.equal('{"active":false,"bundles":["inside-sales","admin"],'
+                     .. '"key":"bob","label":"Bob","unit":"hh-sales"}',
+                     row.after)
+  end)
+end)
+
+describe("mandate.json", function()
+  it("encodes with sorted keys and escapes", function()
+    assert.are.equal('{"a":1,"b":[true,false,"x"],"c":{}}',
+                     json.encode({ c = {}, b = { true, false, "x" }, a = 1 }))
+    assert.are.equal('"q\\"b\\\\n\\nt\\tc\\u0001"',
+                     json.encode('q"b\\n\nt\tc\1'))
+    assert.are.equal('"Müller"', json.encode("Müller"))
+    assert.are.equal("null", json.encode(nil))
+    assert.are.equal("-1.5", json.encode(-1.5))
+    assert.are.equal("12", json.encode(12))
+  end)
+
+  it("refuses what JSON cannot hold", function()
+    assert.has_error(function() json.encode(print) end)
+    assert.has_error(function() json.encode(0 / 0) end)
+    assert.has_error(function() json.encode(math.huge) end)
+    assert.has_error(function() json.encode({ [true] = 1 }) end)
+    assert.has_error(function() json.encode({ 1, 2, x = 3 }) end)
+    local t = {}
+    t.self = t
+    assert.has_error(function() json.encode(t) end)
+  end)
+
+  it("decodes what it encodes", function()
+    local values = {
+      { key = "alice", bundles = { "a", "b" }, active = true },
+      { right = "x", value = "team+customer" },
+      { "levels", "with 'quotes'", 'and "double"', "\\", "\n\r\t\b\f\1" },
+      { nested = { deeper = { deepest = { 1, 2.5, -3e10 } } } },
+      "日本", 0, false,
+    }
+    for _, v in ipairs(values) do
+      assert.are.same(v, json.decode(json.encode(v)))
+    end
+  end)
+
+  it("decodes all of JSON", function()
+    assert.are.same({ a = { 1, 2, { b = "c" } }, d = true, e = false },
+                    json.decode(' { "a" : [1, 2, {"b": "c"}], "d": true,'
+                                .. ' "e": false, "f": null } '))
+    assert.are.equal("é€😀/", json.decode('"\\u00e9\\u20ac\\ud83d\\ude00\\/"'))
+    assert.are.equal(-0.25, json.decode("-2.5e-1"))
+    assert.are.same({}, json.decode("[]"))
+  end)
+
+  it("refuses malformed text with its position", function()
+    for _, text in ipairs({ "", "{", "[1,]", '{"a" 1}', "tru", '"abc',
+                            "[1] x", "01", '"\\ud800"', '"a\nb"' }) do
+      local ok, err = pcall(json.decode, text)
+      assert.is_false(ok, text)
+      assert.truthy(err:find("^json%.decode: .* at position %d+$"), err)
+    end
+  end)
+end)

@@ -1,0 +1,962 @@
+-- The C engine against spec/reference.lua, a small pure-Lua reading of
+-- DESIGN.md section 3, over thousands of random worlds.
+--
+-- Each world is a list of API calls (set_levels, put_unit, ..., set_access)
+-- drawn from a seeded generator.  The calls go through the public module
+-- into a ":memory:" store and, interpreted by `build_world` below, into the
+-- reference's plain world table.  Then random checks must agree; explain
+-- must agree with check and with the reference's value, source, access and
+-- anchor; a denial's fix, applied inside a rolled-back transaction, must
+-- allow the check (in the reference too) and be the smallest such change;
+-- when one simple change would allow it, explain must offer a fix; and
+-- db:effective must list the reference's values.  Between the checks come
+-- random changes (moves, bundles, overrides, access, deletes, new levels,
+-- ...) so that the engine's patches are checked too, and the first fix of
+-- every world is committed for real.
+--
+-- A disagreement is shrunk to a minimal list of calls and reported as a
+-- runnable script.
+--
+-- Environment:
+--   MANDATE_DIFF_WORLDS  number of worlds (default 500, about 5 s; 2000 for the
+--                        full run)
+--   MANDATE_DIFF_CHECKS  checks per world (default 50)
+--   MANDATE_DIFF_SEED    base seed (default 20240601); world i uses seed + i
+--   MANDATE_DIFF_FIRST   index of the first world (default 1)
+--   MANDATE_DIFF_VERBOSE print a summary line to stderr
+
+local mandate = require "mandate"
+local reference = require "reference"
+
+local unpack = table.unpack or unpack
+local format, concat = string.format, table.concat
+
+local function env_number(name, default)
+  local v = tonumber(os.getenv(name) or "")
+  if v then return math.floor(v) end
+  return default
+end
+
+local WORLDS = env_number("MANDATE_DIFF_WORLDS", 500)
+local CHECKS = env_number("MANDATE_DIFF_CHECKS", 50)
+local SEED = env_number("MANDATE_DIFF_SEED", 20240601)
+local FIRST = env_number("MANDATE_DIFF_FIRST", 1)
+local VERBOSE = os.getenv("MANDATE_DIFF_VERBOSE")
+local MAX_REPORTS = 5
+
+-- A random generator that gives the same numbers on every Lua (Park-Miller;
+-- the products stay below 2^53, exact in doubles).  {{{
+
+local Rng = {}
+Rng.__index = Rng
+
+local function rng(seed)
+  return setmetatable({ state = seed % 2147483646 + 1 }, Rng)
+end
+
+function Rng:next()
+  self.state = (self.state * 48271) % 2147483647
+  return self.state
+end
+
+function Rng:int(a, b) return a + self:next() % (b - a + 1) end
+function Rng:chance(p) return self:next() < p * 2147483647 end
+function Rng:pick(list) return list[self:int(1, #list)] end
+
+-- }}}
+-- Printing values as Lua source.  {{{
+
+local function show(v)
+  if type(v) == "string" then return format("%q", v) end
+  if type(v) ~= "table" then return tostring(v) end
+  local parts, keys = {}, {}
+  for i = 1, #v do parts[#parts + 1] = show(v[i]) end
+  for k in pairs(v) do
+    if type(k) ~= "number" or k < 1 or k > #v or k % 1 ~= 0 then keys[#keys + 1] = k end
+  end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local name = k
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then name = "[" .. show(k) .. "]" end
+    parts[#parts + 1] = name .. " = " .. show(v[k])
+  end
+  return "{" .. concat(parts, ", ") .. "}"
+end
+
+local function show_result(ok, reason)
+  if ok then return "true" end
+  return "false, " .. show(reason)
+end
+
+local function show_call(call)
+  local args = {}
+  for i = 2, #call do args[#args + 1] = show(call[i]) end
+  return "db:" .. call[1] .. "(" .. concat(args, ", ") .. ")"
+end
+
+-- }}}
+-- Generating a world as a list of calls.  {{{
+
+local LEVEL_POOL = { "country", "region", "branch", "department", "team" }
+local ACCESS = { "full", "full", "full", "read", "read", "hidden" }
+local CUSTOMERS = { "C1", "C2", "C3", "C4" }
+
+local function random_value(r, levels, right)
+  if right.kind == "flag" then return r:chance(0.65) end
+  local bases = { "own" }
+  if r:chance(0.1) then bases = { "none" } end
+  for i = #levels, 1, -1 do bases[#bases + 1] = levels[i] end
+  bases[#bases + 1] = "all"
+  local base = r:pick(bases)
+  if right.customer and r:chance(0.35) then
+    if base == "none" then return "customer" end
+    return base .. "+customer"
+  end
+  return base
+end
+
+-- A random world: the calls that make it, and the keys a probe may name.
+local function generate(r)
+  local calls = {}
+  local function call(...) calls[#calls + 1] = { ... } end
+
+  -- levels: 2-5 rungs out of the pool, in order
+  local levels = {}
+  local nlevels = r:int(2, 5)
+  local chosen = {}
+  while nlevels > 0 do
+    local i = r:int(1, #LEVEL_POOL)
+    if not chosen[i] then chosen[i], nlevels = true, nlevels - 1 end
+  end
+  for i = 1, #LEVEL_POOL do
+    if chosen[i] then levels[#levels + 1] = LEVEL_POOL[i] end
+  end
+  call("set_levels", levels)
+
+  -- units: 5-30, parents above them (skipping rungs at random), several
+  -- roots, some of them on lower levels
+  local units = {}
+  for i = 1, r:int(5, 30) do units[i] = { key = "U" .. i, depth = r:int(1, #levels) } end
+  table.sort(units, function(a, b)
+    if a.depth ~= b.depth then return a.depth < b.depth end
+    return a.key < b.key
+  end)
+  local unit_keys = {}
+  for i, u in ipairs(units) do
+    local parents = {}
+    for j = 1, i - 1 do
+      if units[j].depth < u.depth then parents[#parents + 1] = units[j].key end
+    end
+    local parent
+    if #parents > 0 and not r:chance(0.2) then parent = r:pick(parents) end
+    call("put_unit", u.key, { level = levels[u.depth], parent = parent })
+    unit_keys[#unit_keys + 1] = u.key
+  end
+
+  -- tenants: 0-4 with random defaults (or none: hidden)
+  local tenant_keys = {}
+  for i = 1, r:int(0, 4) do
+    local key = "T" .. i
+    local default = r:pick{ "none", "full", "full", "read", "read", "hidden" }
+    if default == "none" then call("put_tenant", key, {})
+    else call("put_tenant", key, { default = default }) end
+    tenant_keys[#tenant_keys + 1] = key
+  end
+
+  -- rights: 3-8, flags and scopes, read / write / default mode, some with
+  -- the customer option
+  local rights, right_keys = {}, {}
+  for i = 1, r:int(3, 8) do
+    local key = "r" .. i
+    local opts = { kind = r:chance(0.35) and "flag" or "scope" }
+    local mode = r:pick{ "read", "write", "default" }
+    if mode ~= "default" then opts.mode = mode end
+    if opts.kind == "scope" and r:chance(0.4) then opts.customer = true end
+    call("put_right", key, opts)
+    rights[key] = opts
+    right_keys[#right_keys + 1] = key
+  end
+
+  -- bundles: 0-4, each with some of the rights
+  local bundle_keys = {}
+  for i = 1, r:chance(0.1) and 0 or r:int(1, 4) do
+    local key = "b" .. i
+    local values = {}
+    for _, rk in ipairs(right_keys) do
+      if r:chance(0.7) then values[rk] = random_value(r, levels, rights[rk]) end
+    end
+    call("put_bundle", key, { rights = values })
+    bundle_keys[#bundle_keys + 1] = key
+  end
+
+  -- users: 5-15, some without a unit, some inactive, some with the default
+  local user_keys = {}
+  for i = 1, r:int(5, 15) do
+    local key = "p" .. i
+    local opts = { bundles = {} }
+    if #unit_keys > 0 and not r:chance(0.15) then opts.unit = r:pick(unit_keys) end
+    for _, b in ipairs(bundle_keys) do
+      if r:chance(0.7) then opts.bundles[#opts.bundles + 1] = b end
+    end
+    local active = r:int(1, 20)
+    if active <= 2 then opts.active = false elseif active <= 6 then opts.active = true end
+    call("put_user", key, opts)
+    user_keys[#user_keys + 1] = key
+  end
+
+  -- overrides that extend or restrict, access rows, account managers
+  for _, u in ipairs(user_keys) do
+    for _, rk in ipairs(right_keys) do
+      if r:chance(0.15) then call("set_override", u, rk, random_value(r, levels, rights[rk])) end
+    end
+    for _, t in ipairs(tenant_keys) do
+      if r:chance(0.4) then call("set_access", u, t, r:pick(ACCESS)) end  -- full 1/2
+    end
+    for _, c in ipairs(CUSTOMERS) do
+      if r:chance(0.2) then call("assign_customer", u, c) end
+    end
+  end
+
+  return calls, { units = unit_keys, tenants = tenant_keys, rights = right_keys,
+                  users = user_keys, bundles = bundle_keys }
+end
+
+-- A random probe: who asks for which right on which record.
+local function random_probe(r, keys)
+  local probe = { kind = "check" }
+  probe.user = r:chance(0.05) and "nobody" or r:pick(keys.users)
+  probe.right = r:pick(keys.rights)
+  if r:chance(0.05) then return probe end
+  local rec = {}
+  local x = r:int(1, 10)
+  if x <= 1 and r:chance(0.5) then rec.tenant = "T9"
+  elseif x <= 7 and #keys.tenants > 0 then rec.tenant = r:pick(keys.tenants) end
+  x = r:int(1, 20)
+  if x <= 2 then rec.owner = "ghost" elseif x <= 14 then rec.owner = r:pick(keys.users) end
+  x = r:int(1, 20)
+  if x <= 2 then rec.unit = "nowhere" elseif x <= 9 then rec.unit = r:pick(keys.units) end
+  x = r:int(1, 20)
+  if x <= 2 then rec.customer = "NOBODY" elseif x <= 9 then rec.customer = r:pick(CUSTOMERS) end
+  probe.record = rec
+  return probe
+end
+
+-- the keys of `list` that `map` still holds
+local function alive(list, map)
+  local t = {}
+  for _, k in ipairs(list) do if map[k] ~= nil then t[#t + 1] = k end end
+  return t
+end
+
+-- A random change to a world, as a call (nil when none fits): moves,
+-- bundles, overrides, access, account managers, bundle values, defaults,
+-- modes, a moved unit, new units, users and rights, deletes.
+local function random_step(r, world, keys)
+  local users = alive(keys.users, world.users)
+  local rights = alive(keys.rights, world.rights)
+  local units = alive(keys.units, world.units)
+  local tenants = alive(keys.tenants, world.tenants)
+  local bundles = alive(keys.bundles, world.bundles)
+  if #users == 0 then return nil end
+  local u, rk = r:pick(users), r:pick(rights)
+  local levels = world.levels
+  local x = r:int(1, 23)
+  if x == 1 then
+    return { "put_user", u, { unit = #units > 0 and r:chance(0.85) and r:pick(units) or false } }
+  elseif x == 2 then
+    local list = {}
+    for _, b in ipairs(bundles) do if r:chance(0.5) then list[#list + 1] = b end end
+    return { "put_user", u, { bundles = list } }
+  elseif x == 3 then
+    return { "put_user", u, { active = r:chance(0.7) } }
+  elseif x <= 5 then
+    return { "set_override", u, rk, random_value(r, levels, world.rights[rk]) }
+  elseif x == 6 then
+    return { "clear_override", u, rk }
+  elseif x <= 8 and #tenants > 0 then
+    return { "set_access", u, r:pick(tenants), r:pick(ACCESS) }
+  elseif x == 9 and #tenants > 0 then
+    return { "clear_access", u, r:pick(tenants) }
+  elseif x == 10 then
+    return { "assign_customer", u, r:pick(CUSTOMERS) }
+  elseif x == 11 then
+    return { "unassign_customer", u, r:pick(CUSTOMERS) }
+  elseif x == 12 and #bundles > 0 then
+    local values = {}
+    for _, k in ipairs(rights) do
+      if r:chance(0.6) then values[k] = random_value(r, levels, world.rights[k]) end
+    end
+    return { "put_bundle", r:pick(bundles), { rights = values } }
+  elseif x == 13 and #bundles > 0 then
+    if r:chance(0.3) then return { "clear_bundle_right", r:pick(bundles), rk } end
+    return { "set_bundle_right", r:pick(bundles), rk, random_value(r, levels, world.rights[rk]) }
+  elseif x == 14 and #tenants > 0 then
+    return { "put_tenant", r:pick(tenants), { default = r:pick(ACCESS) } }
+  elseif x == 15 then
+    return { "put_right", rk, { mode = r:pick{ "read", "write" } } }
+  elseif x == 16 and #units > 0 then
+    -- move a unit under another unit above its level, or make it a root
+    local unit = r:pick(units)
+    local rank = reference.rank(world, world.units[unit].level)
+    local parents = {}
+    for _, p in ipairs(units) do
+      if reference.rank(world, world.units[p].level) > rank then parents[#parents + 1] = p end
+    end
+    return { "put_unit", unit, { parent = #parents > 0 and r:chance(0.8) and r:pick(parents)
+                                          or false } }
+  elseif x == 17 then
+    local key = "U" .. (#keys.units + 1)
+    keys.units[#keys.units + 1] = key
+    local depth = r:int(1, #levels)
+    local parents = {}
+    for _, p in ipairs(units) do
+      if reference.rank(world, world.units[p].level) > reference.rank(world, levels[depth]) then
+        parents[#parents + 1] = p
+      end
+    end
+    return { "put_unit", key, { level = levels[depth],
+                                parent = #parents > 0 and r:pick(parents) or nil } }
+  elseif x == 18 then
+    local key = "q" .. (#keys.users + 1)
+    keys.users[#keys.users + 1] = key
+    local opts = { bundles = {} }
+    if #units > 0 then opts.unit = r:pick(units) end
+    for _, b in ipairs(bundles) do if r:chance(0.6) then opts.bundles[#opts.bundles + 1] = b end end
+    return { "put_user", key, opts }
+  elseif x == 19 then
+    local key = "r" .. (#keys.rights + 1)
+    keys.rights[#keys.rights + 1] = key
+    return { "put_right", key, { kind = r:chance(0.5) and "flag" or "scope" } }
+  elseif x == 20 then
+    if #users > 1 then return { "delete_user", u } end
+  elseif x == 21 then
+    if r:chance(0.5) and #tenants > 0 then
+      return { "delete_tenant", r:pick(tenants), { cascade = true } }
+    elseif #bundles > 0 then
+      return { "delete_bundle", r:pick(bundles), { cascade = true } }
+    end
+  elseif x == 22 then
+    -- a new rung from the pool, in the pool's order
+    local have, list = {}, {}
+    for _, l in ipairs(levels) do have[l] = true end
+    local new = {}
+    for _, l in ipairs(LEVEL_POOL) do if not have[l] then new[#new + 1] = l end end
+    if #new == 0 then return nil end
+    have[r:pick(new)] = true
+    for _, l in ipairs(LEVEL_POOL) do if have[l] then list[#list + 1] = l end end
+    return { "set_levels", list }
+  elseif x == 23 and #units > 1 then
+    return { "delete_unit", r:pick(units), { cascade = true } }
+  end
+  return nil
+end
+
+-- }}}
+-- The calls, into a store and into a reference world.  {{{
+
+-- a check that makes the store compile its snapshot
+local function compile(db, calls)
+  for _, c in ipairs(calls) do
+    if c[1] == "put_right" then return db:check("nobody", c[2]) end
+  end
+end
+
+-- The calls that build a world go in one transaction; the later steps
+-- (calls marked `step`) one by one, each on a compiled snapshot, as the run
+-- made them.
+local function replay(db, calls)
+  db:transaction(function()
+    for _, c in ipairs(calls) do
+      if not c.step then db[c[1]](db, unpack(c, 2)) end
+    end
+  end)
+  for _, c in ipairs(calls) do
+    if c.step then
+      compile(db, calls)
+      db[c[1]](db, unpack(c, 2))
+    end
+  end
+end
+
+local function copy(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = copy(v) end
+  return c
+end
+
+-- What each call means to the reference (put_* update: missing options keep
+-- their stored value).
+local apply_ref = {
+  set_levels = function(w, levels) w.levels = copy(levels) end,
+  put_unit = function(w, key, o)
+    local u = w.units[key] or {}
+    w.units[key] = u
+    if o.level ~= nil then u.level = o.level end
+    if o.parent == false then u.parent = nil elseif o.parent ~= nil then u.parent = o.parent end
+  end,
+  put_tenant = function(w, key, o)
+    local t = w.tenants[key] or {}
+    w.tenants[key] = t
+    if o.default ~= nil then t.default = o.default end
+  end,
+  put_right = function(w, key, o)
+    local r = w.rights[key] or {}
+    w.rights[key] = r
+    for _, f in ipairs{ "kind", "mode", "customer" } do
+      if o[f] ~= nil then r[f] = o[f] end
+    end
+  end,
+  put_bundle = function(w, key, o)
+    if o.rights ~= nil or w.bundles[key] == nil then w.bundles[key] = copy(o.rights or {}) end
+  end,
+  put_user = function(w, key, o)
+    local u = w.users[key] or { bundles = {}, overrides = {}, access = {}, customers = {} }
+    w.users[key] = u
+    if o.unit == false then u.unit = nil elseif o.unit ~= nil then u.unit = o.unit end
+    if o.bundles ~= nil then u.bundles = copy(o.bundles) end
+    if o.active ~= nil then u.active = o.active end
+  end,
+  set_override = function(w, u, r, v) w.users[u].overrides[r] = v end,
+  clear_override = function(w, u, r) w.users[u].overrides[r] = nil end,
+  set_access = function(w, u, t, a) w.users[u].access[t] = a end,
+  clear_access = function(w, u, t) w.users[u].access[t] = nil end,
+  assign_customer = function(w, u, c) w.users[u].customers[c] = true end,
+  unassign_customer = function(w, u, c) w.users[u].customers[c] = nil end,
+  set_bundle_right = function(w, b, r, v) w.bundles[b][r] = v end,
+  clear_bundle_right = function(w, b, r) w.bundles[b][r] = nil end,
+  delete_user = function(w, u) w.users[u] = nil end,
+  delete_unit = function(w, key)   -- with {cascade = true}: the subtree, users keep no unit
+    local gone = {}
+    for k in pairs(w.units) do
+      if reference.inside(w, k, key) then gone[#gone + 1] = k end
+    end
+    for _, u in pairs(w.users) do
+      if u.unit ~= nil and reference.inside(w, u.unit, key) then u.unit = nil end
+    end
+    for _, k in ipairs(gone) do w.units[k] = nil end
+  end,
+  delete_tenant = function(w, t)   -- with {cascade = true}: the access rows go too
+    w.tenants[t] = nil
+    for _, u in pairs(w.users) do u.access[t] = nil end
+  end,
+  delete_bundle = function(w, b)   -- with {cascade = true}: out of the users' lists
+    w.bundles[b] = nil
+    for _, u in pairs(w.users) do
+      local list = {}
+      for _, x in ipairs(u.bundles) do if x ~= b then list[#list + 1] = x end end
+      u.bundles = list
+    end
+  end,
+}
+
+local function build_world(calls)
+  local w = { levels = {}, units = {}, tenants = {}, rights = {}, bundles = {}, users = {} }
+  for _, c in ipairs(calls) do apply_ref[c[1]](w, unpack(c, 2)) end
+  return w
+end
+
+local function apply_db(db, call)
+  return db[call[1]](db, unpack(call, 2))
+end
+
+-- }}}
+-- Probing one check: the first problem found, as kind, message.  {{{
+
+local stats = { worlds = 0, checks = 0, allowed = 0, denials = 0, fixes = 0, committed = 0,
+                impossible = 0, effective = 0, steps = 0, reasons = {} }
+
+-- a scope value as {rank, customer}, a flag as itself: to compare values
+-- whatever their spelling
+local function norm(world, right, v)
+  if world.rights[right].kind == "flag" then return v end
+  local ok, rank, customer = pcall(reference.parse, world, v)
+  if not ok then return "unparsable " .. show(v) end
+  return rank .. (customer and "+customer" or "")
+end
+
+local ROLLBACK = setmetatable({}, { __tostring = function() return "rollback" end })
+
+-- check inside a transaction that applies `call` and is rolled back
+local function check_with(db, call, user, right, record)
+  local seen
+  local ok, err = pcall(db.transaction, db, function()
+    apply_db(db, call)
+    seen = { db:check(user, right, record) }
+    error(ROLLBACK)
+  end)
+  if ok then return nil, "the transaction did not fail" end
+  if seen == nil then return nil, "applying it raised: " .. tostring(err) end
+  return seen
+end
+
+-- the single changes the reference tries: would one of them allow it?
+local function candidates(world, user, right, record)
+  local u = world.users[user]
+  if u == nil then return {} end
+  local list = {}
+  if u.active == false then list[#list + 1] = { "put_user", user, { active = true } } end
+  if record and record.tenant and world.tenants[record.tenant] then
+    list[#list + 1] = { "set_access", user, record.tenant, "full" }
+  end
+  local r = world.rights[right]
+  list[#list + 1] = { "set_override", user, right, r.kind == "flag" or "all" }
+  return list
+end
+
+-- the reference's answer with `call` applied; the change is undone after
+local function ref_check_with(world, call, user, right, record)
+  local u = world.users[user]
+  local field, key
+  if call[1] == "set_access" then field, key = u.access, call[3]
+  elseif call[1] == "set_override" then field, key = u.overrides, call[3]
+  else
+    local w = copy(world)
+    apply_ref[call[1]](w, unpack(call, 2))
+    return { reference.check(w, user, right, record) }
+  end
+  local old = field[key]
+  apply_ref[call[1]](world, unpack(call, 2))
+  local ok, result, reason = pcall(reference.check, world, user, right, record)
+  field[key] = old
+  if not ok then error(result, 0) end
+  return { result, reason }
+end
+
+-- Why a fix is not the smallest change, or nil.  An override fix keeps
+-- what the user holds (it may only add), and no value one rung lower, nor
+-- the same without the customer part, would do; an access fix grants read
+-- when read does.
+local function not_smallest(world, call, user, right, record)
+  if call[1] == "set_access" then
+    if call[4] == "full" and ref_check_with(world, { "set_access", user, call[3], "read" }, user,
+                                            right, record)[1] then
+      return "read access would do"
+    end
+  elseif call[1] == "set_override" and world.rights[right].kind == "scope" then
+    local old = reference.effective(world, user, right)
+    local orank, ocust = reference.parse(world, old)
+    local rank, cust = reference.parse(world, call[4])
+    if rank < orank or ocust and not cust then
+      return format("it takes away what the user holds (%s)", show(old))
+    end
+    local smaller = {}
+    if rank - 1 >= math.max(orank, 1) then smaller[#smaller + 1] = reference.format(world, rank - 1, cust) end
+    if cust and not ocust then smaller[#smaller + 1] = reference.format(world, rank, false) end
+    for _, v in ipairs(smaller) do
+      if v ~= "none" and ref_check_with(world, { "set_override", user, right, v }, user, right,
+                                        record)[1] then
+        return format("%s would do", show(v))
+      end
+    end
+  end
+  return nil
+end
+
+local function probe_check(db, world, p, count)
+  local user, right, record = p.user, p.right, p.record
+  local ok, reason = db:check(user, right, record)
+  local rok, rreason = reference.check(world, user, right, record)
+  if ok ~= rok or reason ~= rreason then
+    return "check", format("check: engine %s, reference %s", show_result(ok, reason),
+                           show_result(rok, rreason))
+  end
+  if count then
+    stats.checks = stats.checks + 1
+    if ok then stats.allowed = stats.allowed + 1 else stats.denials = stats.denials + 1 end
+    local by = reason or "allowed"
+    stats.reasons[by] = (stats.reasons[by] or 0) + 1
+  end
+
+  local why = db:explain(user, right, record)
+  if why.allowed ~= ok or why.reason ~= reason then
+    return "explain", format("explain: allowed %s, reason %s; check %s", tostring(why.allowed),
+                             tostring(why.reason), show_result(ok, reason))
+  end
+  if type(why.text) ~= "string" then return "explain", "explain: no text" end
+  local u = world.users[user]
+  if u and u.active ~= false then
+    local value, source = reference.effective(world, user, right)
+    if norm(world, right, why.value) ~= norm(world, right, value) then
+      return "explain-value", format("explain: value %s, reference %s", show(why.value), show(value))
+    end
+    if why.source ~= source then
+      return "explain-source", format("explain: source %s, reference %s", show(why.source),
+                                      show(source))
+    end
+    if record and record.tenant and world.tenants[record.tenant] then
+      local access, explicit = reference.access(world, user, record.tenant)
+      if why.access ~= access or why.access_explicit ~= explicit then
+        return "explain-access", format("explain: access %s (explicit %s), reference %s (%s)",
+                                        show(why.access), show(why.access_explicit),
+                                        access, tostring(explicit))
+      end
+    end
+    if why.anchor ~= nil and world.rights[right].kind == "scope" then
+      local rank = reference.parse(world, value)
+      local n = #world.levels
+      local expected = rank >= 2 and rank <= n + 1
+                       and reference.anchor(world, user, world.levels[n - rank + 2]) or nil
+      if why.anchor ~= expected then
+        return "explain-anchor", format("explain: anchor %s, reference %s", show(why.anchor),
+                                        show(expected))
+      end
+    end
+  end
+  if ok then
+    if why.fix ~= nil then return "explain-fix", "explain: a fix for an allowed check" end
+    return nil
+  end
+
+  local fix = why.fix
+  if fix and fix.call then
+    if count then stats.fixes = stats.fixes + 1 end
+    local seen, err = check_with(db, fix.call, user, right, record)
+    if not seen then return "fix", format("fix %s: %s", show_call(fix.call), err) end
+    if seen[1] ~= true then
+      return "fix", format("fix %s does not allow it: %s", show_call(fix.call),
+                           show_result(seen[1], seen[2]))
+    end
+    local ref = ref_check_with(world, fix.call, user, right, record)
+    if ref[1] ~= true then
+      return "fix-reference", format("fix %s allows it in the engine, the reference says %s",
+                                     show_call(fix.call), show_result(ref[1], ref[2]))
+    end
+    local why_not = not_smallest(world, fix.call, user, right, record)
+    if why_not then return "fix-not-smallest", format("fix %s: %s", show_call(fix.call), why_not) end
+    local again, again_reason = db:check(user, right, record)
+    if again ~= ok or again_reason ~= reason then
+      return "rollback", format("after the rolled-back fix %s: %s, before %s",
+                                show_call(fix.call), show_result(again, again_reason),
+                                show_result(ok, reason))
+    end
+  else
+    if count then stats.impossible = stats.impossible + 1 end
+    for _, c in ipairs(candidates(world, user, right, record)) do
+      local ref = ref_check_with(world, c, user, right, record)
+      if ref[1] == true then
+        return "no-fix", format("explain offers no fix (%s), but %s would allow it",
+                                fix and show(fix.kind) or "nil", show_call(c))
+      end
+    end
+  end
+  return nil
+end
+
+local function probe_effective(db, world, p)
+  local rows = db:effective(p.user)
+  if world.users[p.user] == nil then
+    if rows ~= nil then return "effective", "effective: rows for a deleted user" end
+    return nil
+  end
+  local order = {}
+  for _, c in ipairs(p.calls) do
+    if c[1] == "put_right" and not order[c[2]] then
+      order[#order + 1] = c[2]
+      order[c[2]] = true
+    end
+  end
+  if type(rows) ~= "table" or #rows ~= #order then
+    return "effective", format("effective: %s rows, %d rights", type(rows) == "table" and #rows
+                               or show(rows), #order)
+  end
+  local active = world.users[p.user].active ~= false
+  for i, row in ipairs(rows) do
+    if row.right ~= order[i] then
+      return "effective", format("effective: row %d is %s, catalog order says %s", i,
+                                 show(row.right), order[i])
+    end
+    local value, source = reference.effective(world, p.user, row.right)
+    if active and norm(world, row.right, row.effective) ~= norm(world, row.right, value) then
+      return "effective", format("effective: %s is %s, reference %s", row.right,
+                                 show(row.effective), show(value))
+    end
+    if active and row.source ~= source then
+      return "effective", format("effective: %s source %s, reference %s", row.right,
+                                 show(row.source), source)
+    end
+    local user = world.users[p.user]
+    if row.override ~= user.overrides[row.right] then
+      return "effective", format("effective: %s override %s, reference %s", row.right,
+                                 show(row.override), show(user.overrides[row.right]))
+    end
+    -- every bundle of the user with its value; one that does not mention
+    -- the right may be missing or give false / none
+    local mine = {}
+    for _, b in ipairs(user.bundles) do
+      mine[b] = true
+      local given, listed = world.bundles[b][row.right], nil
+      if type(row.bundles) == "table" then listed = row.bundles[b] end
+      local same
+      if world.rights[row.right].kind == "flag" then
+        same = listed == given or given == nil and listed == false
+      else
+        same = norm(world, row.right, listed) == norm(world, row.right, given)
+      end
+      if not same then
+        return "effective", format("effective: %s by bundle %s is %s, reference %s", row.right,
+                                   b, show(listed), show(given))
+      end
+    end
+    for b in pairs(type(row.bundles) == "table" and row.bundles or {}) do
+      if not mine[b] then
+        return "effective", format("effective: %s lists bundle %s the user lacks", row.right, b)
+      end
+    end
+  end
+  return nil
+end
+
+local function run_probe(db, world, p, count)
+  if p.kind == "effective" then return probe_effective(db, world, p) end
+  return probe_check(db, world, p, count)
+end
+
+-- }}}
+-- Shrinking a failure to a small list of calls.  {{{
+
+-- the kind of problem `probe` finds in the world of `calls`, or nil
+local function reproduce(calls, p)
+  local db = assert(mandate.open(":memory:"))
+  if not pcall(replay, db, calls) then
+    db:close()
+    return nil
+  end
+  local world = build_world(calls)
+  p.calls = calls
+  local ok, kind, message = pcall(run_probe, db, world, p)
+  db:close()
+  if not ok then return "error", tostring(kind) end
+  return kind, message
+end
+
+local function without(list, i)
+  local c = {}
+  for j, v in ipairs(list) do if j ~= i then c[#c + 1] = v end end
+  return c
+end
+
+-- the places inside calls whose removal may keep a failure: option fields,
+-- bundle values, list entries
+local function removable(calls)
+  local places = {}
+  local function add(i, a, sub, t)
+    local keys = {}
+    for k in pairs(t) do
+      if k ~= "level" and k ~= "kind" and type(t[k]) ~= "table" then keys[#keys + 1] = k end
+    end
+    table.sort(keys, function(x, y)
+      if type(x) ~= type(y) then return type(x) < type(y) end
+      if type(x) == "number" then return x > y end   -- remove list entries from the end
+      return x < y
+    end)
+    for _, k in ipairs(keys) do places[#places + 1] = { i, a, sub, k } end
+  end
+  for i, c in ipairs(calls) do
+    for a = 3, #c do
+      if type(c[a]) == "table" then
+        add(i, a, nil, c[a])
+        for _, sub in ipairs{ "rights", "bundles" } do
+          if type(c[a][sub]) == "table" then add(i, a, sub, c[a][sub]) end
+        end
+      end
+    end
+  end
+  return places
+end
+
+local function remove_at(calls, place)
+  local c = copy(calls)
+  local t = c[place[1]][place[2]]
+  if place[3] then t = t[place[3]] end
+  if type(place[4]) == "number" then table.remove(t, place[4]) else t[place[4]] = nil end
+  return c
+end
+
+local function shrink(calls, p, kind)
+  local changed = true
+  while changed do
+    changed = false
+    -- drop whole calls
+    for i = #calls, 1, -1 do
+      local c = without(calls, i)
+      if reproduce(c, p) == kind then calls, changed = c, true end
+    end
+    -- drop options, bundle values and list entries inside calls
+    local places = removable(calls)
+    for n = #places, 1, -1 do
+      local c = remove_at(calls, places[n])
+      if reproduce(c, p) == kind then
+        calls, changed = c, true
+        break
+      end
+    end
+  end
+  -- drop record fields
+  if p.record then
+    for _, f in ipairs{ "tenant", "owner", "unit", "customer" } do
+      if p.record[f] ~= nil then
+        local old = p.record[f]
+        p.record[f] = nil
+        if reproduce(calls, p) ~= kind then p.record[f] = old end
+      end
+    end
+  end
+  return calls
+end
+
+local function script(calls, p, message)
+  local lines = { 'local db = assert(require("mandate").open(":memory:"))' }
+  for _, c in ipairs(calls) do
+    if c.step then
+      for _, k in ipairs(calls) do
+        if k[1] == "put_right" then
+          lines[#lines + 1] = format("db:check(\"nobody\", %s)  -- compile the snapshot", show(k[2]))
+          break
+        end
+      end
+    end
+    lines[#lines + 1] = show_call(c)
+  end
+  if p.kind == "write" then
+    lines[#lines] = lines[#lines] .. "  -- raises"
+  elseif p.kind == "effective" then
+    lines[#lines + 1] = format("for _, row in ipairs(db:effective(%s)) do ... end", show(p.user))
+  else
+    local args = show(p.user) .. ", " .. show(p.right)
+    if p.record then args = args .. ", " .. show(p.record) end
+    lines[#lines + 1] = format("print(db:check(%s)) print(db:explain(%s).text)", args, args)
+  end
+  lines[#lines + 1] = "-- " .. message
+  return concat(lines, "\n")
+end
+
+-- }}}
+-- The run.  {{{
+
+local function reproduction(i, seed, calls, p, kind, message)
+  local head = format("world %d (seed %d; rerun with MANDATE_DIFF_SEED=%d MANDATE_DIFF_FIRST=%d "
+                      .. "MANDATE_DIFF_WORLDS=1)\n  %s\n", i, seed, SEED, i, message)
+  if kind == "write" or reproduce(calls, copy(p)) ~= kind then
+    -- a refused write is not shrunk (fewer calls may make it invalid); a
+    -- failure that a fresh replay does not show depends on the run's
+    -- history (explains, rolled-back fixes): the whole world then
+    return head .. "the world's calls (not shrunk):\n" .. script(calls, p, message)
+  end
+  local small = shrink(copy(calls), copy(p), kind)
+  local _, small_message = reproduce(small, p)
+  return head .. "shrunk to:\n" .. script(small, p, small_message or message)
+end
+
+-- one world: returns a failure report or nil
+local function run_world(i)
+  local seed = SEED + i
+  local r = rng(seed)
+  local calls, keys = generate(r)
+  local db = assert(mandate.open(":memory:"))
+  local ok, err = pcall(replay, db, calls)
+  if not ok then
+    db:close()
+    return format("world %d (seed %d): writing the world failed: %s\n%s", i, seed,
+                  tostring(err), script(calls, { kind = "check", user = "-", right = "-" }, ""))
+  end
+  local world = build_world(calls)
+  stats.worlds = stats.worlds + 1
+
+  -- an unknown right raises on both sides
+  if pcall(db.check, db, keys.users[1], "no.such.right") then
+    db:close()
+    return format("world %d (seed %d): check with an unknown right did not raise", i, seed)
+  end
+  assert(not pcall(reference.check, world, keys.users[1], "no.such.right"))
+
+  local committed = false
+  for _ = 1, CHECKS do
+    local p = random_probe(r, keys)
+    p.calls = calls
+    local pok, kind, message = pcall(run_probe, db, world, p, true)
+    if not pok then kind, message = "error", tostring(kind) end
+    if kind then
+      db:close()
+      return reproduction(i, seed, calls, p, kind, message)
+    end
+    -- now and then a change, seen by the next checks
+    if r:chance(0.15) then
+      local step = random_step(r, world, keys)
+      if step then
+        step.step = true
+        local sok, serr = pcall(apply_db, db, step)
+        calls[#calls + 1] = step
+        if not sok then
+          db:close()
+          return reproduction(i, seed, calls, { kind = "write", user = "-", right = "-" }, "write",
+                              show_call(step) .. " raised: " .. tostring(serr))
+        end
+        apply_ref[step[1]](world, unpack(step, 2))
+        stats.steps = stats.steps + 1
+      end
+    end
+    -- commit the first fix of the world and go on from the changed world
+    if not committed then
+      local why = db:explain(p.user, p.right, p.record)
+      if why.fix and why.fix.call then
+        apply_db(db, why.fix.call)
+        calls[#calls + 1] = copy(why.fix.call)
+        calls[#calls].step = true
+        world = build_world(calls)
+        committed = true
+        stats.committed = stats.committed + 1
+        local now = { db:check(p.user, p.right, p.record) }
+        if now[1] ~= true then
+          db:close()
+          return reproduction(i, seed, calls, p, "fix",
+                              "committed fix does not allow it: " .. show_result(now[1], now[2]))
+        end
+      end
+    end
+  end
+
+  for _, u in ipairs(keys.users) do
+    local p = { kind = "effective", user = u, calls = calls }
+    local pok, kind, message = pcall(run_probe, db, world, p)
+    if not pok then kind, message = "error", tostring(kind) end
+    if kind then
+      db:close()
+      return reproduction(i, seed, calls, p, kind, message)
+    end
+    stats.effective = stats.effective + 1
+  end
+  db:close()
+  return nil
+end
+
+describe("the engine against the reference of DESIGN.md section 3", function()
+  it(format("agrees on %d random worlds x %d checks (seed %d)", WORLDS, CHECKS, SEED), function()
+    local started = os.clock()
+    local failures = {}
+    for i = FIRST, FIRST + WORLDS - 1 do
+      local report = run_world(i)
+      if report then
+        failures[#failures + 1] = report
+        if #failures >= MAX_REPORTS then break end
+      end
+    end
+    if VERBOSE then
+      io.stderr:write(format("\ndifferential: %d worlds, %d checks (%d allowed, %d denied: "
+                             .. "%d fixes tried, %d without a fix), %d changes, %d committed fixes, "
+                             .. "%d effective tables, %.1f s cpu\n",
+                             stats.worlds, stats.checks, stats.allowed, stats.denials,
+                             stats.fixes, stats.impossible, stats.steps, stats.committed,
+                             stats.effective,
+                             os.clock() - started))
+      local reasons = {}
+      for k, n in pairs(stats.reasons) do reasons[#reasons + 1] = format("%s %d", k, n) end
+      table.sort(reasons)
+      io.stderr:write("  " .. concat(reasons, ", ") .. "\n")
+    end
+    assert(#failures == 0, format("%d disagreement(s) (seed %d):\n\n%s", #failures, SEED,
+                                  concat(failures, "\n\n")))
+  end)
+end)
+
+-- }}}

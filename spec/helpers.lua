@@ -1,0 +1,159 @@
+-- Shared by the specs: GC modes, in-memory stores, a sample world, a dump
+-- of every table, and assertions for rejected writes.
+--
+-- busted loads this file first (.busted: helper = spec/helpers.lua); specs
+-- `require "helpers"` for the functions.  MANDATE_GC reruns the whole suite
+-- under another collector:
+--   MANDATE_GC=generational  collectgarbage("generational") (Lua 5.4)
+--   MANDATE_GC=aggressive    collectgarbage("setpause", 0): a cycle after
+--                            every allocation step, to flush lifetime bugs
+
+local luassert = require "luassert"
+local mandate = require "mandate"
+
+local helpers = {}
+
+local gc = os.getenv("MANDATE_GC")
+if gc == "generational" then
+  pcall(collectgarbage, "generational")       -- 5.1-5.3 have no such mode
+elseif gc == "aggressive" then
+  collectgarbage("setpause", 0)               -- every Lua from 5.1 to 5.4
+end
+
+--- A new in-memory store.
+function helpers.open()
+  return assert(mandate.open(":memory:"))
+end
+
+--- A fresh file name for a store (the file does not exist yet).
+function helpers.tmpname()
+  local name = os.tmpname()
+  os.remove(name)
+  return name .. ".db"
+end
+
+--- Remove a file store with its WAL and shared-memory files.
+function helpers.remove_store(path)
+  os.remove(path)
+  os.remove(path .. "-wal")
+  os.remove(path .. "-shm")
+end
+
+--- The levels of the sample world, top to bottom.
+helpers.LEVELS = { "country", "branch", "department", "team" }
+
+--[[
+A small world on db (a new in-memory store when nil):
+
+  de (country, "Germany")
+  +- hh (branch)
+  |  +- hh-sales (department)
+  |     +- hh-sales-a (team)     alice
+  |  bob sits in hh-sales
+  +- m (branch)
+  lab (department, a root)
+  carol has no unit and is inactive.
+
+Tenants team-a (hidden by default) and common (read by default).
+Rights documents.edit (scope, customer), documents.see (scope, read mode),
+admin.open (flag), reports.create (flag, read mode).
+Bundles inside-sales and admin; alice has an override, access rows and
+manages customer ACME.
+]]
+function helpers.world(db)
+  db = db or helpers.open()
+  assert(db:set_levels(helpers.LEVELS))
+  assert(db:put_unit("de", { level = "country", label = "Germany" }))
+  assert(db:put_unit("hh", { level = "branch", parent = "de" }))
+  assert(db:put_unit("hh-sales", { level = "department", parent = "hh" }))
+  assert(db:put_unit("hh-sales-a", { level = "team", parent = "hh-sales" }))
+  assert(db:put_unit("m", { level = "branch", parent = "de" }))
+  assert(db:put_unit("lab", { level = "department" }))
+  assert(db:put_tenant("team-a", { label = "Team A" }))
+  assert(db:put_tenant("common", { default = "read" }))
+  assert(db:put_right("documents.edit", { kind = "scope", customer = true,
+                                          area = "Documents",
+                                          label = "Edit documents" }))
+  assert(db:put_right("documents.see", { kind = "scope", mode = "read" }))
+  assert(db:put_right("admin.open", { kind = "flag" }))
+  assert(db:put_right("reports.create", { kind = "flag", mode = "read" }))
+  assert(db:put_bundle("inside-sales", { label = "Inside sales", rights = {
+    ["documents.edit"] = "team", ["documents.see"] = "branch",
+    ["admin.open"] = false, ["reports.create"] = true } }))
+  assert(db:put_bundle("admin", { rights = { ["admin.open"] = true } }))
+  assert(db:put_user("alice", { unit = "hh-sales-a",
+                                bundles = { "inside-sales" } }))
+  assert(db:put_user("bob", { unit = "hh-sales", label = "Bob",
+                              bundles = { "inside-sales", "admin" } }))
+  assert(db:put_user("carol", { active = false }))
+  assert(db:set_override("alice", "documents.edit", "department+customer"))
+  assert(db:set_access("alice", "team-a", "full"))
+  assert(db:set_access("bob", "team-a", "read"))
+  assert(db:assign_customer("alice", "ACME"))
+  return db
+end
+
+-- Every table of the schema with an order that makes the dump stable.
+local DUMP = {
+  meta = "SELECT * FROM meta ORDER BY key",
+  levels = "SELECT * FROM levels ORDER BY name",
+  units = "SELECT * FROM units ORDER BY id",
+  tenants = "SELECT * FROM tenants ORDER BY id",
+  rights = "SELECT * FROM rights ORDER BY id",
+  bundles = "SELECT * FROM bundles ORDER BY id",
+  bundle_rights = "SELECT * FROM bundle_rights ORDER BY bundle_id, right_id",
+  users = "SELECT * FROM users ORDER BY id",
+  user_bundles = "SELECT * FROM user_bundles ORDER BY user_id, position",
+  overrides = "SELECT * FROM overrides ORDER BY user_id, right_id",
+  access = "SELECT * FROM access ORDER BY user_id, tenant_id",
+  customers = "SELECT * FROM customers ORDER BY id",
+  account_managers = "SELECT * FROM account_managers"
+                     .. " ORDER BY user_id, customer_id",
+  audit = "SELECT * FROM audit ORDER BY id",
+  sqlite_sequence = "SELECT * FROM sqlite_sequence ORDER BY name",
+}
+
+--- Every row of every table: {table = {row, ...}}.
+function helpers.snapshot_rows(db)
+  local dump = {}
+  for name, sql in pairs(DUMP) do dump[name] = db:_rows(sql) end
+  return dump
+end
+
+local function strip_position(msg)
+  return (msg:gsub("^[^\n]-:%d+: ", "", 1))
+end
+
+--[[
+Assert that fn raises a string error whose text (without the position) is
+exactly `expected`, that the position names the calling spec file (the
+writer raised at level 2), and that db's tables are unchanged.
+`expected` may also be {pattern = "..."} for a Lua pattern.
+]]
+function helpers.rejects(db, expected, fn)
+  local before = helpers.snapshot_rows(db)
+  local ok, err = pcall(fn)
+  assert(not ok, "expected an error, but the call succeeded")
+  assert(type(err) == "string", "expected a string error, got " .. type(err))
+  local where = err:match("^([^\n]-):%d+: ")
+  assert(where and where:find("_spec%.lua$"),
+         "the error should point at the spec, got: " .. err)
+  local text = strip_position(err)
+  if type(expected) == "table" then
+    assert(text:find(expected.pattern),
+           ("error %q does not match %q"):format(text, expected.pattern))
+  else
+    luassert.are.equal(expected, text)
+  end
+  luassert.are.same(before, helpers.snapshot_rows(db))
+  return text
+end
+
+--- The error text of fn without its position ("" when fn succeeds).
+function helpers.error_of(fn)
+  local ok, err = pcall(fn)
+  if ok then return "" end
+  return type(err) == "string" and strip_position(err) or err
+end
+
+return helpers

@@ -1,0 +1,154 @@
+/*
+** core_int.h -- what the files of src/core share and nobody else sees.
+**
+** The snapshot keeps every entity in arrays indexed by the caller's id
+** (holes stay zeroed), a key table per kind for id <-> key, and, once
+** compiled, the derived arrays the check path reads: pre-order intervals
+** of the org tree, anchors per unit and level, and one effective value
+** per user and right.
+**
+** Internal functions are named after their file, Lua style:
+**   mdtV_  value.c     values and their text
+**   mdtK_  keys.c      key interning
+**   mdtB_  build.c     builder error messages
+**   mdtC_  check.c     the decision steps, shared by check and explain
+*/
+#ifndef CORE_INT_H
+#define CORE_INT_H
+
+#include "mandate.h"
+
+#define MAXID ((mdt_id)0x7fffffff)   /* ids index arrays: refuse absurd ones */
+#define ERRMSG_SIZE 256
+
+#define RANK_ALL(s) MDT_V_ALL((s)->nlevels)
+
+/*
+** Internal functions, like Lua's LUAI_FUNC: hidden from a shared
+** library's symbol table, which also lets the compiler inline them into
+** mdt_check when building position-independent code.
+*/
+#if defined(__GNUC__) && !defined(_WIN32)
+#define MDTI_FUNC __attribute__((visibility("hidden"))) extern
+#else
+#define MDTI_FUNC extern
+#endif
+
+/* Does id name an entity of kind?  Holes have no key. */
+#define HAS(s, kind, id) ((id) > 0 && (id) <= (s)->keys[kind].max && \
+                          (s)->keys[kind].key[id] != NULL)
+
+/* Sorted growable arrays {{{ */
+typedef struct Pair {        /* (right, value) or (tenant, access) */
+  mdt_id id;
+  int val;
+} Pair;
+
+typedef struct PairVec {     /* sorted by id, ids unique */
+  Pair *p;
+  size_t n, cap;
+} PairVec;
+
+typedef struct IdVec {
+  mdt_id *p;
+  size_t n, cap;
+} IdVec;
+/* }}} */
+
+/* Key tables {{{ */
+
+/*
+** One kind's keys.  key/len/hash are indexed by id (entries < cap); slot
+** is an open-addressing table (linear probing, power-of-two size, at most
+** half full) of ids, 0 marking an empty slot.
+*/
+typedef struct Keys {
+  char **key;                /* key[id], NULL for a hole */
+  size_t *len;
+  uint32_t *hash;
+  mdt_id max;                /* largest id ever given a key */
+  mdt_id cap;                /* entries allocated in key, len, hash */
+  mdt_id *slot;
+  size_t nslot, used;
+} Keys;
+
+MDTI_FUNC uint32_t mdtK_hash(const char *key, size_t len);
+MDTI_FUNC int mdtK_reserve(Keys *k, mdt_id n);
+MDTI_FUNC int mdtK_put(Keys *k, mdt_id id, const char *key);
+MDTI_FUNC mdt_id mdtK_find(const Keys *k, const char *key, size_t len);
+MDTI_FUNC void mdtK_free(Keys *k);
+/* }}} */
+
+/* Entities {{{ */
+typedef struct Unit {
+  int depth;
+  mdt_id parent;             /* 0 for a root */
+  mdt_id pre, size;          /* subtree = pre-order interval [pre, pre+size) */
+} Unit;
+
+typedef struct Right {
+  unsigned char kind, mode, custok;
+} Right;
+
+typedef struct Bundle {
+  PairVec vals;              /* (right, value) */
+} Bundle;
+
+typedef struct User {
+  mdt_id unit;               /* 0: no unit */
+  unsigned char active;
+  unsigned char compiled;    /* 0 until compiled: checks see no such user */
+  IdVec bundles;             /* in the order given, no duplicates */
+  IdVec cust;                /* sorted customer ids */
+  PairVec over;              /* (right, value) */
+  PairVec acc;               /* (tenant, access) */
+} User;
+
+struct mdt_snap {
+  Keys keys[MDT_NKINDS];     /* levels have ids depth + 1 */
+  int nlevels;
+  const char *levelv[MDT_MAX_LEVELS];  /* = keys[MDT_LEVEL].key[1..n] */
+  Unit *unit;                /* each array has keys[kind].cap entries */
+  int *tdefault;             /* tenant default access */
+  Right *right;
+  Bundle *bundle;
+  User *user;
+  int valued;                /* a bundle value or override was given */
+  int compiled;
+  /* filled by mdt_snap_compile */
+  mdt_id *anchor;            /* [unit * nlevels + depth] */
+  mdt_value *eff;            /* [user * stride + right] */
+  size_t stride;             /* max right id + 1 */
+  mdt_id effrows;            /* users with a row in eff */
+  char errmsg[ERRMSG_SIZE];
+};
+/* }}} */
+
+/* Shared helpers {{{ */
+MDTI_FUNC int mdtV_fits(int kind, int nlevels, int custok, mdt_value v);
+MDTI_FUNC int mdtV_badname(const char *name);
+
+#if defined(__GNUC__)
+#define MDT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MDT_PRINTF(f, a)
+#endif
+MDTI_FUNC int mdtB_error(mdt_snap *s, int code, const char *fmt, ...)
+  MDT_PRINTF(3, 4);
+
+MDTI_FUNC size_t mdtC_pairpos(const PairVec *v, mdt_id id);
+MDTI_FUNC size_t mdtC_idpos(const IdVec *v, mdt_id id);
+MDTI_FUNC int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
+MDTI_FUNC int mdtC_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
+                          int *explicit_row);
+MDTI_FUNC int mdtC_gate(const mdt_snap *s, mdt_id user, int mode,
+                        const mdt_record *rec, int *access,
+                        int *explicit_row);
+MDTI_FUNC mdt_id mdtC_anchor(const mdt_snap *s, mdt_id user, int rank);
+MDTI_FUNC int mdtC_match(const mdt_snap *s, mdt_id user, int kind,
+                         mdt_value v, const mdt_record *rec);
+MDTI_FUNC int mdtC_right(const mdt_snap *s, mdt_id user, int kind,
+                         mdt_value v, const mdt_record *rec, int *matched);
+/* }}} */
+
+#endif

@@ -1,0 +1,724 @@
+/*
+** lmandate.c -- the Lua binding: luaopen_mandate_core.
+**
+** A mandate.Db userdata boxes one store.  The checks (check, check_ids,
+** prepare, explain, effective) are C functions here because they are the
+** hot path; the writers live in lua/mandate/ and reach SQLite through the
+** few underscore primitives (_exec, _rows, _row, _touch_*), which raise a
+** mandate.Error table ({code =, message =}) on runtime failures so that the
+** Lua layer can roll back and return nil, message, code.
+*/
+#include <string.h>
+
+#include "compat.h"
+#include "mandate.h"
+#include "store.h"
+
+#define DB_TYPE "mandate.Db"
+#define ERROR_TYPE "mandate.Error"
+
+typedef struct ldb {
+  mdt_store *st;            /* NULL once closed */
+} ldb;
+
+static const char *const code_names[MDT_NCODES] = {
+  "ok", "error", "nomem", "misuse", "range", "notfound", "invalid",
+  "constraint", "busy", "ioerr"
+};
+
+static const char *code_name(int code)
+{
+  return code >= 0 && code < MDT_NCODES ? code_names[code] : "error";
+}
+
+/* Handles and errors {{{ */
+
+static ldb *todb(lua_State *L)
+{
+  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  if (!d->st) luaL_error(L, "mandate.Db: the store is closed");
+  return d;
+}
+
+/* Raise a mandate.Error for a runtime failure of the store. */
+static int raise_store(lua_State *L, mdt_store *st, int code)
+{
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, code_name(code));
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, mdt_store_errmsg(st));
+  lua_setfield(L, -2, "message");
+  luaL_getmetatable(L, ERROR_TYPE);
+  lua_setmetatable(L, -2);
+  return lua_error(L);
+}
+
+/* nil, message, code: a runtime failure as a result */
+static int fail_result(lua_State *L, const char *msg, int code)
+{
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  lua_pushstring(L, code_name(code));
+  return 3;
+}
+
+static int l_error_tostring(lua_State *L)
+{
+  lua_getfield(L, 1, "message");
+  return 1;
+}
+
+/*
+** The up-to-date snapshot, or a raised mandate.Error (checks return
+** nil, message, code instead: a failure there is a result, like a denial).
+*/
+static const mdt_snap *snapshot(lua_State *L, ldb *d)
+{
+  const mdt_snap *s;
+  int rc = mdt_store_snapshot(d->st, &s);
+  if (rc != MDT_OK) raise_store(L, d->st, rc);
+  return s;
+}
+/* }}} */
+
+/* Opening and closing {{{ */
+
+static int l_open(lua_State *L)
+{
+  const char *path = luaL_optstring(L, 1, NULL);
+  char err[600];
+  int rc;
+  ldb *d = (ldb *)lua_newuserdatauv(L, sizeof *d, 0);
+  d->st = NULL;                      /* closed until the open succeeds */
+  luaL_getmetatable(L, DB_TYPE);
+  lua_setmetatable(L, -2);
+  rc = mdt_store_open(path, &d->st, err, sizeof err);
+  if (rc != MDT_OK) return fail_result(L, err, rc);
+  return 1;
+}
+
+static int l_close(lua_State *L)
+{
+  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  mdt_store_close(d->st);
+  d->st = NULL;
+  return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  if (d->st) lua_pushfstring(L, DB_TYPE " (%p)", (void *)d);
+  else lua_pushliteral(L, DB_TYPE " (closed)");
+  return 1;
+}
+
+static int l_isopen(lua_State *L)
+{
+  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  lua_pushboolean(L, d->st != NULL);
+  return 1;
+}
+/* }}} */
+
+/* SQL primitives for the Lua layer {{{ */
+
+static sqlite3_stmt *prepare_args(lua_State *L, ldb *d)
+{
+  size_t len;
+  const char *sql = luaL_checklstring(L, 2, &len);
+  int n = lua_gettop(L), i, rc;
+  sqlite3_stmt *stmt;
+  if ((rc = mdt_store_prepare(d->st, sql, len, &stmt)) != MDT_OK)
+    raise_store(L, d->st, rc);
+  for (i = 3; i <= n; i++) {
+    int p = i - 2;
+    switch (lua_type(L, i)) {
+      case LUA_TNIL: rc = sqlite3_bind_null(stmt, p); break;
+      case LUA_TBOOLEAN:
+        rc = sqlite3_bind_int(stmt, p, lua_toboolean(L, i));
+        break;
+      case LUA_TNUMBER:
+        rc = lua_isinteger(L, i)
+           ? sqlite3_bind_int64(stmt, p, (sqlite3_int64)lua_tointeger(L, i))
+           : sqlite3_bind_double(stmt, p, (double)lua_tonumber(L, i));
+        break;
+      case LUA_TSTRING: {
+        size_t sl;
+        const char *sv = lua_tolstring(L, i, &sl);
+        rc = sqlite3_bind_text64(stmt, p, sv, (sqlite3_uint64)sl,
+                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+        break;
+      }
+      default:
+        luaL_argerror(L, i, "expected nil, boolean, number or string");
+    }
+    if (rc != SQLITE_OK) raise_store(L, d->st, mdt_store_fail(d->st, rc));
+  }
+  return stmt;
+}
+
+static void push_column(lua_State *L, sqlite3_stmt *stmt, int c)
+{
+  switch (sqlite3_column_type(stmt, c)) {
+    case SQLITE_INTEGER:
+      lua_pushinteger(L, (lua_Integer)sqlite3_column_int64(stmt, c));
+      break;
+    case SQLITE_FLOAT:
+      lua_pushnumber(L, (lua_Number)sqlite3_column_double(stmt, c));
+      break;
+    case SQLITE_NULL: lua_pushnil(L); break;
+    default:
+      lua_pushlstring(L, (const char *)sqlite3_column_blob(stmt, c),
+                      (size_t)sqlite3_column_bytes(stmt, c));
+  }
+}
+
+static void push_row(lua_State *L, sqlite3_stmt *stmt)
+{
+  int c, n = sqlite3_column_count(stmt);
+  lua_createtable(L, 0, n);
+  for (c = 0; c < n; c++) {
+    push_column(L, stmt, c);
+    lua_setfield(L, -2, sqlite3_column_name(stmt, c));
+  }
+}
+
+/* A step that failed: reset (which releases locks) and raise. */
+static int step_failed(lua_State *L, ldb *d, sqlite3_stmt *stmt, int rc)
+{
+  int code = mdt_store_fail(d->st, rc);
+  sqlite3_reset(stmt);
+  return raise_store(L, d->st, code);
+}
+
+/* db:_exec(sql, ...) -> number of changed rows, last inserted row id */
+static int l_exec(lua_State *L)
+{
+  ldb *d = todb(L);
+  sqlite3_stmt *stmt = prepare_args(L, d);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {}
+  if (rc != SQLITE_DONE) return step_failed(L, d, stmt, rc);
+  sqlite3_reset(stmt);
+  lua_pushinteger(L, (lua_Integer)sqlite3_changes(mdt_store_db(d->st)));
+  lua_pushinteger(L,
+      (lua_Integer)sqlite3_last_insert_rowid(mdt_store_db(d->st)));
+  return 2;
+}
+
+/* db:_rows(sql, ...) -> array of row tables (NULL columns are absent) */
+static int l_rows(lua_State *L)
+{
+  ldb *d = todb(L);
+  sqlite3_stmt *stmt = prepare_args(L, d);
+  lua_Integer i = 0;
+  int rc;
+  lua_newtable(L);
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    push_row(L, stmt);
+    lua_rawseti(L, -2, (int)++i);
+  }
+  if (rc != SQLITE_DONE) return step_failed(L, d, stmt, rc);
+  sqlite3_reset(stmt);
+  return 1;
+}
+
+/* db:_row(sql, ...) -> the first row table, or nil */
+static int l_row(lua_State *L)
+{
+  ldb *d = todb(L);
+  sqlite3_stmt *stmt = prepare_args(L, d);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) push_row(L, stmt);
+  else if (rc == SQLITE_DONE) lua_pushnil(L);
+  else return step_failed(L, d, stmt, rc);
+  sqlite3_reset(stmt);
+  return 1;
+}
+
+static int l_touch_all(lua_State *L)
+{
+  mdt_store_touch_all(todb(L)->st);
+  return 0;
+}
+
+static int l_touch_user(lua_State *L)
+{
+  ldb *d = todb(L);
+  mdt_store_touch_user(d->st, (mdt_id)luaL_checkinteger(L, 2));
+  return 0;
+}
+
+static int l_in_transaction(lua_State *L)
+{
+  lua_pushboolean(L, !sqlite3_get_autocommit(mdt_store_db(todb(L)->st)));
+  return 1;
+}
+/* }}} */
+
+/* Freshness {{{ */
+
+static int l_refresh(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s;
+  int rc = mdt_store_refresh(d->st);
+  if (rc == MDT_OK) rc = mdt_store_snapshot(d->st, &s);
+  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_set_refresh_interval(lua_State *L)
+{
+  ldb *d = todb(L);
+  lua_Number s = luaL_checknumber(L, 2);
+  luaL_argcheck(L, s == s, 2, "interval must be a number of seconds, not NaN");
+  mdt_store_set_interval(d->st, (double)s);
+  return 0;
+}
+
+static int l_refresh_interval(lua_State *L)
+{
+  lua_pushnumber(L, (lua_Number)mdt_store_interval(todb(L)->st));
+  return 1;
+}
+
+static int l_stats(lua_State *L)
+{
+  int64_t rebuilds, patches;
+  mdt_store_stats(todb(L)->st, &rebuilds, &patches);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)rebuilds);
+  lua_setfield(L, -2, "rebuilds");
+  lua_pushinteger(L, (lua_Integer)patches);
+  lua_setfield(L, -2, "patches");
+  return 1;
+}
+/* }}} */
+
+/* Keys and values {{{ */
+
+static const char *const kind_names[] = {
+  "level", "unit", "tenant", "right", "bundle", "user", "customer", NULL
+};
+
+static mdt_id lookup_arg(lua_State *L, const mdt_snap *s, int kind, int i)
+{
+  size_t len;
+  const char *key = luaL_checklstring(L, i, &len);
+  return mdt_lookup(s, kind, key, len);
+}
+
+/* The right at argument i: unknown rights are a programmer error. */
+static mdt_id right_arg(lua_State *L, const mdt_snap *s, int i)
+{
+  mdt_id r = lookup_arg(L, s, MDT_RIGHT, i);
+  if (!r) luaL_error(L, "unknown right '%s' (not in the catalog; see "
+                        "db:rights())", lua_tostring(L, i));
+  return r;
+}
+
+/* One field of a record table at index t: absent, known, or unknown. */
+static mdt_id record_field(lua_State *L, const mdt_snap *s, int t,
+                           const char *name, int kind)
+{
+  mdt_id id = MDT_ABSENT;
+  size_t len;
+  const char *key;
+  lua_getfield(L, t, name);
+  switch (lua_type(L, -1)) {
+    case LUA_TNIL: break;
+    case LUA_TSTRING:
+      key = lua_tolstring(L, -1, &len);
+      id = mdt_lookup(s, kind, key, len);
+      if (!id) id = MDT_UNKNOWN;
+      break;
+    default:
+      luaL_error(L, "record.%s: expected a string key or nil, got %s", name,
+                 luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  return id;
+}
+
+/* The record at argument i (nil or a table) into *rec; NULL for nil. */
+static const mdt_record *record_arg(lua_State *L, const mdt_snap *s, int i,
+                                    mdt_record *rec)
+{
+  if (lua_isnoneornil(L, i)) return NULL;
+  luaL_argcheck(L, lua_istable(L, i), i,
+                "record must be a table {tenant=, owner=, unit=, customer=} "
+                "or nil");
+  rec->tenant = record_field(L, s, i, "tenant", MDT_TENANT);
+  rec->owner = record_field(L, s, i, "owner", MDT_USER);
+  rec->unit = record_field(L, s, i, "unit", MDT_UNIT);
+  rec->customer = record_field(L, s, i, "customer", MDT_CUSTOMER);
+  return rec;
+}
+
+/* Push a value the way Lua users write it: a boolean or a scope string. */
+static void push_value(lua_State *L, const mdt_snap *s, int kind,
+                       mdt_value v)
+{
+  char buf[256];
+  int n;
+  const char *const *levels = mdt_levels(s, &n);
+  if (kind == MDT_FLAG) {
+    lua_pushboolean(L, v != 0);
+    return;
+  }
+  mdt_value_format(levels, n, kind, v, buf, sizeof buf);
+  lua_pushstring(L, buf);
+}
+
+static void push_key(lua_State *L, const mdt_snap *s, int kind, mdt_id id)
+{
+  const char *k = id > 0 ? mdt_key(s, kind, id) : NULL;
+  if (k) lua_pushstring(L, k);
+  else lua_pushnil(L);
+}
+
+static const char *const access_names[] = { "hidden", "read", "full" };
+
+/*
+** core.parse_value(levels, kind, customer_ok, value) -> canonical text, or
+** nil when value is not a value of that kind.  For the writers' checks.
+*/
+static int l_parse_value(lua_State *L)
+{
+  const char *levels[MDT_MAX_LEVELS];
+  int n, i, kind, customer_ok = lua_toboolean(L, 3);
+  size_t len;
+  const char *text;
+  char buf[256];
+  mdt_value v;
+  static const char *const kinds[] = { "flag", "scope", NULL };
+  luaL_checktype(L, 1, LUA_TTABLE);
+  kind = luaL_checkoption(L, 2, NULL, kinds) ? MDT_SCOPE : MDT_FLAG;
+  n = (int)lua_rawlen(L, 1);
+  luaL_argcheck(L, n <= MDT_MAX_LEVELS, 1, "too many levels");
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, 1, i + 1);
+    levels[i] = luaL_checkstring(L, -1);
+    lua_pop(L, 1);                  /* the table keeps the string alive */
+  }
+  if (lua_type(L, 4) == LUA_TBOOLEAN) text = lua_toboolean(L, 4) ? "true"
+                                                                 : "false";
+  else if (lua_type(L, 4) == LUA_TSTRING) text = lua_tostring(L, 4);
+  else return 0;
+  len = strlen(text);
+  if (mdt_value_parse(levels, n, kind, customer_ok, text, len, &v) != MDT_OK)
+    return 0;
+  mdt_value_format(levels, n, kind, v, buf, sizeof buf);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* db:id(kind, key) -> the stable integer id, or nil */
+static int l_id(lua_State *L)
+{
+  ldb *d = todb(L);
+  int kind = luaL_checkoption(L, 2, NULL, kind_names);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_id id = lookup_arg(L, s, kind, 3);
+  if (id) lua_pushinteger(L, (lua_Integer)id);
+  else lua_pushnil(L);
+  return 1;
+}
+/* }}} */
+
+/* Checks {{{ */
+
+static int decision(lua_State *L, int reason)
+{
+  if (reason == MDT_ALLOWED) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_pushstring(L, mdt_reason_name(reason));
+  return 2;
+}
+
+/* db:check(user, right [, record]) -> true | false, reason */
+static int l_check(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s;
+  mdt_record rec;
+  int rc = mdt_store_snapshot(d->st, &s);
+  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
+  mdt_id u = lookup_arg(L, s, MDT_USER, 2), r = right_arg(L, s, 3);
+  const mdt_record *p = record_arg(L, s, 4, &rec);
+  return decision(L, mdt_check(s, u ? u : MDT_UNKNOWN, r, p));
+}
+
+static mdt_id opt_id(lua_State *L, int i)
+{
+  return lua_isnoneornil(L, i) ? MDT_ABSENT : (mdt_id)luaL_checkinteger(L, i);
+}
+
+/*
+** db:check_ids(user, right, tenant, owner, unit, customer) with integer
+** ids from db:id (nil for absent fields): the fast path for hot loops.
+*/
+static int l_check_ids(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s;
+  mdt_record rec;
+  mdt_id u = (mdt_id)luaL_checkinteger(L, 2);
+  mdt_id r = (mdt_id)luaL_checkinteger(L, 3);
+  int reason, rc = mdt_store_snapshot(d->st, &s);
+  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
+  rec.tenant = opt_id(L, 4);
+  rec.owner = opt_id(L, 5);
+  rec.unit = opt_id(L, 6);
+  rec.customer = opt_id(L, 7);
+  reason = mdt_check(s, u, r, &rec);
+  if (reason == MDT_UNKNOWN_RIGHT)
+    return luaL_error(L, "unknown right id %d", (int)r);
+  return decision(L, reason);
+}
+
+/* The closure made by db:prepare: upvalues db, user id, right id. */
+static int l_prepared(lua_State *L)
+{
+  ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(1));
+  const mdt_snap *s;
+  mdt_record rec;
+  const mdt_record *p;
+  int reason, rc;
+  if (!d->st) return luaL_error(L, "mandate.Db: the store is closed");
+  if ((rc = mdt_store_snapshot(d->st, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
+  p = record_arg(L, s, 1, &rec);
+  reason = mdt_check(s, (mdt_id)lua_tointeger(L, lua_upvalueindex(2)),
+                     (mdt_id)lua_tointeger(L, lua_upvalueindex(3)), p);
+  if (reason == MDT_UNKNOWN_RIGHT)
+    return luaL_error(L, "the prepared right was deleted");
+  return decision(L, reason);
+}
+
+/*
+** db:prepare(user, right) -> function(record) -> true | false, reason.
+** Keys are resolved once; ids are stable, so later writes are still seen.
+*/
+static int l_prepare(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_id u = lookup_arg(L, s, MDT_USER, 2), r = right_arg(L, s, 3);
+  lua_settop(L, 1);                 /* the closure keeps the Db alive */
+  lua_pushinteger(L, (lua_Integer)(u ? u : MDT_UNKNOWN));
+  lua_pushinteger(L, (lua_Integer)r);
+  lua_pushcclosure(L, l_prepared, 3);
+  return 1;
+}
+/* }}} */
+
+/* Explain and effective {{{ */
+
+static const char *const source_names[] = { "none", "bundles", "override" };
+static const char *const match_names[] = {
+  "none", "hold", "customer", "own", "level", "all", "flag"
+};
+static const char *const fix_names[] = {
+  "none", "activate", "access", "override", "impossible"
+};
+
+static void set_string(lua_State *L, const char *field, const char *v)
+{
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, field);
+}
+
+/* {bundle key = value, ...} of the user's bundles for one right */
+static void push_bundle_values(lua_State *L, const mdt_snap *s, mdt_id u,
+                               mdt_id r, int kind)
+{
+  const mdt_id *bundles;
+  int nb = 0, i, active;
+  mdt_id unit;
+  lua_newtable(L);
+  if (mdt_user_info(s, u, &unit, &active, &bundles, &nb) != MDT_OK) return;
+  for (i = 0; i < nb; i++) {
+    mdt_value v;
+    if (!mdt_bundle_value(s, bundles[i], r, &v)) v = 0;
+    push_value(L, s, kind, v);
+    lua_setfield(L, -2, mdt_key(s, MDT_BUNDLE, bundles[i]));
+  }
+}
+
+/*
+** db:_explain(user, right [, record]) -> the engine's explanation as data;
+** lua/mandate/explain.lua turns it into words.
+*/
+static int l_explain(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_record rec;
+  mdt_explanation e;
+  mdt_id u = lookup_arg(L, s, MDT_USER, 2), r = right_arg(L, s, 3);
+  const mdt_record *p = record_arg(L, s, 4, &rec);
+  mdt_id unit;
+  int active, nb;
+  const mdt_id *bundles;
+  mdt_explain(s, u ? u : MDT_UNKNOWN, r, p, &e);
+  lua_createtable(L, 0, 16);
+  lua_pushboolean(L, e.reason == MDT_ALLOWED);
+  lua_setfield(L, -2, "allowed");
+  if (e.reason != MDT_ALLOWED) set_string(L, "reason", mdt_reason_name(e.reason));
+  set_string(L, "kind", e.kind == MDT_FLAG ? "flag" : "scope");
+  set_string(L, "mode", e.mode == MDT_WRITE ? "write" : "read");
+  push_value(L, s, e.kind, e.value);
+  lua_setfield(L, -2, "value");
+  set_string(L, "source", source_names[e.source]);
+  if (u && mdt_user_info(s, u, &unit, &active, &bundles, &nb) == MDT_OK) {
+    lua_pushboolean(L, active);
+    lua_setfield(L, -2, "active");
+    push_key(L, s, MDT_UNIT, unit);
+    lua_setfield(L, -2, "unit");
+    push_bundle_values(L, s, u, r, e.kind);
+    lua_setfield(L, -2, "bundles");
+    if (e.source == MDT_SRC_OVERRIDE) {
+      push_value(L, s, e.kind, e.value);
+      lua_setfield(L, -2, "override");
+    }
+  }
+  if (e.access >= 0) {
+    set_string(L, "access", access_names[e.access]);
+    lua_pushboolean(L, e.access_explicit);
+    lua_setfield(L, -2, "access_explicit");
+  }
+  push_key(L, s, MDT_UNIT, e.anchor);
+  lua_setfield(L, -2, "anchor");
+  set_string(L, "matched", match_names[e.matched]);
+  lua_createtable(L, 0, 4);
+  lua_pushboolean(L, (e.failing & MDT_FAIL_USER) != 0);
+  lua_setfield(L, -2, "user");
+  lua_pushboolean(L, (e.failing & MDT_FAIL_TENANT) != 0);
+  lua_setfield(L, -2, "tenant");
+  lua_pushboolean(L, (e.failing & MDT_FAIL_RIGHT) != 0);
+  lua_setfield(L, -2, "right");
+  lua_pushboolean(L, (e.failing & MDT_FAIL_UNKNOWN) != 0);
+  lua_setfield(L, -2, "unknown");
+  lua_setfield(L, -2, "failing");
+  set_string(L, "fix_kind", fix_names[e.fix]);
+  if (e.fix == MDT_FIX_ACCESS) set_string(L, "fix_access",
+                                          access_names[e.fix_access]);
+  if (e.fix == MDT_FIX_OVERRIDE) {
+    push_value(L, s, e.kind, e.fix_value);
+    lua_setfield(L, -2, "fix_value");
+  }
+  return 1;
+}
+
+/*
+** db:_effective(user) -> one row per right in id order:
+** {right =, kind =, bundles = {key = value}, override =, effective =,
+**  source =}, or nil for an unknown user.
+*/
+static int l_effective(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_id u = lookup_arg(L, s, MDT_USER, 2), r, max = mdt_max_id(s, MDT_RIGHT);
+  lua_Integer n = 0;
+  if (!u) return 0;
+  lua_newtable(L);
+  for (r = 1; r <= max; r++) {
+    int kind, mode, customer_ok, source;
+    mdt_value v;
+    if (mdt_right_info(s, r, &kind, &mode, &customer_ok) != MDT_OK) continue;
+    lua_createtable(L, 0, 6);
+    push_key(L, s, MDT_RIGHT, r);
+    lua_setfield(L, -2, "right");
+    set_string(L, "kind", kind == MDT_FLAG ? "flag" : "scope");
+    push_bundle_values(L, s, u, r, kind);
+    lua_setfield(L, -2, "bundles");
+    if (mdt_override(s, u, r, &v)) {
+      push_value(L, s, kind, v);
+      lua_setfield(L, -2, "override");
+    }
+    v = mdt_effective(s, u, r, &source);
+    push_value(L, s, kind, v);
+    lua_setfield(L, -2, "effective");
+    set_string(L, "source", source_names[source]);
+    lua_rawseti(L, -2, (int)++n);
+  }
+  return 1;
+}
+/* }}} */
+
+/* Registration {{{ */
+
+static const luaL_Reg db_methods[] = {
+  { "close", l_close },
+  { "is_open", l_isopen },
+  { "check", l_check },
+  { "check_ids", l_check_ids },
+  { "prepare", l_prepare },
+  { "id", l_id },
+  { "refresh", l_refresh },
+  { "set_refresh_interval", l_set_refresh_interval },
+  { "refresh_interval", l_refresh_interval },
+  { "stats", l_stats },
+  { "_explain", l_explain },
+  { "_effective", l_effective },
+  { "_exec", l_exec },
+  { "_rows", l_rows },
+  { "_row", l_row },
+  { "_touch_all", l_touch_all },
+  { "_touch_user", l_touch_user },
+  { "_in_transaction", l_in_transaction },
+  { NULL, NULL }
+};
+
+static const luaL_Reg db_meta[] = {
+  { "__gc", l_close },
+#if LUA_VERSION_NUM >= 504
+  { "__close", l_close },
+#endif
+  { "__tostring", l_tostring },
+  { NULL, NULL }
+};
+
+static const luaL_Reg module_funcs[] = {
+  { "open", l_open },
+  { "parse_value", l_parse_value },
+  { NULL, NULL }
+};
+
+/*
+** require "mandate.core": the module table holds open, parse_value,
+** version, Db (the methods table, which lua/mandate/init.lua extends
+** with the writers) and Error (the metatable of raised store errors).
+*/
+int luaopen_mandate_core(lua_State *L);
+int luaopen_mandate_core(lua_State *L)
+{
+  luaL_newlib(L, module_funcs);
+  lua_pushliteral(L, MDT_VERSION);
+  lua_setfield(L, -2, "version");
+
+  luaL_newmetatable(L, DB_TYPE);
+  luaL_setfuncs(L, db_meta, 0);
+  luaL_newlib(L, db_methods);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
+  lua_setfield(L, -3, "Db");
+  lua_pushliteral(L, DB_TYPE);
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+
+  luaL_newmetatable(L, ERROR_TYPE);
+  lua_pushcfunction(L, l_error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setfield(L, -2, "Error");
+  return 1;
+}
+/* }}} */

@@ -1,0 +1,152 @@
+/*
+** schema.c -- the store's schema and its migrations.
+**
+** PRAGMA user_version holds the number of migrations applied.  Opening a
+** store applies the missing ones in order, inside one transaction, so a
+** store made by an older mandate is upgraded in place or not at all.
+** Migrations are append-only: never edit one that has shipped.
+*/
+#include <stddef.h>
+#include "schema_int.h"
+
+/*
+** Ids are AUTOINCREMENT so that an id, once handed out (prepared checks
+** keep them), never names another entity after a delete.  Keys are the
+** integrator's strings; everything else refers by id.  Right values are
+** stored as canonical text ("team+customer", "true") so that they survive
+** a change of the level list.
+*/
+static const char *const migrations[] = {
+  /* 1: the rights model */
+  "CREATE TABLE meta ("
+  "  key   TEXT PRIMARY KEY,"
+  "  value INTEGER NOT NULL"
+  ") STRICT;"
+  "INSERT INTO meta(key, value) VALUES ('revision', 0);"
+
+  "CREATE TABLE levels ("
+  "  name  TEXT PRIMARY KEY,"
+  "  depth INTEGER NOT NULL"                  /* 0 = top */
+  ") STRICT;"
+
+  "CREATE TABLE units ("
+  "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key       TEXT NOT NULL UNIQUE,"
+  "  level     TEXT NOT NULL REFERENCES levels(name),"
+  "  parent_id INTEGER REFERENCES units(id),"
+  "  label     TEXT"
+  ") STRICT;"
+  "CREATE INDEX units_parent ON units(parent_id);"
+
+  "CREATE TABLE tenants ("
+  "  id             INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key            TEXT NOT NULL UNIQUE,"
+  "  label          TEXT,"
+  "  default_access TEXT NOT NULL DEFAULT 'hidden'"
+  "                 CHECK (default_access IN ('full', 'read', 'hidden'))"
+  ") STRICT;"
+
+  "CREATE TABLE rights ("
+  "  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key      TEXT NOT NULL UNIQUE,"
+  "  kind     TEXT NOT NULL CHECK (kind IN ('flag', 'scope')),"
+  "  mode     TEXT NOT NULL DEFAULT 'write' CHECK (mode IN ('read', 'write')),"
+  "  customer INTEGER NOT NULL DEFAULT 0 CHECK (customer IN (0, 1)),"
+  "  area     TEXT,"
+  "  label    TEXT"
+  ") STRICT;"
+
+  "CREATE TABLE bundles ("
+  "  id    INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key   TEXT NOT NULL UNIQUE,"
+  "  label TEXT"
+  ") STRICT;"
+
+  "CREATE TABLE bundle_rights ("
+  "  bundle_id INTEGER NOT NULL REFERENCES bundles(id),"
+  "  right_id  INTEGER NOT NULL REFERENCES rights(id),"
+  "  value     TEXT NOT NULL,"
+  "  PRIMARY KEY (bundle_id, right_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX bundle_rights_right ON bundle_rights(right_id);"
+
+  "CREATE TABLE users ("
+  "  id      INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key     TEXT NOT NULL UNIQUE,"
+  "  unit_id INTEGER REFERENCES units(id),"
+  "  active  INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),"
+  "  label   TEXT"
+  ") STRICT;"
+  "CREATE INDEX users_unit ON users(unit_id);"
+
+  "CREATE TABLE user_bundles ("
+  "  user_id   INTEGER NOT NULL REFERENCES users(id),"
+  "  position  INTEGER NOT NULL,"
+  "  bundle_id INTEGER NOT NULL REFERENCES bundles(id),"
+  "  PRIMARY KEY (user_id, position),"
+  "  UNIQUE (user_id, bundle_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX user_bundles_bundle ON user_bundles(bundle_id);"
+
+  "CREATE TABLE overrides ("
+  "  user_id  INTEGER NOT NULL REFERENCES users(id),"
+  "  right_id INTEGER NOT NULL REFERENCES rights(id),"
+  "  value    TEXT NOT NULL,"
+  "  PRIMARY KEY (user_id, right_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX overrides_right ON overrides(right_id);"
+
+  "CREATE TABLE access ("
+  "  user_id   INTEGER NOT NULL REFERENCES users(id),"
+  "  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+  "  access    TEXT NOT NULL CHECK (access IN ('full', 'read', 'hidden')),"
+  "  PRIMARY KEY (user_id, tenant_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX access_tenant ON access(tenant_id);"
+
+  "CREATE TABLE customers ("
+  "  id  INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key TEXT NOT NULL UNIQUE"
+  ") STRICT;"
+
+  "CREATE TABLE account_managers ("
+  "  user_id     INTEGER NOT NULL REFERENCES users(id),"
+  "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+  "  PRIMARY KEY (user_id, customer_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX account_managers_customer ON account_managers(customer_id);"
+
+  /* one row per change; before/after are JSON texts, NULL when absent */
+  "CREATE TABLE audit ("
+  "  id       INTEGER PRIMARY KEY,"
+  "  revision INTEGER NOT NULL,"
+  "  time     TEXT NOT NULL,"
+  "  actor    TEXT,"
+  "  op       TEXT NOT NULL,"
+  "  subject  TEXT NOT NULL,"
+  "  before   TEXT,"
+  "  after    TEXT"
+  ") STRICT;"
+  "CREATE INDEX audit_revision ON audit(revision);"
+  "CREATE INDEX audit_subject ON audit(subject);"
+  "CREATE INDEX audit_actor ON audit(actor);",
+};
+
+/*
+** The number of migrations this build knows, i.e. the user_version of a
+** store it has migrated.
+*/
+int mdt_schema_version(void)
+{
+  return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+/*
+** The SQL that brings a store from version v - 1 to v (1 <= v <=
+** mdt_schema_version()), or NULL for any other v.
+*/
+const char *mdt_schema_migration(int v)
+{
+  if (v < 1 || v > mdt_schema_version()) return NULL;
+  return migrations[v - 1];
+}

@@ -1,0 +1,245 @@
+/*
+** store.c -- opening a store: connection, pragmas, migrations, the
+** statement cache and error mapping.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "schema_int.h"
+
+#define BUSY_TIMEOUT_MS 5000    /* writers of other processes are short */
+#define DEFAULT_INTERVAL 1.0    /* seconds between data_version polls */
+
+/* Errors {{{ */
+
+int mdt_store_error(mdt_store *st, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static int map_rc(int rc)
+{
+  switch (rc & 0xff) {
+    case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return MDT_OK;
+    case SQLITE_NOMEM: return MDT_NOMEM;
+    case SQLITE_BUSY: case SQLITE_LOCKED: return MDT_BUSY;
+    case SQLITE_CONSTRAINT: return MDT_CONSTRAINT;
+    case SQLITE_MISUSE: case SQLITE_RANGE: return MDT_MISUSE;
+    case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_FULL:
+    case SQLITE_READONLY: case SQLITE_CORRUPT: case SQLITE_NOTADB:
+    case SQLITE_PERM: case SQLITE_PROTOCOL: return MDT_IOERR;
+    default: return MDT_ERROR;
+  }
+}
+
+int mdt_store_fail(mdt_store *st, int rc)
+{
+  return mdt_store_error(st, map_rc(rc), "%s", sqlite3_errmsg(st->db));
+}
+
+const char *mdt_store_errmsg(const mdt_store *st)
+{
+  return st ? st->errmsg : "not a store";
+}
+/* }}} */
+
+/* Statement cache {{{ */
+
+static unsigned hash_text(const char *s, size_t len)
+{
+  unsigned h = 2166136261u;     /* FNV-1a */
+  size_t i;
+  for (i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static int grow_stmts(mdt_store *st)
+{
+  size_t cap = st->capstmts ? st->capstmts * 2 : 64, i;
+  stmt_slot *slots = calloc(cap, sizeof *slots);
+  if (!slots) return MDT_NOMEM;
+  for (i = 0; i < st->capstmts; i++) {
+    stmt_slot *o = &st->stmts[i];
+    size_t j;
+    if (!o->sql) continue;
+    for (j = o->hash & (cap - 1); slots[j].sql; j = (j + 1) & (cap - 1)) {}
+    slots[j] = *o;
+  }
+  free(st->stmts);
+  st->stmts = slots;
+  st->capstmts = cap;
+  return MDT_OK;
+}
+
+int mdt_store_prepare(mdt_store *st, const char *sql, size_t len,
+                      sqlite3_stmt **out)
+{
+  unsigned h = hash_text(sql, len);
+  size_t j;
+  stmt_slot *slot;
+  int rc;
+  *out = NULL;
+  if (2 * (st->nstmts + 1) > st->capstmts && grow_stmts(st) != MDT_OK)
+    return mdt_store_error(st, MDT_NOMEM, "out of memory");
+  for (j = h & (st->capstmts - 1); st->stmts[j].sql;
+       j = (j + 1) & (st->capstmts - 1)) {
+    slot = &st->stmts[j];
+    if (slot->hash == h && slot->len == len && !memcmp(slot->sql, sql, len)) {
+      sqlite3_reset(slot->stmt);
+      sqlite3_clear_bindings(slot->stmt);
+      *out = slot->stmt;
+      return MDT_OK;
+    }
+  }
+  slot = &st->stmts[j];
+  if (len > (size_t)0x7ffffff0)
+    return mdt_store_error(st, MDT_RANGE, "statement too long");
+  rc = sqlite3_prepare_v3(st->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT,
+                          out, NULL);
+  if (rc != SQLITE_OK) return mdt_store_fail(st, rc);
+  if (!*out) return mdt_store_error(st, MDT_MISUSE, "empty statement");
+  slot->sql = malloc(len + 1);
+  if (!slot->sql) {
+    sqlite3_finalize(*out);
+    *out = NULL;
+    return mdt_store_error(st, MDT_NOMEM, "out of memory");
+  }
+  memcpy(slot->sql, sql, len);
+  slot->sql[len] = '\0';
+  slot->len = len;
+  slot->hash = h;
+  slot->stmt = *out;
+  st->nstmts++;
+  return MDT_OK;
+}
+
+static void free_stmts(mdt_store *st)
+{
+  size_t i;
+  for (i = 0; i < st->capstmts; i++) {
+    if (!st->stmts[i].sql) continue;
+    sqlite3_finalize(st->stmts[i].stmt);
+    free(st->stmts[i].sql);
+  }
+  free(st->stmts);
+  st->stmts = NULL;
+  st->nstmts = st->capstmts = 0;
+}
+/* }}} */
+
+/* Opening {{{ */
+
+static int exec(mdt_store *st, const char *sql)
+{
+  int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? MDT_OK : mdt_store_fail(st, rc);
+}
+
+static int user_version(mdt_store *st, int *v)
+{
+  sqlite3_stmt *stmt;
+  int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL);
+  if (rc != SQLITE_OK) return mdt_store_fail(st, rc);
+  rc = sqlite3_step(stmt);
+  *v = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  return rc == SQLITE_ROW ? MDT_OK : mdt_store_fail(st, rc);
+}
+
+/*
+** Apply the missing migrations in one IMMEDIATE transaction: a second
+** process opening the same new file waits for the first instead of
+** migrating twice, and reads the version again once it holds the lock.
+*/
+static int migrate(mdt_store *st)
+{
+  int have, want = mdt_schema_version(), rc, v;
+  char pragma[48];
+  if ((rc = user_version(st, &have)) != MDT_OK) return rc;
+  if (have == want) return MDT_OK;
+  if ((rc = exec(st, "BEGIN IMMEDIATE")) != MDT_OK) return rc;
+  if ((rc = user_version(st, &have)) != MDT_OK) goto fail;
+  if (have > want) {
+    rc = mdt_store_error(st, MDT_ERROR,
+        "store schema version %d is newer than this mandate (%d)", have, want);
+    goto fail;
+  }
+  for (v = have + 1; v <= want; v++) {
+    if ((rc = exec(st, mdt_schema_migration(v))) != MDT_OK) goto fail;
+  }
+  snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", want);
+  if ((rc = exec(st, pragma)) != MDT_OK) goto fail;
+  return exec(st, "COMMIT");
+fail:
+  sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int configure(mdt_store *st, int in_memory)
+{
+  int rc;
+  sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes(st->db, 1);
+  if ((rc = exec(st, "PRAGMA foreign_keys = ON")) != MDT_OK) return rc;
+  /* WAL lets web workers read while an admin script writes */
+  if (!in_memory && (rc = exec(st, "PRAGMA journal_mode = WAL")) != MDT_OK)
+    return rc;
+  if ((rc = exec(st, "PRAGMA synchronous = NORMAL")) != MDT_OK) return rc;
+  return migrate(st);
+}
+
+int mdt_store_open(const char *path, mdt_store **out, char *errbuf,
+                   size_t errcap)
+{
+  mdt_store *st;
+  int in_memory = !path || !strcmp(path, ":memory:");
+  int rc;
+  *out = NULL;
+  st = calloc(1, sizeof *st);
+  if (!st) {
+    if (errcap) snprintf(errbuf, errcap, "out of memory");
+    return MDT_NOMEM;
+  }
+  st->stale = 1;
+  st->interval = DEFAULT_INTERVAL;
+  rc = sqlite3_open_v2(in_memory ? ":memory:" : path, &st->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                       SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    rc = st->db ? mdt_store_fail(st, rc)
+                : mdt_store_error(st, MDT_NOMEM, "out of memory");
+  } else {
+    rc = configure(st, in_memory);
+  }
+  if (rc != MDT_OK) {
+    if (errcap) snprintf(errbuf, errcap, "%s: %s", in_memory ? ":memory:" : path,
+                         st->errmsg);
+    mdt_store_close(st);
+    return rc;
+  }
+  *out = st;
+  return MDT_OK;
+}
+
+void mdt_store_close(mdt_store *st)
+{
+  if (!st) return;
+  free_stmts(st);
+  sqlite3_close_v2(st->db);     /* NULL is a harmless no-op */
+  mdt_snap_free(st->snap);
+  free(st->touched);
+  free(st);
+}
+
+sqlite3 *mdt_store_db(mdt_store *st)
+{
+  return st->db;
+}
+/* }}} */

@@ -1,0 +1,81 @@
+/*
+** store.h -- internal interface of the SQLite store (not installed).
+**
+** The store owns one SQLite connection and the compiled snapshot that
+** checks read.  SQLite is the source of truth; the snapshot is rebuilt or
+** patched lazily, when a check asks for it after writes:
+**   - mdt_store_touch_all: structure changed (levels, units, tenants,
+**     rights, bundles) or a transaction rolled back: rebuild everything;
+**   - mdt_store_touch_user: one user's rows changed: patch that user only.
+** Commits of other connections are noticed by polling PRAGMA data_version
+** at most once per refresh interval, never on every check.
+*/
+#ifndef MDT_STORE_H
+#define MDT_STORE_H
+
+#include <sqlite3.h>
+#include "mandate.h"
+
+typedef struct mdt_store mdt_store;
+
+/*
+** Open (creating when missing) the store at path; NULL or ":memory:" gives
+** a private in-memory store.  Applies pragmas (foreign keys, WAL for files,
+** busy timeout) and migrates the schema to the current version inside one
+** transaction.  Returns MDT_OK and *out, or an error code with *out NULL
+** and the message copied to errbuf (errcap bytes).
+*/
+int mdt_store_open(const char *path, mdt_store **out, char *errbuf,
+                   size_t errcap);
+
+/* Close the connection and free everything.  Accepts NULL. */
+void mdt_store_close(mdt_store *st);
+
+/* The detailed message of the last failure ("" when none). */
+const char *mdt_store_errmsg(const mdt_store *st);
+
+/* The SQLite connection (owned by the store). */
+sqlite3 *mdt_store_db(mdt_store *st);
+
+/*
+** A prepared statement for sql (len bytes), from the store's cache: reset
+** and with bindings cleared.  Returns MDT_OK, or an error code with the
+** SQLite message in mdt_store_errmsg.  The statement belongs to the store.
+*/
+int mdt_store_prepare(mdt_store *st, const char *sql, size_t len,
+                      sqlite3_stmt **out);
+
+/* Map a SQLite result code to an MDT_ code and keep SQLite's message. */
+int mdt_store_fail(mdt_store *st, int rc);
+
+/* Mark the whole snapshot stale, or only one user's part of it. */
+void mdt_store_touch_all(mdt_store *st);
+int mdt_store_touch_user(mdt_store *st, mdt_id user);
+
+/*
+** The snapshot, brought up to date first: polls data_version when the
+** refresh interval has passed (outside transactions), rebuilds or patches
+** what was touched.  On failure the previous snapshot stays in use, the
+** code is returned and *out still points at a usable (older) snapshot when
+** there was one.
+*/
+int mdt_store_snapshot(mdt_store *st, const mdt_snap **out);
+
+/*
+** Poll now: when another connection committed since the last look, the
+** next mdt_store_snapshot rebuilds.  Returns MDT_OK or an error code.
+*/
+int mdt_store_refresh(mdt_store *st);
+
+/*
+** Seconds between automatic data_version polls; 0 polls on every snapshot
+** request, a negative value never (only mdt_store_refresh).
+*/
+void mdt_store_set_interval(mdt_store *st, double seconds);
+double mdt_store_interval(const mdt_store *st);
+
+/* How many full rebuilds and user patches the store has made so far. */
+void mdt_store_stats(const mdt_store *st, int64_t *rebuilds,
+                     int64_t *patches);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+** store_int.h -- the store's state, shared by store.c and load.c.
+*/
+#ifndef MDT_STORE_INT_H
+#define MDT_STORE_INT_H
+
+#include "store.h"
+
+typedef struct stmt_slot {
+  char *sql;                /* owned copy of the statement text */
+  size_t len;
+  unsigned hash;
+  sqlite3_stmt *stmt;
+} stmt_slot;
+
+struct mdt_store {
+  sqlite3 *db;
+  stmt_slot *stmts;         /* open-addressing cache, power-of-two size */
+  size_t nstmts, capstmts;
+  mdt_snap *snap;           /* NULL until first needed */
+  int stale;                /* rebuild the whole snapshot before use */
+  mdt_id *touched;          /* users to patch before use (may repeat) */
+  size_t ntouched, captouched;
+  int64_t data_version;     /* last PRAGMA data_version seen */
+  double interval;          /* seconds between polls; < 0: never */
+  double next_poll;         /* monotonic time of the next poll */
+  int64_t rebuilds, patches;
+  int64_t users_loaded;     /* user rows read, to notice deleted users */
+  char errmsg[512];
+};
+
+/* Set the store's message, printf-style; returns code. */
+int mdt_store_error(mdt_store *st, int code, const char *fmt, ...);
+
+#endif
