@@ -517,6 +517,44 @@ static int l_prepare(lua_State *L)
   lua_pushcclosure(L, l_prepared, 3);
   return 1;
 }
+/*
+** db:access(user, tenant) -> "full" | "read" | "hidden", explicit; the
+** tenant gate's view (explicit = false: the tenant's default).  nil for an
+** unknown user or tenant.
+*/
+static int l_access(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_id u = lookup_arg(L, s, MDT_USER, 2), t = lookup_arg(L, s, MDT_TENANT, 3);
+  int explicit_row, a = u ? mdt_access(s, u, t, &explicit_row) : -1;
+  if (a < 0) return 0;
+  lua_pushstring(L, access_names[a]);
+  lua_pushboolean(L, explicit_row);
+  return 2;
+}
+
+/*
+** db:_tenant_access(user) -> {[tenant id] = 0 hidden | 1 read | 2 full}
+** for every tenant, or nil for an unknown user: lets list resolution gate
+** thousands of rows with one table lookup each.
+*/
+static int l_tenant_access(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_id u = lookup_arg(L, s, MDT_USER, 2), t, max = mdt_max_id(s, MDT_TENANT);
+  int explicit_row;
+  if (!u) return 0;
+  lua_createtable(L, (int)max, 0);
+  for (t = 1; t <= max; t++) {
+    int a = mdt_access(s, u, t, &explicit_row);
+    if (a < 0) continue;
+    lua_pushinteger(L, a);
+    lua_rawseti(L, -2, (int)t);
+  }
+  return 1;
+}
 /* }}} */
 
 /* Explain and effective {{{ */
@@ -663,6 +701,8 @@ static const luaL_Reg db_methods[] = {
   { "check_ids", l_check_ids },
   { "prepare", l_prepare },
   { "id", l_id },
+  { "access", l_access },
+  { "_tenant_access", l_tenant_access },
   { "refresh", l_refresh },
   { "set_refresh_interval", l_set_refresh_interval },
   { "refresh_interval", l_refresh_interval },
