@@ -133,7 +133,8 @@ function M.show(db, out)
   out("\napplying ", why.fix.text, " ...\n")
   db:set_actor("demo")
   db[why.fix.call[1]](db, (table.unpack or unpack)(why.fix.call, 2))
-  out("alice appointments.edit on bob's record: ", yesno(db:check("alice", "appointments.edit", doc_bob)), "\n")
+  out("alice appointments.edit on bob's record: ",
+      yesno(db:check("alice", "appointments.edit", doc_bob)), "\n")
   db:clear_override("alice", "appointments.edit")
 end
 
