@@ -1,0 +1,818 @@
+--- mandate's benchmarks: `make bench` (sizes S and M), `make bench-large` (L).
+--
+--     lua5.4 bench/run.lua [--reps N] [--queries N] [--out FILE] SIZE...
+--
+-- For every size: the world from bench/world.lua (cached as a store under
+-- build/bench/, written through the public API when missing), a copy of it
+-- for this run, and a realistic query mix.  Before anything is timed, the
+-- engine's paths (check, check_ids, prepare), the naive pure-Lua reference
+-- (spec/reference.lua) and the SQL baseline (bench/sql_baseline.lua) must
+-- agree on the queries; the run aborts otherwise.
+--
+-- Every figure is process CPU time from os.clock(): the work is CPU-bound
+-- and plain Lua has no portable wall clock.  Per-check figures are min and
+-- median over several repetitions, run round-robin so that noise hits all
+-- variants alike, and a ratio against the floor -- an empty 3-argument C
+-- function called over the very same arguments in the same loop shape --
+-- measured in the same run.  The snapshot build and its peak RSS are
+-- measured in a fresh child process per size (this script with
+-- --snapshot), so that each peak is clean.
+--
+-- The report goes to stdout and to bench/results.md (bench/results-L.md
+-- for other size lists, or --out FILE).
+
+local world = require "world"
+
+local clock = os.clock
+local fmt = string.format
+local loadstring = loadstring or load           -- luacheck: ignore
+
+-- Helpers {{{
+
+local function say(...)
+  io.stderr:write(fmt(...), "\n")
+  io.stderr:flush()
+end
+
+local function die(...)
+  io.stderr:write("\nbench: ABORT: ", fmt(...), "\n")
+  os.exit(1)
+end
+
+-- the peak and current resident set size in kB, from /proc (nil elsewhere)
+local function memory()
+  local f = io.open("/proc/self/status", "r")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return tonumber(s:match("VmHWM:%s*(%d+)")), tonumber(s:match("VmRSS:%s*(%d+)"))
+end
+
+-- seconds since boot from /proc/uptime (10 ms steps), nil elsewhere: a
+-- wall clock for the few one-off figures where waiting may matter
+local function wall()
+  local f = io.open("/proc/uptime", "r")
+  if not f then return nil end
+  local s = f:read("*l")
+  f:close()
+  return tonumber(s and s:match("^(%S+)"))
+end
+
+local function since(w0)
+  local w1 = wall()
+  return w0 and w1 and (w1 - w0) or nil
+end
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  if not p then return "" end
+  local s = p:read("*a") or ""
+  p:close()
+  return (s:gsub("%s+$", ""))
+end
+
+local function quote(s)
+  if s:match("^[%w%./_=-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- the interpreter and its options, as this script was started
+local function interpreter()
+  local i = -1
+  while arg[i - 1] do i = i - 1 end
+  local parts = {}
+  for j = i, -1 do parts[#parts + 1] = quote(arg[j]) end
+  if #parts == 0 then parts[1] = "lua" end
+  return table.concat(parts, " ")
+end
+
+local function sorted(t)
+  local c = {}
+  for i = 1, #t do c[i] = t[i] end
+  table.sort(c)
+  return c
+end
+
+local function minimum(t) return sorted(t)[1] end
+
+local function median(t)
+  local s = sorted(t)
+  local n = #s
+  if n % 2 == 1 then return s[(n + 1) / 2] end
+  return (s[n / 2] + s[n / 2 + 1]) / 2
+end
+
+-- seconds as text with a fitting unit
+local function dur(s)
+  if s == nil then return "-" end
+  if s < 1e-6 then return fmt("%.1f ns", s * 1e9) end
+  if s < 1e-3 then return fmt("%.2f us", s * 1e6) end
+  if s < 1 then return fmt("%.2f ms", s * 1e3) end
+  return fmt("%.2f s", s)
+end
+
+-- a difference of two medians: below zero it is noise
+local function ddur(s)
+  if s <= 0 then return "nothing measurable" end
+  return dur(s)
+end
+
+-- a wall time from /proc/uptime: 10 ms steps
+local function wdur(s)
+  if s == nil then return "-" end
+  if s < 0.01 then return "< 10 ms" end
+  return dur(s)
+end
+
+local function rate(per)
+  if not per or per <= 0 then return "-" end
+  local r = 1 / per
+  if r >= 1e6 then return fmt("%.2f M/s", r / 1e6) end
+  if r >= 1e3 then return fmt("%.1f k/s", r / 1e3) end
+  return fmt("%.0f /s", r)
+end
+
+local function mb(kb) return kb and fmt("%.1f MB", kb / 1024) or "-" end
+
+local function pct(n, total) return fmt("%.1f%%", 100 * n / total) end
+
+local function copy_file(from, to)
+  local src = assert(io.open(from, "rb"))
+  local dst = assert(io.open(to, "wb"))
+  while true do
+    local chunk = src:read(1048576)
+    if not chunk then break end
+    dst:write(chunk)
+  end
+  src:close()
+  dst:close()
+end
+
+-- writers return a true value or nil, message, code
+local function ok(what, a, msg)
+  if a == nil and msg ~= nil then die("%s: %s", what, tostring(msg)) end
+  return a
+end
+
+local function serialize(v)
+  if type(v) == "table" then
+    local parts = {}
+    for k, x in pairs(v) do
+      parts[#parts + 1] = "[" .. serialize(k) .. "]=" .. serialize(x)
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif type(v) == "string" then
+    return fmt("%q", v)
+  end
+  return tostring(v)
+end
+-- }}}
+
+-- The child: snapshot build, peak RSS and opening a store {{{
+
+-- bench/run.lua --snapshot PATH USER RIGHT REPS: prints one Lua table
+local function child_snapshot(path, user, right, reps)
+  local mandate = require "mandate"
+  collectgarbage()
+  local res = {}
+  res.rss_base = memory()
+  local t0 = clock()
+  local db = assert(mandate.open(path))
+  res.open = clock() - t0
+  res.rss_open = memory()
+  local s0 = db:stats()
+  local w0 = wall()
+  t0 = clock()
+  db:check(user, right)                  -- the first check builds
+  res.build = clock() - t0
+  res.build_wall = since(w0)
+  res.rss_build = memory()
+  local s1 = db:stats()
+  res.first_rebuilds = s1.rebuilds - s0.rebuilds
+  res.rebuild = {}
+  for i = 1, reps do
+    db:_touch_all()
+    t0 = clock()
+    db:check(user, right)
+    res.rebuild[i] = clock() - t0
+  end
+  res.rebuilds = db:stats().rebuilds - s1.rebuilds
+  res.rss_end = memory()
+  res.opens = {}
+  for i = 1, reps do
+    t0 = clock()
+    local d2 = assert(mandate.open(path))
+    res.opens[i] = clock() - t0
+    d2:close()
+  end
+  db:close()
+  io.write("return ", serialize(res), "\n")
+end
+
+local function snapshot_in_child(path, w, reps)
+  local cmd = fmt("%s %s --snapshot %s %s %s %d", interpreter(),
+                  quote(arg[0]), quote(path), quote(w.order.users[1]),
+                  quote(w.order.rights[1]), reps)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  local f = loadstring(out)
+  if not f then die("snapshot child failed: %s\n%s", cmd, out) end
+  return f()
+end
+-- }}}
+
+-- Timing {{{
+
+local function time_it(fn, passes)
+  collectgarbage()
+  collectgarbage()
+  local t0 = clock()
+  fn(passes)
+  return clock() - t0
+end
+
+--- Time variants round-robin.  Each variant: {name =, fn = f(passes),
+-- count = checks per pass, target = seconds per repetition}.  Sets
+-- v.per (per-check samples), v.min, v.median.
+local function measure(variants, reps)
+  for _, v in ipairs(variants) do
+    local passes, t = 1, time_it(v.fn, 1)
+    while t < v.target / 8 do
+      passes = passes * 4
+      t = time_it(v.fn, passes)
+    end
+    v.passes = math.max(1, math.floor(passes * v.target / t + 0.5))
+    v.per = {}
+  end
+  for _ = 1, reps do
+    for _, v in ipairs(variants) do
+      v.per[#v.per + 1] = time_it(v.fn, v.passes) / (v.passes * v.count)
+    end
+  end
+  for _, v in ipairs(variants) do
+    v.min, v.median = minimum(v.per), median(v.per)
+  end
+end
+-- }}}
+
+-- One size {{{
+
+local function describe(rec)
+  if rec == nil then return "nil" end
+  local parts = {}
+  for _, k in ipairs({ "tenant", "owner", "unit", "customer" }) do
+    if rec[k] ~= nil then parts[#parts + 1] = k .. "=" .. tostring(rec[k]) end
+  end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+local function answer(a, why)
+  if a == true then return "allowed" end
+  if a == false then return tostring(why) end
+  return "error: " .. tostring(why)
+end
+
+-- the answer of fn(...), or the error it raised
+local function answer_of(fn, ...)
+  local r = { pcall(fn, ...) }
+  if not r[1] then return "error: " .. tostring(r[2]) end
+  return answer(r[2], r[3])
+end
+
+-- Query streams {{{
+
+-- q plus the id path and the prepared path, resolved once (not timed)
+local function stream(db, q)
+  q.uid, q.rid, q.tid, q.oid, q.nid, q.cid, q.can = {}, {}, {}, {}, {}, {},
+                                                    {}
+  local function idof(kind, key)
+    if key == nil then return nil end
+    return db:id(kind, key) or -1           -- -1: given, but names nothing
+  end
+  local prepared = {}
+  for i = 1, q.n do
+    local u, r, rec = q.user[i], q.right[i], q.record[i]
+    q.uid[i], q.rid[i] = idof("user", u), idof("right", r)
+    if rec then
+      q.tid[i], q.oid[i] = idof("tenant", rec.tenant), idof("user", rec.owner)
+      q.nid[i], q.cid[i] = idof("unit", rec.unit), idof("customer", rec.customer)
+    end
+    local k = u .. "\0" .. r
+    prepared[k] = prepared[k] or db:prepare(u, r)
+    q.can[i] = prepared[k]
+  end
+  return q
+end
+
+-- All paths must give the same answers: check, check_ids and prepare on
+-- every query, the reference and the SQL baseline on the first nv too.
+-- Returns the mix of answers; aborts the run on any disagreement.
+local function verify(size, db, w, q, nv, sql_check, reference)
+  local mix, bad = {}, {}
+  local U, R, REC = q.user, q.right, q.record
+  for i = 1, q.n do
+    local a = answer_of(db.check, db, U[i], R[i], REC[i])
+    local b = answer_of(db.check_ids, db, q.uid[i], q.rid[i], q.tid[i],
+                        q.oid[i], q.nid[i], q.cid[i])
+    local c = answer_of(q.can[i], REC[i])
+    local d, e = a, a
+    if i <= nv then
+      d = answer_of(reference.check, w, U[i], R[i], REC[i])
+      e = answer_of(sql_check, U[i], R[i], REC[i])
+    end
+    mix[a] = (mix[a] or 0) + 1
+    if not (a == b and a == c and a == d and a == e) and #bad < 10 then
+      bad[#bad + 1] = fmt("  %s %s %s: check=%s check_ids=%s prepare=%s "
+                          .. "reference=%s sql=%s", U[i], R[i],
+                          describe(REC[i]), a, b, c, d, e)
+    end
+  end
+  if #bad > 0 then
+    die("[%s] the paths disagree (first %d shown):\n%s", size, #bad,
+        table.concat(bad, "\n"))
+  end
+  return mix
+end
+
+local function variant(name, count, target, fn)
+  return { name = name, count = count, target = target, fn = fn }
+end
+
+-- (each loop copies what it reads into locals: upvalue reads would add
+-- to every variant, the floor included)
+local function loop_floor(q)
+  return function(passes)
+    local U, R, REC, n = q.user, q.right, q.record, q.n
+    local call3 = require("bench_floor").call3
+    for _ = 1, passes do
+      for i = 1, n do call3(U[i], R[i], REC[i]) end
+    end
+  end
+end
+
+local function loop_floor1(q)
+  return function(passes)
+    local REC, n = q.record, q.n
+    local call1 = require("bench_floor").call1
+    for _ = 1, passes do
+      for i = 1, n do call1(REC[i]) end
+    end
+  end
+end
+
+local function loop_check(db_, q)
+  return function(passes)
+    local db, U, R, REC, n = db_, q.user, q.right, q.record, q.n
+    for _ = 1, passes do
+      for i = 1, n do db:check(U[i], R[i], REC[i]) end
+    end
+  end
+end
+
+local function loop_prepared(q)
+  return function(passes)
+    local P, REC, n = q.can, q.record, q.n
+    for _ = 1, passes do
+      for i = 1, n do P[i](REC[i]) end
+    end
+  end
+end
+
+local function loop_ids(db_, q)
+  return function(passes)
+    local db, n = db_, q.n
+    local UI, RI, TI, OI, NI, CI = q.uid, q.rid, q.tid, q.oid, q.nid, q.cid
+    for _ = 1, passes do
+      for i = 1, n do db:check_ids(UI[i], RI[i], TI[i], OI[i], NI[i], CI[i]) end
+    end
+  end
+end
+-- }}}
+
+local function run_size(size, opt)
+  local mandate = require "mandate"
+  local reference = require "reference"
+  local sql_baseline = require "sql_baseline"
+  local res = { size = size }
+
+  say("[%s] generating the world (seed %d, generator v%d)", size, world.SEED,
+      world.VERSION)
+  local t0 = clock()
+  local w = world.generate(size)
+  res.gen_lua = clock() - t0
+  res.counts = world.counts(w)
+  local w0 = wall()
+  local path, spent = world.store(mandate, w)
+  res.write_world, res.write_world_wall = spent, spent and since(w0)
+  if spent then say("[%s] wrote %s through the API in %s", size, path, dur(spent))
+  else say("[%s] reusing %s", size, path) end
+
+  -- this run's copy: helper tables and writes never touch the cache
+  local run = fmt("build/bench/run-%s.db", size)
+  for _, s in ipairs({ "", "-wal", "-shm", "-journal" }) do os.remove(run .. s) end
+  copy_file(path, run)
+
+  say("[%s] snapshot build and peak RSS (child process)", size)
+  res.snap = snapshot_in_child(run, w, opt.reps)
+
+  local db = assert(mandate.open(run))
+  if not world.matches(db, w) then
+    db:close()
+    die("%s does not hold the generated world (stale cache?): delete it "
+        .. "and run again", path)
+  end
+  t0 = clock()
+  sql_baseline.setup(db, w.levels)
+  res.sql_setup = clock() - t0
+  local sql_check = sql_baseline.checker(db, #w.levels)
+
+  -- two streams of the same mix: every query from a random user, and
+  -- requests of 20 checks by one user each
+  say("[%s] %d queries, twice", size, opt.queries)
+  local q = stream(db, world.queries(w, opt.queries, 1))
+  local q20 = stream(db, world.queries(w, opt.queries, 20))
+  local n, U, R, REC = q.n, q.user, q.right, q.record
+
+  -- agreement before any timing
+  say("[%s] agreement", size)
+  local function verify_stream(x)
+    return verify(size, db, w, x, math.min(x.n, opt.verify), sql_check,
+                  reference)
+  end
+  res.mix, res.nq, res.nv = verify_stream(q), n, math.min(n, opt.verify)
+  res.mix20 = verify_stream(q20)
+
+  -- the timed loops: the same arrays, the same loop shape
+  local check_ = db.check
+  local nb = math.min(n, opt.baseline)
+  local variants = {
+    variant("floor", n, 0.1, loop_floor(q)),
+    variant("floor1", n, 0.1, loop_floor1(q)),
+    variant("check", n, 0.1, loop_check(db, q)),
+    variant("check_local", n, 0.1, function(passes)
+      local check, d, U_, R_, REC_ = check_, db, U, R, REC
+      for _ = 1, passes do
+        for i = 1, n do check(d, U_[i], R_[i], REC_[i]) end
+      end
+    end),
+    variant("prepare", n, 0.1, loop_prepared(q)),
+    variant("check_ids", n, 0.1, loop_ids(db, q)),
+    variant("check20", n, 0.1, loop_check(db, q20)),
+    variant("prepare20", n, 0.1, loop_prepared(q20)),
+    variant("check_ids20", n, 0.1, loop_ids(db, q20)),
+    variant("reference", nb, 0.2, function(passes)
+      local check, w_, U_, R_, REC_ = reference.check, w, U, R, REC
+      for _ = 1, passes do
+        for i = 1, nb do check(w_, U_[i], R_[i], REC_[i]) end
+      end
+    end),
+    variant("sql", nb, 0.2, function(passes)
+      local check, U_, R_, REC_ = sql_check, U, R, REC
+      for _ = 1, passes do
+        for i = 1, nb do check(U_[i], R_[i], REC_[i]) end
+      end
+    end),
+  }
+  say("[%s] timing %d variants, %d repetitions", size, #variants, opt.reps)
+  measure(variants, opt.reps)
+  res.t = {}
+  for _, x in ipairs(variants) do res.t[x.name] = x end
+
+  -- the next check after one write: must be a patch, must see the write
+  say("[%s] next check after one set_access", size)
+  res.write1, res.next1, res.next_kinds = {}, {}, {}
+  local seen = {}
+  for i = 1, n do
+    local u, rec = U[i], REC[i]
+    if #res.next1 >= 2 * opt.reps + 1 then break end
+    if not seen[u] and rec and rec.tenant and w.users[u]
+       and w.users[u].active ~= false and w.tenants[rec.tenant]
+       and answer(db:check(u, R[i], rec)) == "tenant_hidden" then
+      seen[u] = true
+      local s0 = db:stats()
+      t0 = clock()
+      ok("set_access", db:set_access(u, rec.tenant, "full"))
+      local t1 = clock()
+      local got = answer(db:check(u, R[i], rec))
+      local t2 = clock()
+      local s1 = db:stats()
+      res.write1[#res.write1 + 1] = t1 - t0
+      res.next1[#res.next1 + 1] = t2 - t1
+      local kind = "none"
+      if s1.rebuilds > s0.rebuilds then kind = "rebuild"
+      elseif s1.patches > s0.patches then kind = "patch" end
+      res.next_kinds[kind] = (res.next_kinds[kind] or 0) + 1
+      w.users[u].access[rec.tenant] = "full"
+      local want = answer(reference.check(w, u, R[i], rec))
+      if got ~= want then
+        die("[%s] after set_access(%s, %s, full): check %s %s = %s, the "
+            .. "reference says %s", size, u, rec.tenant, R[i], describe(rec),
+            got, want)
+      end
+    end
+  end
+
+  -- bulk writes: 100k set_access in one transaction
+  say("[%s] %d set_access in one transaction", size, opt.bulk)
+  local rnd = world.rng(w.seed + 31)
+  local levels = { "full", "read", "hidden" }
+  local bulk = {}
+  for i = 1, opt.bulk do
+    bulk[i] = { rnd.pick(w.order.users), rnd.pick(w.order.tenants),
+                levels[rnd.int(3)] }
+  end
+  local s0 = db:stats()
+  collectgarbage()
+  w0 = wall()
+  t0 = clock()
+  ok("transaction", db:transaction(function()
+    for i = 1, #bulk do
+      local b = bulk[i]
+      ok("set_access", db:set_access(b[1], b[2], b[3]))
+    end
+  end))
+  res.bulk = clock() - t0
+  res.bulk_wall = since(w0)
+  t0 = clock()
+  db:check(U[1], R[1], REC[1])
+  res.after_bulk = clock() - t0
+  local s1 = db:stats()
+  res.bulk_rebuilds = s1.rebuilds - s0.rebuilds
+  res.bulk_patches = s1.patches - s0.patches
+  for _, b in ipairs(bulk) do w.users[b[1]].access[b[2]] = b[3] end
+  for i = 1, math.min(n, opt.verify) do
+    local a = answer(db:check(U[i], R[i], REC[i]))
+    local want = answer(reference.check(w, U[i], R[i], REC[i]))
+    if a ~= want then
+      die("[%s] after the bulk write: check %s %s %s = %s, the reference "
+          .. "says %s", size, U[i], R[i], describe(REC[i]), a, want)
+    end
+  end
+  db:close()
+  return res
+end
+-- }}}
+
+-- The report {{{
+
+local TARGETS = {
+  check_rate = 2e6, check_ratio = 10, prepare_ratio = 3, snap_time = 0.5,
+  snap_rss_mb = 200, next_write = 5e-3, bulk = 2,
+}
+
+local function verdict(met, text)
+  return (met and "met" or "**missed**") .. " (" .. text .. ")"
+end
+
+local function render(results, opt, out)
+  local function line(...) out[#out + 1] = fmt(...) end
+  local cpu = sh("grep -m1 'model name' /proc/cpuinfo"):gsub("^.-:%s*", "")
+  local commit = sh("git rev-parse --short HEAD")
+  if commit == "" then commit = "none (no commit yet)" end
+  if sh("git status --porcelain --untracked-files=no -- . "
+        .. "':(exclude)bench/results*.md'") ~= "" then
+    commit = commit .. " + uncommitted changes"
+  end
+  local luav = _VERSION
+  if jit then luav = jit.version end         -- luacheck: ignore
+  line("# mandate benchmarks")
+  line("")
+  line("- command: `%s`", opt.command)
+  line("- machine: %s, %s, %s CPUs", sh("uname -m"), cpu, sh("nproc"))
+  line("- Lua: %s; commit: %s; date: %s", luav, commit,
+       os.date("!%Y-%m-%d %H:%M UTC"))
+  line("- clock: os.clock(), i.e. process CPU time: the work is CPU-bound "
+       .. "and plain Lua has no portable wall clock; a few one-off figures "
+       .. "add wall time from /proc/uptime (10 ms steps)")
+  line("- targets are judged on medians of the first stream (every query "
+       .. "from a random user: the least cache-friendly); the second stream "
+       .. "(requests of 20 checks by one user) is shown beside it")
+  line("- per check: min / median of %d repetitions, run round-robin; "
+       .. "**x floor** = min / min and median / median of the floor, "
+       .. "`floor.call3(user, right, record)` (an empty 3-argument C "
+       .. "function, bench/floor.c) timed in the same run over the same "
+       .. "arguments and loop", opt.reps)
+  for _, r in ipairs(results) do
+    local c = r.counts
+    local t = r.t
+    local fl = t.floor.median
+    line("")
+    line("## World %s", r.size)
+    line("")
+    line("%d users (%d inactive, %d without a unit), %d tenants, %d units "
+         .. "on 4 levels, %d rights, %d bundles, %d users with %d overrides "
+         .. "(%s), %d account managers of %d customers (%s), %d access rows; "
+         .. "seed %d, generator v%d", c.users, c.inactive, c.no_unit,
+         c.tenants, c.units, c.rights, c.bundles, c.users_overrides,
+         c.overrides, pct(c.users_overrides, c.users), c.managers,
+         c.customers, pct(c.managers, c.users), c.access, world.SEED,
+         world.VERSION)
+    line("")
+    local m, nq = r.mix, r.nq
+    local function g(k) return m[k] or 0 end
+    local gated = g("tenant_hidden") + g("tenant_read_only")
+                  + g("unknown_tenant")
+    line("Query mix (%d queries): allowed %s, out_of_scope %s, tenant-gated "
+         .. "%s (hidden %s, read-only %s, unknown tenant %s), no_right %s, "
+         .. "user %s (inactive %s, unknown %s).", nq, pct(g("allowed"), nq),
+         pct(g("out_of_scope"), nq), pct(gated, nq),
+         pct(g("tenant_hidden"), nq), pct(g("tenant_read_only"), nq),
+         pct(g("unknown_tenant"), nq), pct(g("no_right"), nq),
+         pct(g("unknown_user") + g("inactive_user"), nq),
+         pct(g("inactive_user"), nq), pct(g("unknown_user"), nq))
+    local m20 = r.mix20
+    line("The same mix as requests of 20 checks by one user (second stream): "
+         .. "allowed %s, out_of_scope %s, tenant-gated %s, no_right %s.",
+         pct(m20.allowed or 0, nq), pct(m20.out_of_scope or 0, nq),
+         pct((m20.tenant_hidden or 0) + (m20.tenant_read_only or 0)
+             + (m20.unknown_tenant or 0), nq), pct(m20.no_right or 0, nq))
+    line("Agreement, each stream: on all %d queries check = check_ids = "
+         .. "prepare; on the first %d also = reference = SQL baseline: OK.",
+         nq, r.nv)
+    line("")
+    line("| per check | min | median | rate (median) | x floor (min) | "
+         .. "x floor (median) |")
+    line("|---|--:|--:|--:|--:|--:|")
+    local rows = {
+      { "floor", "floor: `floor.call3(user, right, record)`" },
+      { "floor1", "floor, 1 argument: `floor.call1(record)`" },
+      { "check", "`db:check(user, right, record)`, string keys" },
+      { "check_local", "`check(db, user, right, record)`, method cached" },
+      { "prepare", "prepared: `can(record)`, `can = db:prepare(user, right)`" },
+      { "check_ids", "`db:check_ids(uid, rid, tid, oid, unit, cid)`" },
+      { "check20", "`db:check(...)`, requests of 20 checks by one user" },
+      { "prepare20", "prepared `can(record)`, requests of 20" },
+      { "check_ids20", "`db:check_ids(...)`, requests of 20" },
+      { "reference", "naive: `reference.check(world, ...)` (pure Lua)" },
+      { "sql", "SQL baseline: one prepared query per check" },
+    }
+    for _, row in ipairs(rows) do
+      local x = t[row[1]]
+      line("| %s | %s | %s | %s | %.1f | %.1f |", row[2], dur(x.min),
+           dur(x.median), rate(x.median), x.min / t.floor.min,
+           x.median / fl)
+    end
+    line("")
+    line("Engine vs baselines (median): the naive reference is %.1fx, the "
+         .. "SQL baseline %.1fx slower than `db:check`.",
+         t.reference.median / t.check.median, t.sql.median / t.check.median)
+    line("Where a check's time goes (medians, first stream): the integer-id "
+         .. "path costs %s; reading the record table and resolving its keys "
+         .. "adds about %s (prepared - check_ids); resolving the user and "
+         .. "right keys about %s (check - prepared).", dur(t.check_ids.median),
+         ddur(t.prepare.median - t.check_ids.median),
+         ddur(t.check.median - t.prepare.median))
+    line("")
+    local s = r.snap
+    line("| one-off | min | median | note |")
+    line("|---|--:|--:|---|")
+    line("| open a store (`mandate.open`) | %s | %s | no snapshot yet |",
+         dur(minimum(s.opens)), dur(median(s.opens)))
+    line("| snapshot build: first check after open | %s | | fresh process, "
+         .. "%d rebuild; wall %s |", dur(s.build), s.first_rebuilds,
+         wdur(s.build_wall))
+    line("| snapshot rebuild (`_touch_all`, next check) | %s | %s | "
+         .. "%d rebuilds |", dur(minimum(s.rebuild)), dur(median(s.rebuild)),
+         s.rebuilds)
+    line("| peak RSS (VmHWM) after the build | %s | | interpreter + module "
+         .. "alone: %s, after open: %s, after rebuilds: %s |",
+         mb(s.rss_build), mb(s.rss_base), mb(s.rss_open), mb(s.rss_end))
+    local kinds = {}
+    for k, v in pairs(r.next_kinds) do kinds[#kinds + 1] = v .. " " .. k end
+    table.sort(kinds)
+    line("| `set_access` (one write, autocommit) | %s | %s | |",
+         dur(minimum(r.write1)), dur(median(r.write1)))
+    line("| next check after that write | %s | %s | %s of %d; each sees the "
+         .. "write |", dur(minimum(r.next1)), dur(median(r.next1)),
+         table.concat(kinds, ", "), #r.next1)
+    line("| %d `set_access` in one `db:transaction` | %s | | %.1f us per "
+         .. "write; wall %s |", opt.bulk, dur(r.bulk),
+         r.bulk / opt.bulk * 1e6, wdur(r.bulk_wall))
+    line("| next check after the bulk write | %s | | %d rebuilds, %d "
+         .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
+    line("| SQL baseline setup (closure table) | %s | | not part of any "
+         .. "check |", dur(r.sql_setup))
+    line("| generating the world (Lua tables) | %s | | |", dur(r.gen_lua))
+    if r.write_world then
+      line("| writing the world through the API | %s | | one transaction, "
+           .. "cached for later runs; wall %s |", dur(r.write_world),
+           wdur(r.write_world_wall))
+    end
+  end
+
+  -- targets
+  local by = {}
+  for _, r in ipairs(results) do by[r.size] = r end
+  line("")
+  line("## Targets (issue 4)")
+  line("")
+  line("| target | measured | verdict |")
+  line("|---|---|---|")
+  local m = by.M or by.L or results[#results]
+  local tm = m.t
+  local ck = 1 / tm.check.median
+  line("| check >= 2 M/s, string keys (%s) | %s; requests of 20: %s | %s |",
+       m.size, rate(tm.check.median), rate(tm.check20.median),
+       verdict(ck >= TARGETS.check_rate,
+               fmt("%.2fx the target", ck / TARGETS.check_rate)))
+  local cr = tm.check.median / tm.floor.median
+  line("| check <= 10x floor (%s) | %.1fx; requests of 20: %.1fx | %s |",
+       m.size, cr, tm.check20.median / tm.floor.median,
+       verdict(cr <= TARGETS.check_ratio,
+               fmt("%.2fx the limit", cr / TARGETS.check_ratio)))
+  local pr = tm.prepare.median / tm.floor.median
+  line("| prepared <= 3x floor (%s) | %.1fx; requests of 20: %.1fx | %s |",
+       m.size, pr, tm.prepare20.median / tm.floor.median,
+       verdict(pr <= TARGETS.prepare_ratio,
+               fmt("%.2fx the limit", pr / TARGETS.prepare_ratio)))
+  line("| (check_ids: no target) (%s) | %.1fx floor; requests of 20: %.1fx | |",
+       m.size, tm.check_ids.median / tm.floor.median,
+       tm.check_ids20.median / tm.floor.median)
+  if by.L then
+    local s = by.L.snap
+    line("| snapshot for L <= 0.5 s | %s (rebuild median %s) | %s |",
+         dur(s.build), dur(median(s.rebuild)),
+         verdict(s.build <= TARGETS.snap_time,
+                 fmt("%.2fx the limit", s.build / TARGETS.snap_time)))
+    local rss = s.rss_build / 1024
+    line("| snapshot for L <= 200 MB RSS | %.0f MB peak | %s |", rss,
+         verdict(rss <= TARGETS.snap_rss_mb,
+                 fmt("%.2fx the limit", rss / TARGETS.snap_rss_mb)))
+  else
+    line("| snapshot for L <= 0.5 s and <= 200 MB | not measured by this "
+         .. "command: `make bench-large` | |")
+  end
+  local nw = median(m.next1)
+  local patched = (m.next_kinds.patch or 0) == #m.next1
+  line("| next check after a write <= 5 ms (%s) | %s median, max %s; %s | "
+       .. "%s |", m.size, dur(nw), dur(sorted(m.next1)[#m.next1]),
+       patched and "always a patch" or "**not always a patch**",
+       verdict(nw <= TARGETS.next_write and patched,
+               fmt("%.0fx under the limit", TARGETS.next_write / nw)))
+  line("| 100k bulk writes <= 2 s (%s) | %s | %s |", m.size, dur(m.bulk),
+       verdict(m.bulk <= TARGETS.bulk,
+               fmt("%.2fx the limit", m.bulk / TARGETS.bulk)))
+  line("| naive baseline (%s) | %.1fx slower than check | as measured |",
+       m.size, tm.reference.median / tm.check.median)
+  line("| SQL baseline (%s) | %.1fx slower than check | as measured |",
+       m.size, tm.sql.median / tm.check.median)
+end
+-- }}}
+
+-- Main {{{
+
+local function main()
+  if arg[1] == "--snapshot" then
+    return child_snapshot(arg[2], arg[3], arg[4], tonumber(arg[5]))
+  end
+  local opt = { reps = 7, queries = 100000, verify = 5000, baseline = 20000,
+                bulk = 100000, sizes = {} }
+  local i = 1
+  while arg[i] do
+    local a = arg[i]
+    if a == "--reps" or a == "--queries" or a == "--verify"
+       or a == "--baseline" or a == "--bulk" then
+      opt[a:sub(3)] = assert(tonumber(arg[i + 1]), a .. " needs a number")
+      i = i + 1
+    elseif a == "--out" then
+      opt.out = arg[i + 1]
+      i = i + 1
+    elseif world.SIZES[a] then
+      opt.sizes[#opt.sizes + 1] = a
+    else
+      io.stderr:write("usage: lua bench/run.lua [--reps N] [--queries N] "
+                      .. "[--out FILE] S|M|L...\n")
+      os.exit(2)
+    end
+    i = i + 1
+  end
+  if #opt.sizes == 0 then opt.sizes = { "S", "M" } end
+  local args = {}
+  for j = 1, #arg do args[j] = quote(arg[j]) end
+  opt.command = interpreter() .. " " .. quote(arg[0]) .. " "
+                .. table.concat(args, " ")
+  local names = table.concat(opt.sizes)
+  opt.out = opt.out or (names == "SM" and "bench/results.md"
+                        or "bench/results-" .. names .. ".md")
+  local t0 = os.time()
+  local results = {}
+  for _, size in ipairs(opt.sizes) do
+    results[#results + 1] = run_size(size, opt)
+  end
+  local out = {}
+  render(results, opt, out)
+  out[#out + 1] = ""
+  out[#out + 1] = fmt("Whole run: about %d s wall time.", os.time() - t0)
+  local text = table.concat(out, "\n") .. "\n"
+  io.write(text)
+  local f = io.open(opt.out, "w")
+  if f then
+    f:write(text)
+    f:close()
+    say("bench: wrote %s", opt.out)
+  end
+end
+
+main()
+-- }}}
