@@ -58,17 +58,24 @@ typedef struct IdVec {
 /* Key tables {{{ */
 
 /*
-** One kind's keys.  key/len/hash are indexed by id (entries < cap); slot
-** is an open-addressing table (linear probing, power-of-two size, at most
-** half full) of ids, 0 marking an empty slot.
+** One kind's keys.  key/hash are indexed by id (entries < cap); slot is an
+** open-addressing table (linear probing, power-of-two size, at most half
+** full) that carries each key's hash and pointer, so a lookup touches the
+** slot and the key bytes only; an empty slot has key NULL.
 */
+typedef struct Slot {
+  const char *key;           /* == key[id] */
+  uint32_t hash;
+  uint32_t id;               /* ids are <= MAXID */
+  size_t len;
+} Slot;
+
 typedef struct Keys {
   char **key;                /* key[id], NULL for a hole */
-  size_t *len;
   uint32_t *hash;
   mdt_id max;                /* largest id ever given a key */
-  mdt_id cap;                /* entries allocated in key, len, hash */
-  mdt_id *slot;
+  mdt_id cap;                /* entries allocated in key, hash */
+  Slot *slot;
   size_t nslot, used;
 } Keys;
 

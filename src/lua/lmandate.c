@@ -21,6 +21,17 @@ typedef struct ldb {
   mdt_store *st;            /* NULL once closed */
 } ldb;
 
+/*
+** Upvalues shared by every method: the Db metatable, so the type test is
+** one pointer compare instead of a registry lookup and a strcmp, and the
+** record's field names, so reading a record interns no string.
+*/
+#define UV_META 1
+#define UV_FIELDS 2         /* tenant, owner, unit, customer: 2..5 */
+#define NUV 5
+static const char *const field_names[] = { "tenant", "owner", "unit",
+                                           "customer" };
+
 static const char *const code_names[MDT_NCODES] = {
   "ok", "error", "nomem", "misuse", "range", "notfound", "invalid",
   "constraint", "busy", "ioerr"
@@ -33,9 +44,21 @@ static const char *code_name(int code)
 
 /* Handles and errors {{{ */
 
+/* The Db at argument 1, open or closed. */
+static ldb *anydb(lua_State *L)
+{
+  ldb *d = (ldb *)lua_touserdata(L, 1);
+  if (d == NULL || !lua_getmetatable(L, 1) ||
+      !lua_rawequal(L, -1, lua_upvalueindex(UV_META)))
+    return (ldb *)luaL_checkudata(L, 1, DB_TYPE);   /* raises the error */
+  lua_pop(L, 1);
+  return d;
+}
+
+/* The open Db at argument 1. */
 static ldb *todb(lua_State *L)
 {
-  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  ldb *d = anydb(L);
   if (!d->st) luaL_error(L, "mandate.Db: the store is closed");
   return d;
 }
@@ -99,7 +122,7 @@ static int l_open(lua_State *L)
 
 static int l_close(lua_State *L)
 {
-  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  ldb *d = anydb(L);
   mdt_store_close(d->st);
   d->st = NULL;
   return 0;
@@ -107,7 +130,7 @@ static int l_close(lua_State *L)
 
 static int l_tostring(lua_State *L)
 {
-  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  ldb *d = anydb(L);
   if (d->st) lua_pushfstring(L, DB_TYPE " (%p)", (void *)d);
   else lua_pushliteral(L, DB_TYPE " (closed)");
   return 1;
@@ -115,7 +138,7 @@ static int l_tostring(lua_State *L)
 
 static int l_isopen(lua_State *L)
 {
-  ldb *d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
+  ldb *d = anydb(L);
   lua_pushboolean(L, d->st != NULL);
   return 1;
 }
@@ -320,14 +343,18 @@ static mdt_id right_arg(lua_State *L, const mdt_snap *s, int i)
   return r;
 }
 
-/* One field of a record table at index t: absent, known, or unknown. */
-static mdt_id record_field(lua_State *L, const mdt_snap *s, int t,
-                           const char *name, int kind)
+/*
+** Field f (0..3, see field_names) of the record table at index t: absent,
+** known, or unknown.
+*/
+static mdt_id record_field(lua_State *L, const mdt_snap *s, int t, int f,
+                           int kind)
 {
   mdt_id id = MDT_ABSENT;
   size_t len;
   const char *key;
-  lua_getfield(L, t, name);
+  lua_pushvalue(L, lua_upvalueindex(UV_FIELDS + f));
+  lua_gettable(L, t);
   switch (lua_type(L, -1)) {
     case LUA_TNIL: break;
     case LUA_TSTRING:
@@ -336,8 +363,8 @@ static mdt_id record_field(lua_State *L, const mdt_snap *s, int t,
       if (!id) id = MDT_UNKNOWN;
       break;
     default:
-      luaL_error(L, "record.%s: expected a string key or nil, got %s", name,
-                 luaL_typename(L, -1));
+      luaL_error(L, "record.%s: expected a string key or nil, got %s",
+                 field_names[f], luaL_typename(L, -1));
   }
   lua_pop(L, 1);
   return id;
@@ -351,10 +378,10 @@ static const mdt_record *record_arg(lua_State *L, const mdt_snap *s, int i,
   luaL_argcheck(L, lua_istable(L, i), i,
                 "record must be a table {tenant=, owner=, unit=, customer=} "
                 "or nil");
-  rec->tenant = record_field(L, s, i, "tenant", MDT_TENANT);
-  rec->owner = record_field(L, s, i, "owner", MDT_USER);
-  rec->unit = record_field(L, s, i, "unit", MDT_UNIT);
-  rec->customer = record_field(L, s, i, "customer", MDT_CUSTOMER);
+  rec->tenant = record_field(L, s, i, 0, MDT_TENANT);
+  rec->owner = record_field(L, s, i, 1, MDT_USER);
+  rec->unit = record_field(L, s, i, 2, MDT_UNIT);
+  rec->customer = record_field(L, s, i, 3, MDT_CUSTOMER);
   return rec;
 }
 
@@ -483,10 +510,15 @@ static int l_check_ids(lua_State *L)
   return decision(L, reason);
 }
 
-/* The closure made by db:prepare: upvalues db, user id, right id. */
+/* The closure made by db:prepare: the methods' upvalues, then db, user
+** id and right id. */
+#define UV_PREP_DB (NUV + 1)
+#define UV_PREP_USER (NUV + 2)
+#define UV_PREP_RIGHT (NUV + 3)
+
 static int l_prepared(lua_State *L)
 {
-  ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(1));
+  ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(UV_PREP_DB));
   const mdt_snap *s;
   mdt_record rec;
   const mdt_record *p;
@@ -495,8 +527,9 @@ static int l_prepared(lua_State *L)
   if ((rc = mdt_store_snapshot(d->st, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   p = record_arg(L, s, 1, &rec);
-  reason = mdt_check(s, (mdt_id)lua_tointeger(L, lua_upvalueindex(2)),
-                     (mdt_id)lua_tointeger(L, lua_upvalueindex(3)), p);
+  reason = mdt_check(s, (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_USER)),
+                     (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_RIGHT)),
+                     p);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "the prepared right was deleted");
   return decision(L, reason);
@@ -511,10 +544,13 @@ static int l_prepare(lua_State *L)
   ldb *d = todb(L);
   const mdt_snap *s = snapshot(L, d);
   mdt_id u = lookup_arg(L, s, MDT_USER, 2), r = right_arg(L, s, 3);
-  lua_settop(L, 1);                 /* the closure keeps the Db alive */
+  int i;
+  lua_settop(L, 1);
+  for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
+  lua_pushvalue(L, 1);              /* the closure keeps the Db alive */
   lua_pushinteger(L, (lua_Integer)(u ? u : MDT_UNKNOWN));
   lua_pushinteger(L, (lua_Integer)r);
-  lua_pushcclosure(L, l_prepared, 3);
+  lua_pushcclosure(L, l_prepared, NUV + 3);
   return 1;
 }
 /*
@@ -733,6 +769,14 @@ static const luaL_Reg module_funcs[] = {
   { NULL, NULL }
 };
 
+/* The methods' upvalues (see UV_META), with the metatable at index mt. */
+static void push_upvalues(lua_State *L, int mt)
+{
+  int f;
+  lua_pushvalue(L, mt);
+  for (f = 0; f < 4; f++) lua_pushstring(L, field_names[f]);
+}
+
 /*
 ** require "mandate.core": the module table holds open, parse_value,
 ** version, Db (the methods table, which lua/mandate/init.lua extends
@@ -746,8 +790,11 @@ int luaopen_mandate_core(lua_State *L)
   lua_setfield(L, -2, "version");
 
   luaL_newmetatable(L, DB_TYPE);
-  luaL_setfuncs(L, db_meta, 0);
-  luaL_newlib(L, db_methods);
+  push_upvalues(L, lua_gettop(L));
+  luaL_setfuncs(L, db_meta, NUV);
+  lua_createtable(L, 0, sizeof db_methods / sizeof db_methods[0] - 1);
+  push_upvalues(L, lua_gettop(L) - 1);
+  luaL_setfuncs(L, db_methods, NUV);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");
   lua_setfield(L, -3, "Db");

@@ -358,6 +358,10 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
 {
   int rc = MDT_OK;
   *out = st->snap;
+  /* the path of nearly every check: fresh, and no poll due yet */
+  if (!st->stale && !st->ntouched &&
+      (st->interval < 0 || now() < st->next_poll))
+    return MDT_OK;
   if (st->interval >= 0 && sqlite3_get_autocommit(st->db) &&
       now() >= st->next_poll && (rc = mdt_store_refresh(st)) != MDT_OK)
     return rc;
