@@ -30,7 +30,7 @@ LUAOUT    = $(LUAMODS:lua/%=$(BUILD)/%)
 RUNENV    = LUA_PATH="$(BUILD)/?.lua;$(BUILD)/?/init.lua;spec/?.lua;bench/?.lua;;" \
             LUA_CPATH="$(BUILD)/?.so;;"
 
-.PHONY: all deps test demo bench bench-large asan valgrind lint coverage \
+.PHONY: all deps test demo bench bench-instructions bench-large asan valgrind lint coverage \
         fuzz rock install clean help
 
 all: $(SO) $(LUAOUT) $(BUILD)/quickstart $(BUILD)/core_test
@@ -77,6 +77,19 @@ demo: deps all
 
 bench: deps all $(BUILD)/bench_floor.so
 	$(RUNENV) $(LUA) bench/run.lua S M
+
+# instructions per call: stable on a noisy machine (valgrind counts, not clocks)
+bench-instructions: deps all
+	@for m in none floor check prepared check_ids; do \
+	  $(RUNENV) valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+	    $(LUA) bench/instructions.lua $$m 2>&1 | \
+	    awk -v m=$$m '/Collected/ { print m, $$4 }'; \
+	done | awk '{ n[$$1] = $$2 } END { \
+	  base = n["none"]; fl = (n["floor"] - base) / 200000; \
+	  printf "%-10s %8s %9s\n", "per call", "instr", "x floor"; \
+	  split("floor check prepared check_ids", ms, " "); \
+	  for (i = 1; i <= 4; i++) { c = (n[ms[i]] - base) / 200000; \
+	    printf "%-10s %8.0f %9.1f\n", ms[i], c, c / fl } }'
 
 bench-large: deps all $(BUILD)/bench_floor.so
 	$(RUNENV) $(LUA) bench/run.lua L

@@ -30,6 +30,7 @@ local function escape_char(c)
 end
 
 local function encode_string(s)
+  if not s:find('[%c"\\]') then return '"' .. s .. '"' end  -- keys, mostly
   return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
 end
 

@@ -22,9 +22,10 @@ typedef struct ldb {
 } ldb;
 
 /*
-** Upvalues shared by every method: the Db metatable, so the type test is
-** one pointer compare instead of a registry lookup and a strcmp, and the
-** record's field names, so reading a record interns no string.
+** Upvalues shared by every method: the Db metatable's address (a light
+** userdata), so the type test is one pointer compare instead of a
+** registry lookup and a strcmp, and the record's field names, so reading
+** a record interns no string.
 */
 #define UV_META 1
 #define UV_FIELDS 2         /* tenant, owner, unit, customer: 2..5 */
@@ -48,9 +49,10 @@ static const char *code_name(int code)
 static ldb *anydb(lua_State *L)
 {
   ldb *d = (ldb *)lua_touserdata(L, 1);
-  if (d == NULL || !lua_getmetatable(L, 1) ||
-      !lua_rawequal(L, -1, lua_upvalueindex(UV_META)))
+  if (d == NULL || !lua_getmetatable(L, 1))
     return (ldb *)luaL_checkudata(L, 1, DB_TYPE);   /* raises the error */
+  if (lua_topointer(L, -1) != lua_touserdata(L, lua_upvalueindex(UV_META)))
+    d = (ldb *)luaL_checkudata(L, 1, DB_TYPE);
   lua_pop(L, 1);
   return d;
 }
@@ -773,7 +775,7 @@ static const luaL_Reg module_funcs[] = {
 static void push_upvalues(lua_State *L, int mt)
 {
   int f;
-  lua_pushvalue(L, mt);
+  lua_pushlightuserdata(L, (void *)lua_topointer(L, mt));
   for (f = 0; f < 4; f++) lua_pushstring(L, field_names[f]);
 }
 

@@ -192,6 +192,10 @@ static int configure(mdt_store *st, int in_memory)
   if (!in_memory && (rc = exec(st, "PRAGMA journal_mode = WAL")) != MDT_OK)
     return rc;
   if ((rc = exec(st, "PRAGMA synchronous = NORMAL")) != MDT_OK) return rc;
+  /* bulk changes: keep a large transaction's pages and every savepoint's
+     journal in memory instead of spilling to pwrite/pread */
+  if ((rc = exec(st, "PRAGMA cache_size = -65536")) != MDT_OK) return rc;
+  if ((rc = exec(st, "PRAGMA temp_store = MEMORY")) != MDT_OK) return rc;
   return migrate(st);
 }
 

@@ -1,0 +1,33 @@
+-- Instructions per check, counted by callgrind: a figure that does not
+-- move with the load of a shared machine.  `make bench-instructions` runs
+-- this script once per mode under valgrind --tool=callgrind and divides
+-- (mode - empty loop) by the number of iterations.
+-- Usage: lua5.4 bench/instructions.lua MODE [N]
+local mandate = require "mandate"
+
+local mode, N = arg[1] or "none", tonumber(arg[2]) or 200000
+local db = assert(mandate.open())
+db:transaction(function()
+  db:set_levels { "branch", "team" }
+  db:put_unit("hh", { level = "branch" })
+  db:put_unit("hh-sales", { level = "team", parent = "hh" })
+  db:put_tenant("crm", { default = "read" })
+  db:put_right("documents.view", { kind = "scope", mode = "read" })
+  db:put_bundle("sales", { rights = { ["documents.view"] = "team" } })
+  for i = 1, 1000 do db:put_user("u" .. i, { unit = "hh-sales", bundles = { "sales" } }) end
+end)
+local uid, rid, tid, oid = db:id("user", "u5"), db:id("right", "documents.view"),
+                           db:id("tenant", "crm"), db:id("user", "u7")
+local record = { tenant = "crm", owner = "u7" }
+assert(db:check("u5", "documents.view", record))
+
+local floor, check_ids, can = rawequal, db.check_ids, db:prepare("u5", "documents.view")
+local loops = {
+  none = function() for _ = 1, N do end end,
+  -- the floor: a plain C function of the interpreter called with 3 arguments
+  floor = function() for _ = 1, N do floor(uid, rid, tid) end end,
+  check = function() for _ = 1, N do db:check("u5", "documents.view", record) end end,
+  prepared = function() for _ = 1, N do can(record) end end,
+  check_ids = function() for _ = 1, N do check_ids(db, uid, rid, tid, oid) end end,
+}
+assert(loops[mode], "mode: none, floor, check, prepared or check_ids")()

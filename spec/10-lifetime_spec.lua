@@ -1,0 +1,190 @@
+-- Lifetimes and the fast paths: what a long-running web worker does to a
+-- store handle (close it twice, use it after close, drop it while
+-- prepared checks still hold it, fail inside transactions at every step)
+-- and the integer-id / prepared paths, which must answer exactly as
+-- db:check does.
+local mandate = require "mandate"
+local helpers = require "helpers"
+
+local unpack = table.unpack or unpack
+
+local RECORDS = {
+  false,                                    -- no record
+  { tenant = "team-a", owner = "alice" },
+  { tenant = "team-a", owner = "bob" },
+  { tenant = "common", owner = "bob", customer = "ACME" },
+  { owner = "nobody" },
+  { unit = "lab" },
+  { unit = "no-such-unit", tenant = "common" },
+  { tenant = "no-such-tenant" },
+  { customer = "ACME" },
+}
+
+describe("a store handle", function()
+  it("closes twice without complaint and prints its state", function()
+    local db = helpers.open()
+    assert.matches("^mandate%.Db %(0x%x+%)$", tostring(db))
+    assert.is_true(db:is_open())
+    db:close()
+    db:close()
+    assert.equal("mandate.Db (closed)", tostring(db))
+    assert.is_false(db:is_open())
+  end)
+
+  it("raises when used after close, for checks and writers alike", function()
+    local db = helpers.world()
+    local can = db:prepare("alice", "documents.edit")
+    db:close()
+    assert.has_error(function() db:check("alice", "admin.open") end,
+                     "mandate.Db: the store is closed")
+    assert.has_error(function() can({ owner = "alice" }) end,
+                     "mandate.Db: the store is closed")
+    assert.has_error(function() db:check_ids(1, 1) end, "mandate.Db: the store is closed")
+    assert.matches("closed", helpers.error_of(function() db:put_tenant("x") end))
+  end)
+
+  it("stays alive while a prepared check refers to it", function()
+    local function make()
+      local db = helpers.world()
+      return db:prepare("alice", "documents.edit")
+    end
+    local can = make()
+    for _ = 1, 3 do collectgarbage("collect") end
+    assert.is_true(can({ tenant = "team-a", owner = "alice" }))
+    assert.same({ false, "tenant_read_only" }, { can({ tenant = "common", owner = "x" }) })
+  end)
+
+  it("is closed by the garbage collector and by __close", function()
+    local db = helpers.world()
+    local weak = setmetatable({ db }, { __mode = "v" })
+    db = nil -- luacheck: ignore 311
+    for _ = 1, 3 do collectgarbage("collect") end
+    assert.is_nil(weak[1])
+    if _VERSION == "Lua 5.4" then
+      local chunk = assert(load([[
+        local helpers = ...
+        local kept
+        do
+          local db <close> = helpers.open()
+          kept = db
+        end
+        return kept
+      ]]))
+      assert.is_false(chunk(helpers):is_open())
+    end
+  end)
+
+  it("rejects what is not a store", function()
+    local db = helpers.open()
+    assert.matches("mandate%.Db expected", helpers.error_of(function() db.check({}, "x") end))
+    assert.matches("mandate%.Db expected",
+                   helpers.error_of(function() db.check(io.stdout, "x") end))
+  end)
+end)
+
+describe("a transaction that fails", function()
+  local WRITES = {
+    function(db) db:put_tenant("t-new", { default = "read" }) end,
+    function(db) db:set_access("bob", "team-a", "full") end,
+    function(db) db:set_override("bob", "documents.edit", "all") end,
+    function(db) db:put_user("dave", { unit = "m", bundles = { "inside-sales" } }) end,
+    function(db) db:assign_customer("bob", "ACME") end,
+    function(db) db:put_unit("m-sales", { level = "team", parent = "m" }) end,
+    function(db) db:delete_user("carol") end,
+  }
+  local RECORD = { tenant = "team-a", owner = "alice" }
+
+  it("at every step leaves the store and every check as before", function()
+    local db = helpers.world()
+    local before = helpers.snapshot_rows(db)
+    local answers = { db:check("bob", "documents.edit", RECORD) }
+    for step = 1, #WRITES do
+      local boom = {}
+      local ok, err = pcall(db.transaction, db, function()
+        for i = 1, step do WRITES[i](db) end
+        -- a check inside sees the transaction's own writes
+        assert(db:check("bob", "documents.edit", RECORD) ~= nil)
+        error(boom)
+      end)
+      assert.is_false(ok)
+      assert.equal(boom, err)
+      assert.same(before, helpers.snapshot_rows(db))
+      assert.same(answers, { db:check("bob", "documents.edit", RECORD) })
+      assert.equal("unknown_user", select(2, db:check("dave", "documents.edit")))
+    end
+  end)
+end)
+
+describe("the fast paths", function()
+  it("check_ids and prepare answer exactly as check", function()
+    local db = helpers.world()
+    local users = { "alice", "bob", "carol", "nobody" }
+    local rights = { "documents.edit", "documents.see", "admin.open", "reports.create" }
+    local function id(kind, key)
+      if key == nil then return nil end
+      return db:id(kind, key) or -1              -- -1: given, but names nothing
+    end
+    for _, u in ipairs(users) do
+      for _, r in ipairs(rights) do
+        local can = db:prepare(u, r)
+        for _, rec in ipairs(RECORDS) do
+          rec = rec or nil
+          local want = { db:check(u, r, rec) }
+          assert.same(want, { can(rec) })
+          local args = { id("user", u), db:id("right", r) }
+          if rec then
+            args[3], args[4] = id("tenant", rec.tenant), id("user", rec.owner)
+            args[5], args[6] = id("unit", rec.unit), id("customer", rec.customer)
+          end
+          assert.same(want, { db:check_ids(args[1], args[2], unpack(args, 3, 6)) })
+        end
+      end
+    end
+  end)
+
+  it("keeps working across writes and rebuilds, since ids are stable", function()
+    local db = helpers.world()
+    local can = db:prepare("bob", "documents.edit")
+    local uid, rid = db:id("user", "bob"), db:id("right", "documents.edit")
+    local tid, oid = db:id("tenant", "team-a"), db:id("user", "alice")
+    local rec = { tenant = "team-a", owner = "alice" }
+    assert.same({ false, "tenant_read_only" }, { can(rec) })
+    db:set_access("bob", "team-a", "full")                 -- a patch
+    assert.is_true(can(rec))
+    db:put_unit("m-sales", { level = "team", parent = "m" }) -- a rebuild
+    db:put_user("bob", { unit = "m-sales" })              -- alice is not his team now
+    assert.same({ false, "out_of_scope" }, { can(rec) })
+    assert.same({ false, "out_of_scope" }, { db:check_ids(uid, rid, tid, oid) })
+  end)
+
+  it("treat a deleted user as unknown and raise for a deleted right", function()
+    local db = helpers.world()
+    local can = db:prepare("alice", "admin.open")
+    local rid = db:id("right", "admin.open")
+    db:delete_user("alice")
+    assert.same({ false, "unknown_user" }, { can() })
+    db:delete_right("admin.open", { cascade = true })
+    assert.has_error(function() can() end, "the prepared right was deleted")
+    assert.matches("unknown right id", helpers.error_of(function() db:check_ids(1, rid) end))
+  end)
+
+  it("reject unknown rights and malformed records loudly", function()
+    local db = helpers.world()
+    assert.matches("unknown right 'documents.edti'",
+                   helpers.error_of(function() db:check("alice", "documents.edti") end))
+    assert.matches("unknown right", helpers.error_of(function() db:prepare("alice", "nope") end))
+    assert.matches("record%.owner: expected a string key or nil, got number",
+                   helpers.error_of(function() db:check("alice", "admin.open", { owner = 7 }) end))
+    assert.matches("record must be a table",
+                   helpers.error_of(function() db:check("alice", "admin.open", "team-a") end))
+    assert.is_nil(db:id("user", "nobody"))
+    assert.matches("invalid option 'group'",
+                   helpers.error_of(function() db:id("group", "x") end))
+  end)
+
+  it("reads records through metatables, like any Lua table", function()
+    local db = helpers.world()
+    local rec = setmetatable({}, { __index = { tenant = "team-a", owner = "alice" } })
+    assert.is_true(db:check("alice", "documents.edit", rec))
+  end)
+end)
