@@ -60,7 +60,10 @@ end
 
 -- Change sets and audit rows {{{
 
+-- closes a change set: the revision steps once, and only when the change
+-- set wrote an audit row (rows of rolled-back savepoints are gone)
 local SQL_BUMP = "UPDATE meta SET value = ?1 WHERE key = 'revision'"
+  .. " AND EXISTS (SELECT 1 FROM audit WHERE revision = ?1)"
 local SQL_AUDIT = "INSERT INTO audit(revision, time, actor, op, subject,"
   .. " before, after) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
   .. " ?2, ?3, ?4, ?5, ?6)"
@@ -76,15 +79,12 @@ local function same(a, b)
 end
 
 --[[
-Write the audit row of one change and make the change set's revision
-base + 1.  Setting (not incrementing) the revision keeps it right when a
-savepoint with earlier changes of the same change set was rolled back.
+Write the audit row of one change, under the change set's revision
+base + 1; the revision itself is set once, when the change set commits.
 ]]
 local function record(db, op, subject, before, after)
   local st = state(db)
-  local revision = st.base + 1
-  db:_exec(SQL_BUMP, revision)
-  db:_exec(SQL_AUDIT, revision, st.actor, op, subject, encode(before),
+  db:_exec(SQL_AUDIT, st.base + 1, st.actor, op, subject, encode(before),
            encode(after))
 end
 
@@ -136,7 +136,10 @@ local function run(db, name, impl, ...)
       if not nested then st.base = e end
       r = pack(pcall(impl, db, name, ...))
       if r[1] then
-        ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
+        if not nested then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
+        if ok then
+          ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
+        end
         if ok then return true, unpack(r, 2, r.n) end
       else
         e = r[2]
@@ -208,7 +211,8 @@ function W.transaction(db, fn)
       roll_back(db, own)
       error(r[2], 0)                  -- fn's error, the very same value
     end
-    ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
+    if outer then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
+    if ok then ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate") end
     if ok then
       if r.n == 1 then return true end
       return unpack(r, 2, r.n)
@@ -568,6 +572,12 @@ W.put_tenant = writer("put_tenant", function(db, fn, key, opts)
   return id
 end)
 
+-- Other modules' rows owned by a tenant (mandate.contacts registers its
+-- contacts, roles and lists): each {owned = f(db, tenant_id) -> {"2 roles
+-- ('a', 'b')", ...}, delete = f(db, fn, tenant_id)}.  delete_tenant
+-- refuses while anything is owned, and cascades through delete.
+local tenant_owners = {}
+
 local SQL_TENANT_ACCESS = "SELECT a.user_id, u.key, a.access FROM access a"
   .. " JOIN users u ON u.id = a.user_id WHERE a.tenant_id = ?1 ORDER BY u.key"
 local SQL_DELETE_ACCESS = "DELETE FROM access WHERE user_id = ?1"
@@ -575,12 +585,16 @@ local SQL_DELETE_ACCESS = "DELETE FROM access WHERE user_id = ?1"
 local SQL_DELETE_TENANT = "DELETE FROM tenants WHERE id = ?1"
 
 --- Delete a tenant.
--- Refuses while users have explicit access to it.  With
--- `{cascade = true}` it deletes those access rows too.
+-- Refuses while users have explicit access to it, or while it owns
+-- contacts, roles or distribution lists.  With `{cascade = true}` it
+-- deletes those access rows too, and what the tenant owns (see
+-- `mandate.contacts`: its lists, its roles, its contacts with all their
+-- roles, and their list entries), never turning private data common.
 -- @function delete_tenant
 -- @tparam string key the tenant's key
 -- @tparam[opt] table options
--- @tparam[opt] boolean options.cascade delete the users' access rows
+-- @tparam[opt] boolean options.cascade delete the users' access rows and
+-- what the tenant owns
 -- @treturn boolean true
 -- @treturn[2] nil
 -- @treturn[2] string message
@@ -594,10 +608,22 @@ W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
          .. "them first, or pass {cascade = true} to delete them)", show(key),
          some(#rows, "user", rows))
   end
+  local owned = {}
+  for _, owner in ipairs(tenant_owners) do
+    for _, what in ipairs(owner.owned(db, row.id)) do
+      owned[#owned + 1] = what
+    end
+  end
+  if #owned > 0 and not cascade then
+    fail(fn, "key", "tenant %s still owns %s (delete or move them first, or "
+         .. "pass {cascade = true} to delete them)", show(key),
+         table.concat(owned, ", "))
+  end
   for _, a in ipairs(rows) do
     db:_exec(SQL_DELETE_ACCESS, a.user_id, row.id)
     record(db, fn, "user:" .. a.key, { tenant = key, access = a.access }, nil)
   end
+  for _, owner in ipairs(tenant_owners) do owner.delete(db, fn, row.id) end
   local before = read.tenant(db, key)
   db:_exec(SQL_DELETE_TENANT, row.id)
   record(db, fn, "tenant:" .. key, before, nil)
@@ -1227,4 +1253,23 @@ W.unassign_customer = writer("unassign_customer",
 end)
 -- }}}
 
-return { methods = W }
+--[[
+The writer machinery, for modules that add writers of their own
+(mandate.contacts): `writer(name, impl)` makes a public writer,
+`record(db, op, subject, before, after)` writes an audit row,
+`existing(db, fn, arg, kind, key)` checks a key naming an entity,
+`some(n, word, rows [, field])` names a few rows in a message,
+`cascade_option(fn, opts)`, `text_value(v, old)`, `same(a, b)`, and
+`tenant_owners`, where a module registers what tenants own.
+]]
+return {
+  methods = W,
+  writer = writer,
+  record = record,
+  existing = existing,
+  some = some,
+  cascade_option = cascade_option,
+  text_value = text_value,
+  same = same,
+  tenant_owners = tenant_owners,
+}
