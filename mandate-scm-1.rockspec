@@ -22,6 +22,7 @@ build = {
   type = "builtin",
   modules = {
     ["mandate"] = "lua/mandate/init.lua",
+    ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
     ["mandate.read"] = "lua/mandate/read.lua",

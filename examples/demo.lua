@@ -12,7 +12,7 @@ local function fresh(name)
 end
 
 print("mandate " .. mandate.version .. " on " .. _VERSION)
-for _, example in ipairs { "crm", "agency" } do
+for _, example in ipairs { "crm", "agency", "contacts" } do
   local m = require(example)
   local db, path = fresh("demo-" .. example .. ".db")
   m.setup(db)

@@ -3,7 +3,6 @@
 -- prepared checks still hold it, fail inside transactions at every step)
 -- and the integer-id / prepared paths, which must answer exactly as
 -- db:check does.
-local mandate = require "mandate"
 local helpers = require "helpers"
 
 local unpack = table.unpack or unpack

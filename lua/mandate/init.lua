@@ -9,7 +9,8 @@
 -- This module opens stores and gives the store handle (`mandate.Db`) its
 -- Lua methods: the checks come from the C module `mandate.core`, the
 -- writers from `mandate.write`, the read-back from `mandate.read`,
--- explanations from `mandate.explain`.
+-- explanations from `mandate.explain`, contacts, roles and distribution
+-- lists from `mandate.contacts`.
 --
 -- Conventions of every method: a programmer error (a bad argument, a
 -- closed store) raises an error naming the function, the argument, the
@@ -19,6 +20,7 @@
 -- @module mandate
 
 local core = require "mandate.core"
+local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
 local read = require "mandate.read"
 local write = require "mandate.write"
@@ -31,7 +33,7 @@ local mandate = {
 }
 
 -- The writers, readers and explanations become methods of every handle.
-for _, methods in ipairs({ read.methods, write.methods }) do
+for _, methods in ipairs({ read.methods, write.methods, contacts.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

@@ -36,12 +36,16 @@ local ROW_SQL = {
   bundle = "SELECT id, key, label FROM bundles WHERE key = ?1",
   user = "SELECT id, key, unit_id, active, label FROM users WHERE key = ?1",
   customer = "SELECT id, key FROM customers WHERE key = ?1",
+  contact = "SELECT id, key, label, tenant_id FROM contacts WHERE key = ?1",
+  role = "SELECT id, key, contact_id, label, active, tenant_id FROM roles"
+         .. " WHERE key = ?1",
+  list = "SELECT id, key, label, tenant_id FROM lists WHERE key = ?1",
 }
 
 --- The raw row of an entity, or nil.
 -- @tparam userdata db
--- @tparam string kind "unit", "tenant", "right", "bundle", "user" or
--- "customer"
+-- @tparam string kind "unit", "tenant", "right", "bundle", "user",
+-- "customer", "contact", "role" or "list"
 -- @tparam string key
 -- @treturn table|nil the row (column name -> value; NULL columns absent)
 function R.row(db, kind, key)
@@ -248,6 +252,23 @@ local function reader(name, impl)
     return in_read_tx(db, impl, ...)
   end)
 end
+
+--- Run impl(db, ...) inside a read transaction unless one is open
+-- already (for modules that add readers).
+-- @function in_read_tx
+-- @tparam userdata db
+-- @tparam function impl
+-- @return impl's results
+R.in_read_tx = in_read_tx
+
+--- Make a public reader (for modules that add readers): see
+-- `validate.method`; impl(db, ...) runs inside one read transaction
+-- unless a transaction is open already.
+-- @function reader
+-- @tparam string name the method's name, for messages
+-- @tparam function impl
+-- @treturn function the method
+R.reader = reader
 
 local function getter(name, entity)
   return reader(name, function(db, key)

@@ -302,6 +302,57 @@ function V.array(fn, arg, t, what)
   end
   return t
 end
+
+--- Check a set of tags given as an array of keys, each once.
+-- @tparam string fn
+-- @tparam string arg
+-- @param t the value
+-- @treturn {string,...} a new array of the tags in byte order
+function V.tags(fn, arg, t)
+  V.array(fn, arg, t, "tags")
+  local seen, sorted = {}, {}
+  for i, tag in ipairs(t) do
+    local where = arg .. "[" .. i .. "]"
+    V.key(fn, where, tag)
+    if seen[tag] then
+      V.fail(fn, where, "%s is already %s[%d] (tags are a set: give each "
+             .. "once)", show(tag), arg, seen[tag])
+    end
+    seen[tag] = i
+    sorted[i] = tag
+  end
+  table.sort(sorted)
+  return sorted
+end
+
+--- Check channel fields: a table {channel name = text}, names are keys,
+-- values non-empty UTF-8 strings (an address may span lines).
+-- @tparam string fn
+-- @tparam string arg
+-- @param t the value
+-- @treturn table a copy of t
+function V.channels(fn, arg, t)
+  if type(t) ~= "table" then
+    V.fail(fn, arg, "expected a table {channel name = text}, got %s", show(t))
+  end
+  local copy = {}
+  for k, v in pairs(t) do
+    if type(k) ~= "string" then
+      V.fail(fn, arg, "expected a table {channel name = text}, but it has "
+             .. "the key %s", show(k))
+    end
+    V.key(fn, arg, k)
+    if type(v) ~= "string" or v == "" then
+      V.fail(fn, V.field(arg, k), "expected a non-empty string, got %s",
+             show(v))
+    end
+    if not V.is_utf8(v) then
+      V.fail(fn, V.field(arg, k), "%s is not valid UTF-8 text", show(v))
+    end
+    copy[k] = v
+  end
+  return copy
+end
 -- }}}
 
 -- The store's vocabulary {{{
@@ -362,12 +413,14 @@ end
 local ENTITY_LIST = {
   unit = "db:units()", tenant = "db:tenants()", right = "db:rights()",
   bundle = "db:bundles()", user = "db:users()",
+  contact = "db:contacts()", role = "db:roles()", list = "db:all_lists()",
 }
 
 --- Check that a key (already checked with `V.key`) named an entity.
 -- @tparam string fn
 -- @tparam string arg
--- @tparam string kind "unit", "tenant", "right", "bundle" or "user"
+-- @tparam string kind "unit", "tenant", "right", "bundle", "user",
+-- "contact", "role" or "list"
 -- @tparam string v the key
 -- @tparam table|nil row the row found for it, or nil
 -- @treturn table row

@@ -130,6 +130,73 @@ static const char *const migrations[] = {
   "CREATE INDEX audit_revision ON audit(revision);"
   "CREATE INDEX audit_subject ON audit(subject);"
   "CREATE INDEX audit_actor ON audit(actor);",
+
+  /*
+  ** 2: contacts, their roles and distribution lists.  A NULL tenant_id of
+  ** a contact or role is common data.  Channels and tags are rows, so
+  ** that SQL can answer "who has this address" and "who carries this
+  ** tag"; a list's explicit entries are one row per role, excluded = 1
+  ** for an exclusion.  The meta row 'revision.contacts' counts every
+  ** change to these tables: resolved lists are cached against it.
+  */
+  "INSERT INTO meta(key, value) VALUES ('revision.contacts', 0);"
+
+  "CREATE TABLE contacts ("
+  "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key       TEXT NOT NULL UNIQUE,"
+  "  label     TEXT,"
+  "  tenant_id INTEGER REFERENCES tenants(id)"
+  ") STRICT;"
+  "CREATE INDEX contacts_tenant ON contacts(tenant_id);"
+
+  "CREATE TABLE roles ("
+  "  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key        TEXT NOT NULL UNIQUE,"
+  "  contact_id INTEGER NOT NULL REFERENCES contacts(id),"
+  "  label      TEXT,"
+  "  active     INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),"
+  "  tenant_id  INTEGER REFERENCES tenants(id)"
+  ") STRICT;"
+  "CREATE INDEX roles_contact ON roles(contact_id);"
+  "CREATE INDEX roles_tenant ON roles(tenant_id);"
+
+  "CREATE TABLE role_channels ("
+  "  role_id INTEGER NOT NULL REFERENCES roles(id),"
+  "  channel TEXT NOT NULL,"                  /* "email", "postal", ... */
+  "  value   TEXT NOT NULL,"
+  "  PRIMARY KEY (role_id, channel)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX role_channels_value ON role_channels(channel, value);"
+
+  "CREATE TABLE role_tags ("
+  "  role_id INTEGER NOT NULL REFERENCES roles(id),"
+  "  tag     TEXT NOT NULL,"
+  "  PRIMARY KEY (role_id, tag)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX role_tags_tag ON role_tags(tag);"
+
+  "CREATE TABLE lists ("
+  "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  key       TEXT NOT NULL UNIQUE,"
+  "  label     TEXT,"
+  "  tenant_id INTEGER NOT NULL REFERENCES tenants(id)"
+  ") STRICT;"
+  "CREATE INDEX lists_tenant ON lists(tenant_id);"
+
+  "CREATE TABLE list_tags ("                  /* dynamic members */
+  "  list_id INTEGER NOT NULL REFERENCES lists(id),"
+  "  tag     TEXT NOT NULL,"
+  "  PRIMARY KEY (list_id, tag)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX list_tags_tag ON list_tags(tag);"
+
+  "CREATE TABLE list_entries ("
+  "  list_id  INTEGER NOT NULL REFERENCES lists(id),"
+  "  role_id  INTEGER NOT NULL REFERENCES roles(id),"
+  "  excluded INTEGER NOT NULL CHECK (excluded IN (0, 1)),"
+  "  PRIMARY KEY (list_id, role_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX list_entries_role ON list_entries(role_id);",
 };
 
 /*
