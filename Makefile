@@ -148,6 +148,9 @@ coverage: deps
 	  if ($$2 + 0 < $(COVERAGE_MIN)) { print "coverage " $$2 "% < $(COVERAGE_MIN)%"; exit 1 } \
 	  else print "coverage " $$2 "% >= $(COVERAGE_MIN)%" }' build/cov/summary.txt
 
+# libFuzzer targets of the core: fuzz, fuzz-smoke, fuzz-merge (fuzz/README.md)
+include fuzz/fuzz.mk
+
 # -- packaging ---------------------------------------------------------------
 
 PREFIX    ?= /usr/local

@@ -54,20 +54,13 @@ end
 function M.show(db, out)
   out = out or io.write
   out("\n== Agency: consultants x clients (* = set for the user)\n")
-  local m = report.access_matrix(db)
-  local cols = { { "user", 1 } }
-  for _, t in ipairs(m.tenants) do
-    cols[#cols + 1] = { t, function(r) return r[2][t] .. (r[3][t] and "*" or "") end }
-  end
-  local grid = {}
-  for _, u in ipairs(m.users) do grid[#grid + 1] = { u, m.access[u], m.explicit[u] } end
-  out(report.text_table(cols, grid), "\n")
+  out(report.access_matrix_text(db), "\n")
 
   out("\n== Agency: who may edit ACME's release written by omar?\n")
   local release = { tenant = "acme", owner = "omar" }
-  for _, u in ipairs(m.users) do
-    local ok, reason = db:check(u, "press.edit", release)
-    out(string.format("  %-6s %s\n", u, ok and "yes" or ("no (" .. reason .. ")")))
+  for _, u in ipairs(db:users()) do
+    local ok, reason = db:check(u.key, "press.edit", release)
+    out(string.format("  %-6s %s\n", u.key, ok and "yes" or ("no (" .. reason .. ")")))
   end
   out("\n== Agency: explained\n")
   out("- ", db:explain("nina", "press.edit", { tenant = "bolt", owner = "nina" }).text, "\n")

@@ -10,27 +10,10 @@ local M = {}
 
 --- Set up the agency's contacts in db (idempotent: put_* create or update).
 function M.setup(db)
+  -- the agency of examples/agency.lua: its clients, consultants and access
+  require("agency").setup(db)
   db:set_actor("contacts-setup")
   db:transaction(function()
-    db:set_levels { "agency", "team" }
-    db:put_unit("agency", { level = "agency", label = "Brandt & Partner PR" })
-    db:put_unit("consumer", { level = "team", parent = "agency", label = "Consumer team" })
-    db:put_unit("public-affairs", { level = "team", parent = "agency", label = "Public affairs" })
-    for _, t in ipairs { { "acme", "ACME Foods" }, { "bolt", "Bolt Mobility" },
-                         { "civic", "Civic Trust" } } do
-      db:put_tenant(t[1], { label = t[2], default = "hidden" })
-    end
-    -- nina works for ACME and looks at Bolt; petra works for Civic and looks
-    -- at ACME; omar only ever sees ACME
-    db:put_user("nina", { unit = "consumer", label = "Nina" })
-    db:put_user("petra", { unit = "public-affairs", label = "Petra" })
-    db:put_user("omar", { unit = "consumer", label = "Omar" })
-    db:set_access("nina", "acme", "full")
-    db:set_access("nina", "bolt", "read")
-    db:set_access("petra", "civic", "full")
-    db:set_access("petra", "acme", "read")
-    db:set_access("omar", "acme", "full")
-
     -- common data: maintained once, shared by every client's team
     db:put_contact("lena-kraus", { label = "Lena Kraus (freelance journalist)" })
     db:put_role("lena-tribune", { contact = "lena-kraus", label = "Food & mobility, Daily Tribune",

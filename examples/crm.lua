@@ -96,14 +96,7 @@ function M.show(db, out)
   }, rows), "\n")
 
   out("\n== CRM: users x tenants (* = set for the user, else the tenant's default)\n")
-  local m = report.access_matrix(db)
-  local cols = { { "user", 1 } }
-  for _, t in ipairs(m.tenants) do
-    cols[#cols + 1] = { t, function(r) return r[2][t] .. (r[3][t] and "*" or "") end }
-  end
-  local grid = {}
-  for _, u in ipairs(m.users) do grid[#grid + 1] = { u, m.access[u], m.explicit[u] } end
-  out(report.text_table(cols, grid), "\n")
+  out(report.access_matrix_text(db), "\n")
 
   out("\n== CRM: checks\n")
   local doc_bob = { tenant = "crm-de", owner = "bob" }

@@ -33,6 +33,22 @@ function M.access_matrix(db)
   return m
 end
 
+local text_table
+
+--- The access matrix as text: one row per user, one column per tenant,
+-- explicit rows marked with `*`.
+-- @treturn string
+function M.access_matrix_text(db)
+  local m = M.access_matrix(db)
+  local cols = { { "user", 1 } }
+  for _, t in ipairs(m.tenants) do
+    cols[#cols + 1] = { t, function(r) return r[2][t] .. (r[3][t] and "*" or "") end }
+  end
+  local grid = {}
+  for _, u in ipairs(m.users) do grid[#grid + 1] = { u, m.access[u], m.explicit[u] } end
+  return text_table(cols, grid)
+end
+
 local function cell(v)
   if v == nil then return "" end
   return tostring(v)
@@ -42,7 +58,7 @@ end
 -- @tparam table columns array of `{title, field}` or `{title, function(row)}`
 -- @tparam table rows array of tables
 -- @treturn string the table, one line per row after a header and a rule
-function M.text_table(columns, rows)
+function text_table(columns, rows)
   local widths, lines, grid = {}, {}, {}
   for c, col in ipairs(columns) do widths[c] = #col[1] end
   for r, row in ipairs(rows) do
@@ -65,5 +81,6 @@ function M.text_table(columns, rows)
   for r = 1, #grid do lines[#lines + 1] = line(grid[r]) end
   return table.concat(lines, "\n")
 end
+M.text_table = text_table
 
 return M
