@@ -88,7 +88,7 @@ fuzz-merge: $(FUZZ_MERGE_BINS)
 	    fuzz/corpus/$(t) $(FUZZ_DIR)/corpus/$(t) \
 	    > $(FUZZ_DIR)/$(t).merge.log 2>&1 && \
 	  echo "$(t): $$(ls fuzz/corpus/$(t) | wc -l) files," \
-	    "$$(du -sk fuzz/corpus/$(t) | cut -f1) KB" &&) true
+	    "$$(du -sb fuzz/corpus/$(t) | cut -f1) bytes" &&) true
 
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
