@@ -77,7 +77,7 @@ demo: deps all
 
 bench: deps all $(BUILD)/bench_floor.so
 	$(RUNENV) $(LUA) bench/run.lua S M
-	$(RUNENV) $(LUA) bench/contacts_bench.lua
+	$(RUNENV) $(LUA) bench/contacts_bench.lua | tee -a bench/results.md
 
 # instructions per call: stable on a noisy machine (valgrind counts, not clocks)
 bench-instructions: deps all
