@@ -24,6 +24,7 @@ build = {
     ["mandate"] = "lua/mandate/init.lua",
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.explain"] = "lua/mandate/explain.lua",
+    ["mandate.fast"] = "lua/mandate/fast.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",

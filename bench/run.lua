@@ -302,6 +302,7 @@ local function stream(db, q)
     prepared[k] = prepared[k] or db:prepare(u, r)
     q.can[i] = prepared[k]
   end
+  q.checker = db:checker()
   return q
 end
 
@@ -315,6 +316,8 @@ local function verify(size, db, w, q, nv, sql_check, reference)
     local a = answer_of(db.check, db, U[i], R[i], REC[i])
     local b = answer_of(db.check_ids, db, q.uid[i], q.rid[i], q.tid[i],
                         q.oid[i], q.nid[i], q.cid[i])
+    local f = answer_of(q.checker, q.uid[i], q.rid[i], q.tid[i],
+                        q.oid[i], q.nid[i], q.cid[i])
     local c = answer_of(q.can[i], REC[i])
     local d, e = a, a
     if i <= nv then
@@ -322,10 +325,10 @@ local function verify(size, db, w, q, nv, sql_check, reference)
       e = answer_of(sql_check, U[i], R[i], REC[i])
     end
     mix[a] = (mix[a] or 0) + 1
-    if not (a == b and a == c and a == d and a == e) and #bad < 10 then
+    if not (a == b and a == c and a == d and a == e and a == f) and #bad < 10 then
       bad[#bad + 1] = fmt("  %s %s %s: check=%s check_ids=%s prepare=%s "
-                          .. "reference=%s sql=%s", U[i], R[i],
-                          describe(REC[i]), a, b, c, d, e)
+                          .. "reference=%s sql=%s checker=%s", U[i], R[i],
+                          describe(REC[i]), a, b, c, d, e, f)
     end
   end
   if #bad > 0 then
@@ -375,6 +378,16 @@ local function loop_prepared(q)
     local P, REC, n = q.can, q.record, q.n
     for _ = 1, passes do
       for i = 1, n do P[i](REC[i]) end
+    end
+  end
+end
+
+local function loop_checker(q)
+  return function(passes)
+    local check, n = q.checker, q.n
+    local UI, RI, TI, OI, NI, CI = q.uid, q.rid, q.tid, q.oid, q.nid, q.cid
+    for _ = 1, passes do
+      for i = 1, n do check(UI[i], RI[i], TI[i], OI[i], NI[i], CI[i]) end
     end
   end
 end
@@ -458,6 +471,7 @@ local function run_size(size, opt)
     end),
     variant("prepare", n, 0.1, loop_prepared(q)),
     variant("check_ids", n, 0.1, loop_ids(db, q)),
+    variant("checker", n, 0.1, loop_checker(q)),
     variant("check20", n, 0.1, loop_check(db, q20)),
     variant("prepare20", n, 0.1, loop_prepared(q20)),
     variant("check_ids20", n, 0.1, loop_ids(db, q20)),
@@ -627,7 +641,7 @@ local function render(results, opt, out)
          pct(m20.allowed or 0, nq), pct(m20.out_of_scope or 0, nq),
          pct((m20.tenant_hidden or 0) + (m20.tenant_read_only or 0)
              + (m20.unknown_tenant or 0), nq), pct(m20.no_right or 0, nq))
-    line("Agreement, each stream: on all %d queries check = check_ids = "
+    line("Agreement, each stream: on all %d queries check = check_ids = checker = "
          .. "prepare; on the first %d also = reference = SQL baseline: OK.",
          nq, r.nv)
     line("")
@@ -641,6 +655,7 @@ local function render(results, opt, out)
       { "check_local", "`check(db, user, right, record)`, method cached" },
       { "prepare", "prepared: `can(record)`, `can = db:prepare(user, right)`" },
       { "check_ids", "`db:check_ids(uid, rid, tid, oid, unit, cid)`" },
+      { "checker", "`check(uid, rid, tid, oid, unit, cid)`, `check = db:checker()`" },
       { "check20", "`db:check(...)`, requests of 20 checks by one user" },
       { "prepare20", "prepared `can(record)`, requests of 20" },
       { "check_ids20", "`db:check_ids(...)`, requests of 20" },

@@ -141,6 +141,36 @@ describe("the fast paths", function()
     end
   end)
 
+  it("db:checker() answers exactly as check_ids, on every Lua", function()
+    local db = helpers.world()
+    local check = db:checker()
+    local users = { "alice", "bob", "carol", "nobody" }
+    local rights = { "documents.edit", "documents.see", "admin.open", "reports.create" }
+    local function id(kind, key)
+      if key == nil then return nil end
+      return db:id(kind, key) or -1
+    end
+    for _, u in ipairs(users) do
+      for _, r in ipairs(rights) do
+        for _, rec in ipairs(RECORDS) do
+          rec = rec or {}
+          local args = { id("user", u), db:id("right", r), id("tenant", rec.tenant),
+                         id("user", rec.owner), id("unit", rec.unit), id("customer", rec.customer) }
+          assert.same({ db:check_ids(unpack(args, 1, 6)) }, { check(unpack(args, 1, 6)) })
+        end
+      end
+    end
+    -- it sees writes, raises for unknown rights and after close
+    local uid, rid = db:id("user", "bob"), db:id("right", "admin.open")
+    assert.is_true(check(uid, rid))
+    db:set_override("bob", "admin.open", false)
+    assert.same({ false, "no_right" }, { check(uid, rid) })
+    assert.matches("unknown right id 999", helpers.error_of(function() check(uid, 999) end))
+    db:close()
+    assert.matches("the store is closed", helpers.error_of(function() check(uid, rid) end))
+    assert.matches("the store is closed", helpers.error_of(function() db:checker() end))
+  end)
+
   it("keeps working across writes and rebuilds, since ids are stable", function()
     local db = helpers.world()
     local can = db:prepare("bob", "documents.edit")

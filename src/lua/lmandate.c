@@ -489,27 +489,64 @@ static mdt_id opt_id(lua_State *L, int i)
   return lua_isnoneornil(L, i) ? MDT_ABSENT : (mdt_id)luaL_checkinteger(L, i);
 }
 
+/* Integer ids from argument base on: user, right, tenant, owner, unit,
+** customer; the decision of d's current snapshot. */
+static int check_ids_from(lua_State *L, ldb *d, int base)
+{
+  const mdt_snap *s;
+  mdt_record rec;
+  mdt_id u = (mdt_id)luaL_checkinteger(L, base);
+  mdt_id r = (mdt_id)luaL_checkinteger(L, base + 1);
+  int reason, rc = mdt_store_snapshot(d->st, &s);
+  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
+  rec.tenant = opt_id(L, base + 2);
+  rec.owner = opt_id(L, base + 3);
+  rec.unit = opt_id(L, base + 4);
+  rec.customer = opt_id(L, base + 5);
+  reason = mdt_check(s, u, r, &rec);
+  if (reason == MDT_UNKNOWN_RIGHT)
+    return luaL_error(L, "unknown right id %d", (int)r);
+  return decision(L, reason);
+}
+
 /*
 ** db:check_ids(user, right, tenant, owner, unit, customer) with integer
 ** ids from db:id (nil for absent fields): the fast path for hot loops.
 */
 static int l_check_ids(lua_State *L)
 {
-  ldb *d = todb(L);
-  const mdt_snap *s;
-  mdt_record rec;
-  mdt_id u = (mdt_id)luaL_checkinteger(L, 2);
-  mdt_id r = (mdt_id)luaL_checkinteger(L, 3);
-  int reason, rc = mdt_store_snapshot(d->st, &s);
-  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
-  rec.tenant = opt_id(L, 4);
-  rec.owner = opt_id(L, 5);
-  rec.unit = opt_id(L, 6);
-  rec.customer = opt_id(L, 7);
-  reason = mdt_check(s, u, r, &rec);
-  if (reason == MDT_UNKNOWN_RIGHT)
-    return luaL_error(L, "unknown right id %d", (int)r);
-  return decision(L, reason);
+  return check_ids_from(L, todb(L), 2);
+}
+
+/* The closure made by db:_checker: upvalue 1 is the Db. */
+static int l_checked(lua_State *L)
+{
+  ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(1));
+  if (!d->st) return luaL_error(L, "mandate.Db: the store is closed");
+  return check_ids_from(L, d, 1);
+}
+
+/*
+** db:_checker() -> function(user, right, tenant, owner, unit, customer):
+** check_ids bound to db, without the method lookup and type test.
+** lua/mandate/fast.lua hands this out, or an FFI version under LuaJIT.
+*/
+static int l_checker(lua_State *L)
+{
+  todb(L);
+  lua_settop(L, 1);                 /* the closure keeps the Db alive */
+  lua_pushcclosure(L, l_checked, 1);
+  return 1;
+}
+
+/*
+** db:_box() -> the address of the Db's box, whose first field is the
+** store pointer (NULL once closed): LuaJIT's FFI reads it on each call.
+*/
+static int l_box(lua_State *L)
+{
+  lua_pushlightuserdata(L, anydb(L));
+  return 1;
 }
 
 /* The closure made by db:prepare: the methods' upvalues, then db, user
@@ -737,6 +774,8 @@ static const luaL_Reg db_methods[] = {
   { "is_open", l_isopen },
   { "check", l_check },
   { "check_ids", l_check_ids },
+  { "_checker", l_checker },
+  { "_box", l_box },
   { "prepare", l_prepare },
   { "id", l_id },
   { "access", l_access },
@@ -787,6 +826,7 @@ static void push_upvalues(lua_State *L, int mt)
 int luaopen_mandate_core(lua_State *L);
 int luaopen_mandate_core(lua_State *L)
 {
+  int i;
   luaL_newlib(L, module_funcs);
   lua_pushliteral(L, MDT_VERSION);
   lua_setfield(L, -2, "version");
@@ -808,6 +848,13 @@ int luaopen_mandate_core(lua_State *L)
   lua_pushcfunction(L, l_error_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_setfield(L, -2, "Error");
+
+  lua_newtable(L);                  /* reason names by code, for the FFI */
+  for (i = 0; mdt_reason_name(i) != NULL; i++) {
+    lua_pushstring(L, mdt_reason_name(i));
+    lua_rawseti(L, -2, i);
+  }
+  lua_setfield(L, -2, "reasons");
   return 1;
 }
 /* }}} */
