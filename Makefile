@@ -30,7 +30,7 @@ LUAOUT    = $(LUAMODS:lua/%=$(BUILD)/%)
 RUNENV    = LUA_PATH="$(BUILD)/?.lua;$(BUILD)/?/init.lua;spec/?.lua;bench/?.lua;;" \
             LUA_CPATH="$(BUILD)/?.so;;"
 
-.PHONY: all deps test demo bench bench-instructions bench-large asan valgrind lint coverage \
+.PHONY: all deps test demo bench bench-instructions bench-checker bench-large asan valgrind lint coverage \
         fuzz rock install clean help
 
 all: $(SO) $(LUAOUT) $(BUILD)/quickstart $(BUILD)/core_test
@@ -91,6 +91,9 @@ bench-instructions: deps all
 	  split("floor check prepared check_ids", ms, " "); \
 	  for (i = 1; i <= 4; i++) { c = (n[ms[i]] - base) / 200000; \
 	    printf "%-10s %8.0f %9.1f\n", ms[i], c, c / fl } }'
+
+bench-checker: deps all
+	$(RUNENV) $(LUA) bench/checker.lua
 
 bench-large: deps all $(BUILD)/bench_floor.so
 	$(RUNENV) $(LUA) bench/run.lua L
