@@ -1,17 +1,7 @@
 -- db:checker() against db:check_ids in a hot loop (1k users, one right):
 -- shows what the FFI path buys on LuaJIT.  `make bench-checker LUA=luajit LUAPKG=luajit`
-local mandate = require "mandate"
-local db = assert(mandate.open())
-db:transaction(function()
-  db:set_levels { "branch", "team" }
-  db:put_unit("hh", { level = "branch" })
-  db:put_unit("hh-sales", { level = "team", parent = "hh" })
-  db:put_tenant("crm", { default = "read" })
-  db:put_right("documents.view", { kind = "scope", mode = "read" })
-  db:put_bundle("sales", { rights = { ["documents.view"] = "team" } })
-  for i = 1, 1000 do db:put_user("u" .. i, { unit = "hh-sales", bundles = { "sales" } }) end
-end)
-local uid, rid, tid = db:id("user", "u5"), db:id("right", "documents.view"), db:id("tenant", "crm")
+local db, id = require("hot_world")()
+local uid, rid, tid = id.user, id.right, id.tenant
 local N = 2000000
 local function time(name, f)
   local best = math.huge

@@ -3,21 +3,9 @@
 -- this script once per mode under valgrind --tool=callgrind and divides
 -- (mode - empty loop) by the number of iterations.
 -- Usage: lua5.4 bench/instructions.lua MODE [N]
-local mandate = require "mandate"
-
 local mode, N = arg[1] or "none", tonumber(arg[2]) or 200000
-local db = assert(mandate.open())
-db:transaction(function()
-  db:set_levels { "branch", "team" }
-  db:put_unit("hh", { level = "branch" })
-  db:put_unit("hh-sales", { level = "team", parent = "hh" })
-  db:put_tenant("crm", { default = "read" })
-  db:put_right("documents.view", { kind = "scope", mode = "read" })
-  db:put_bundle("sales", { rights = { ["documents.view"] = "team" } })
-  for i = 1, 1000 do db:put_user("u" .. i, { unit = "hh-sales", bundles = { "sales" } }) end
-end)
-local uid, rid, tid, oid = db:id("user", "u5"), db:id("right", "documents.view"),
-                           db:id("tenant", "crm"), db:id("user", "u7")
+local db, ids = require("hot_world")()
+local uid, rid, tid, oid = ids.user, ids.right, ids.tenant, ids.owner
 local record = { tenant = "crm", owner = "u7" }
 assert(db:check("u5", "documents.view", record))
 
