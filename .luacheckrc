@@ -2,3 +2,4 @@ std = "max"
 max_line_length = 110
 files["spec/"] = { std = "+busted" }
 exclude_files = { "build/", "mandate/" }
+files["examples/openresty/"] = { std = "+ngx_lua" }
