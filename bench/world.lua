@@ -17,6 +17,8 @@
 --
 -- @module world
 
+local reference = require "reference"
+
 local M = {}
 
 --- Bump when the generated world changes: cached stores carry it in their
@@ -127,18 +129,13 @@ local BUNDLES = {
 }
 local STAFF_BUNDLES = 16     -- the first 16 are functions of team members
 
-local RANK_NAMES = { [0] = "none", "own", "team", "department", "branch",
-                     "country", "all" }
-
+-- a scope value by rank (clamped to none..all), written as the reference
+-- writes it
 local function scope(rank, customer)
+  local all = #M.LEVELS + 2
   if rank < 0 then rank = 0 end
-  if rank > 6 then rank = 6 end
-  local base = RANK_NAMES[rank]
-  if customer then
-    if base == "none" then return "customer" end
-    return base .. "+customer"
-  end
-  return base
+  if rank > all then rank = all end
+  return reference.format({ levels = M.LEVELS }, rank, customer)
 end
 
 -- rights in a fixed order: {key, kind, mode, customer, area}
