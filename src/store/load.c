@@ -271,6 +271,7 @@ static int patch(mdt_store *st)
 {
   size_t i;
   int rc = MDT_OK;
+  st->epoch++;                      /* even a failed patch may change keys */
   for (i = 0; i < st->ntouched && rc == MDT_OK; i++) {
     mdt_id u = st->touched[i];
     int64_t seen = st->users_loaded;
@@ -371,6 +372,7 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
     if ((rc = build(st, &s)) != MDT_OK) return rc;
     mdt_snap_free(st->snap);
     *out = st->snap = s;
+    st->epoch++;
     st->stale = 0;
     st->rebuilds++;
   } else if (st->ntouched && patch(st) != MDT_OK) {
@@ -391,6 +393,11 @@ void mdt_store_set_interval(mdt_store *st, double seconds)
 double mdt_store_interval(const mdt_store *st)
 {
   return st->interval;
+}
+
+uint64_t mdt_store_epoch(const mdt_store *st)
+{
+  return st->epoch;
 }
 
 void mdt_store_stats(const mdt_store *st, int64_t *rebuilds, int64_t *patches)

@@ -74,6 +74,13 @@ int mdt_store_refresh(mdt_store *st);
 void mdt_store_set_interval(mdt_store *st, double seconds);
 double mdt_store_interval(const mdt_store *st);
 
+/*
+** A number that changes before the snapshot changes in any way (a
+** rebuild, or a patch of users whose keys may change): what a caller
+** derived from the snapshot, such as ids of keys, holds until it moves.
+*/
+uint64_t mdt_store_epoch(const mdt_store *st);
+
 /* How many full rebuilds and user patches the store has made so far. */
 void mdt_store_stats(const mdt_store *st, int64_t *rebuilds,
                      int64_t *patches);

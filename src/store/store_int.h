@@ -25,6 +25,7 @@ struct mdt_store {
   double interval;          /* seconds between polls; < 0: never */
   double next_poll;         /* monotonic time of the next poll */
   int64_t rebuilds, patches;
+  uint64_t epoch;           /* steps before the snapshot changes in any way */
   int64_t users_loaded;     /* user rows read, to notice deleted users */
   char errmsg[512];
 };

@@ -1,0 +1,146 @@
+-- How checks resolve keys.  The binding caches the id of each key by the
+-- address of its (interned) Lua string, anchors the strings it caches and
+-- forgets everything whenever the snapshot changes (src/lua/lmandate.c,
+-- "Key cache").  Whatever the cache holds, every answer must be the one
+-- the store's current rows give, and the cache must stay bounded by the
+-- store's keys, whatever strings requests bring.
+local helpers = require "helpers"
+local mandate = require "mandate"
+
+local EDIT = "documents.edit"
+
+-- a copy of s that is a different Lua string object wherever Lua does not
+-- intern (long strings in 5.3 and 5.4), built at run time
+local function fresh(s)
+  return (s:sub(1, 1) .. s:sub(2))
+end
+
+local function total_keys(db)
+  local n = 0
+  for _, t in ipairs({ "users", "rights", "tenants", "units", "customers" }) do
+    n = n + db:_row("SELECT count(*) AS n FROM " .. t).n
+  end
+  return n
+end
+
+describe("resolving keys", function()
+  it("sees a user renamed by another connection, under both names", function()
+    local path = helpers.tmpname()
+    local db = helpers.world(assert(mandate.open(path)))
+    local rec = { tenant = "team-a", owner = "alice" }
+    assert.is_true(db:check("alice", EDIT, rec))
+    local other = assert(mandate.open(path))
+    other:_exec("UPDATE users SET key = 'alice2' WHERE key = 'alice'")
+    other:close()
+    assert.is_true(db:refresh())
+    assert.same({ false, "unknown_user" }, { db:check("alice", EDIT, rec) })
+    assert.is_true(db:check("alice2", EDIT, { tenant = "team-a", owner = "alice2" }))
+    -- the old owner key names nobody now: not alice2's own record any more
+    assert.same({ false, "out_of_scope" },
+                { db:check("alice2", "documents.see", { owner = "alice" }) })
+    db:close()
+    helpers.remove_store(path)
+  end)
+
+  it("gives a key that is deleted and created again its new id", function()
+    local db = helpers.world()
+    local old = db:id("user", "bob")
+    assert.is_true(db:check("bob", "admin.open"))
+    db:delete_user("bob")
+    assert.same({ false, "unknown_user" }, { db:check("bob", "admin.open") })
+    db:put_user("bob", { unit = "lab" })                  -- no bundles now
+    assert.are_not.equal(old, db:id("user", "bob"))
+    assert.same({ false, "no_right" }, { db:check("bob", "admin.open") })
+    assert.same({ false, "unknown_user" },
+                { db:check_ids(old, db:id("right", "admin.open")) })
+  end)
+
+  it("keeps kinds apart when a user, a tenant and a unit share a key", function()
+    local db = helpers.world()
+    db:put_tenant("lab", { default = "hidden" })
+    db:put_user("lab", { unit = "lab", bundles = { "inside-sales" } })
+    db:set_access("lab", "lab", "full")
+    local rec = { tenant = "lab", owner = "lab", unit = "lab" }
+    assert.is_true(db:check("lab", EDIT, rec))
+    assert.same({ false, "tenant_hidden" }, { db:check("alice", EDIT, rec) })
+    assert.equal(db:id("unit", "lab"), db:id("unit", fresh("lab")))
+    assert.are_not.equal(db:id("user", "lab"), db:id("tenant", "lab"))
+  end)
+
+  it("answers keys built at run time exactly as literals, across collections", function()
+    local db = helpers.world()
+    local rights = { EDIT, "documents.see", "admin.open", "reports.create" }
+    local owners = { "alice", "bob", "carol", "nobody" }
+    local expect = {}
+    for _, u in ipairs(owners) do
+      for _, r in ipairs(rights) do
+        for _, o in ipairs(owners) do
+          expect[u .. "/" .. r .. "/" .. o] =
+            { db:check(u, r, { tenant = "team-a", owner = o }) }
+        end
+      end
+    end
+    for round = 1, 20 do
+      for _, u in ipairs(owners) do
+        for _, r in ipairs(rights) do
+          for _, o in ipairs(owners) do
+            -- new string objects every round; the old ones become garbage
+            local got = { db:check(fresh(u), table.concat({ r }),
+                                   { tenant = ("team-a"):lower(), owner = o .. "" }) }
+            assert.same(expect[u .. "/" .. r .. "/" .. o], got)
+          end
+        end
+      end
+      if round % 5 == 0 then collectgarbage() collectgarbage() end
+    end
+  end)
+
+  it("stays bounded by the store's keys whatever keys requests bring", function()
+    local db = helpers.world()
+    local long = string.rep("x", 60)
+    db:put_user(long, { unit = "hh-sales", bundles = { "admin" } })
+    for i = 1, 5000 do
+      assert.is_true(db:check(fresh(long), "admin.open"))
+      assert.same({ false, "unknown_user" }, { db:check("ghost" .. i, "admin.open") })
+      assert.same({ false, "unknown_tenant" },
+                  { db:check("bob", "admin.open", { tenant = "t" .. i }) })
+    end
+    assert.is_true(db:stats().cached_keys <= total_keys(db))
+  end)
+
+  it("starts over after every change of the snapshot", function()
+    local db = helpers.world()
+    assert.is_true(db:check("alice", EDIT, { tenant = "team-a", owner = "bob" }))
+    assert.is_true(db:check("bob", "admin.open", { customer = "ACME", unit = "lab" }))
+    assert.equal(7, db:stats().cached_keys)
+    db:set_access("alice", "team-a", "read")              -- a patch
+    assert.same({ false, "tenant_read_only" },
+                { db:check("alice", EDIT, { tenant = "team-a", owner = "bob" }) })
+    assert.equal(4, db:stats().cached_keys)               -- this check's keys
+  end)
+
+  it("grows with a store of many keys and answers each of them", function()
+    local db = helpers.world()
+    db:transaction(function()
+      for i = 1, 3000 do
+        db:put_user("u" .. i, { unit = "hh-sales", bundles = { i % 2 == 0 and "admin" or "inside-sales" } })
+      end
+    end)
+    for pass = 1, 2 do
+      for i = 1, 3000 do
+        local ok, why = db:check("u" .. i, "admin.open")
+        if i % 2 == 0 then assert.is_true(ok, pass)
+        else assert.same({ false, "no_right" }, { ok, why }) end
+      end
+    end
+    assert.is_true(db:stats().cached_keys >= 3000)
+    assert.is_true(db:stats().cached_keys <= total_keys(db))
+  end)
+
+  it("accepts a number for a key, as Lua would a string", function()
+    local db = helpers.world()
+    db:put_user("42", { unit = "hh-sales", bundles = { "admin" } })
+    assert.is_true(db:check(42, "admin.open"))
+    assert.equal(db:id("user", "42"), db:id("user", 42))
+  end)
+end)
