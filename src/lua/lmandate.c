@@ -517,41 +517,47 @@ static mdt_id right_arg(lua_State *L, ldb *d, const mdt_snap *s, int i)
 }
 
 /*
-** Field f (0..3, see field_names) of the record table at index t: absent,
-** known, or unknown.
+** The record at argument i (nil or a table) into *rec; NULL for nil.
+** Each field is absent, a known key or an unknown one.  A table without
+** a metatable is read raw: lua_gettable would look for an __index on
+** every absent field, and most records leave out two of the four.
 */
-static mdt_id record_field(lua_State *L, ldb *d, const mdt_snap *s, int t,
-                           int f, int kind)
-{
-  mdt_id id = MDT_ABSENT;
-  lua_pushvalue(L, lua_upvalueindex(UV_FIELDS + f));
-  lua_gettable(L, t);
-  switch (lua_type(L, -1)) {
-    case LUA_TNIL: break;
-    case LUA_TSTRING:
-      id = key_id(L, d, s, kind, lua_gettop(L));
-      if (!id) id = MDT_UNKNOWN;
-      break;
-    default:
-      luaL_error(L, "record.%s: expected a string key or nil, got %s",
-                 field_names[f], luaL_typename(L, -1));
-  }
-  lua_pop(L, 1);
-  return id;
-}
-
-/* The record at argument i (nil or a table) into *rec; NULL for nil. */
 static const mdt_record *record_arg(lua_State *L, ldb *d, const mdt_snap *s,
                                     int i, mdt_record *rec)
 {
+  static const int kinds[4] = { MDT_TENANT, MDT_USER, MDT_UNIT,
+                                MDT_CUSTOMER };
+  mdt_id id[4];
+  int f, top, meta;
   if (lua_isnoneornil(L, i)) return NULL;
   luaL_argcheck(L, lua_istable(L, i), i,
                 "record must be a table {tenant=, owner=, unit=, customer=} "
                 "or nil");
-  rec->tenant = record_field(L, d, s, i, 0, MDT_TENANT);
-  rec->owner = record_field(L, d, s, i, 1, MDT_USER);
-  rec->unit = record_field(L, d, s, i, 2, MDT_UNIT);
-  rec->customer = record_field(L, d, s, i, 3, MDT_CUSTOMER);
+  top = lua_gettop(L);
+  if ((meta = lua_getmetatable(L, i)) != 0) lua_pop(L, 1);
+  for (f = 0; f < 4; f++) {
+    lua_pushvalue(L, lua_upvalueindex(UV_FIELDS + f));
+    if (meta) lua_gettable(L, i);
+    else lua_rawget(L, i);
+  }
+  for (f = 0; f < 4; f++) {
+    int v = top + 1 + f;
+    switch (lua_type(L, v)) {
+      case LUA_TNIL: id[f] = MDT_ABSENT; break;
+      case LUA_TSTRING:
+        id[f] = key_id(L, d, s, kinds[f], v);
+        if (!id[f]) id[f] = MDT_UNKNOWN;
+        break;
+      default:
+        luaL_error(L, "record.%s: expected a string key or nil, got %s",
+                   field_names[f], luaL_typename(L, v));
+    }
+  }
+  lua_settop(L, top);
+  rec->tenant = id[0];
+  rec->owner = id[1];
+  rec->unit = id[2];
+  rec->customer = id[3];
   return rec;
 }
 
