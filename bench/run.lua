@@ -286,8 +286,10 @@ end
 local function stream(db, q)
   q.uid, q.rid, q.tid, q.oid, q.nid, q.cid, q.can = {}, {}, {}, {}, {}, {},
                                                     {}
+  -- 0 for an absent field, not nil: an array with holes goes to the hash
+  -- part of a Lua table, and the loops would time Lua's table lookups
   local function idof(kind, key)
-    if key == nil then return nil end
+    if key == nil then return 0 end
     return db:id(kind, key) or -1           -- -1: given, but names nothing
   end
   local prepared = {}
@@ -297,6 +299,8 @@ local function stream(db, q)
     if rec then
       q.tid[i], q.oid[i] = idof("tenant", rec.tenant), idof("user", rec.owner)
       q.nid[i], q.cid[i] = idof("unit", rec.unit), idof("customer", rec.customer)
+    else                                    -- no record: all fields absent
+      q.tid[i], q.oid[i], q.nid[i], q.cid[i] = 0, 0, 0, 0
     end
     local k = u .. "\0" .. r
     prepared[k] = prepared[k] or db:prepare(u, r)
@@ -475,6 +479,7 @@ local function run_size(size, opt)
     variant("check20", n, 0.1, loop_check(db, q20)),
     variant("prepare20", n, 0.1, loop_prepared(q20)),
     variant("check_ids20", n, 0.1, loop_ids(db, q20)),
+    variant("checker20", n, 0.1, loop_checker(q20)),
     variant("reference", nb, 0.2, function(passes)
       local check, w_, U_, R_, REC_ = reference.check, w, U, R, REC
       for _ = 1, passes do
@@ -659,6 +664,7 @@ local function render(results, opt, out)
       { "check20", "`db:check(...)`, requests of 20 checks by one user" },
       { "prepare20", "prepared `can(record)`, requests of 20" },
       { "check_ids20", "`db:check_ids(...)`, requests of 20" },
+      { "checker20", "`check(...)`, `check = db:checker()`, requests of 20" },
       { "reference", "naive: `reference.check(world, ...)` (pure Lua)" },
       { "sql", "SQL baseline: one prepared query per check" },
     }
@@ -736,14 +742,21 @@ local function render(results, opt, out)
        m.size, cr, tm.check20.median / tm.floor.median,
        verdict(cr <= TARGETS.check_ratio,
                fmt("%.2fx the limit", cr / TARGETS.check_ratio)))
-  local pr = tm.prepare.median / tm.floor.median
-  line("| prepared <= 3x floor (%s) | %.1fx; requests of 20: %.1fx | %s |",
-       m.size, pr, tm.prepare20.median / tm.floor.median,
+  -- issue 5 words this target "<= 3x with prepared ids": keys resolved
+  -- once, integer ids per check, which is what db:checker() takes
+  local pr = tm.checker.median / tm.floor.median
+  line("| prepared ids <= 3x floor, `db:checker()` (%s) | %.1fx; requests of "
+       .. "20: %.1fx | %s |", m.size, pr,
+       tm.checker20.median / tm.floor.median,
        verdict(pr <= TARGETS.prepare_ratio,
                fmt("%.2fx the limit", pr / TARGETS.prepare_ratio)))
-  line("| (check_ids: no target) (%s) | %.1fx floor; requests of 20: %.1fx | |",
-       m.size, tm.check_ids.median / tm.floor.median,
+  line("| (`db:check_ids`, the same as a method) (%s) | %.1fx floor; requests "
+       .. "of 20: %.1fx | |", m.size, tm.check_ids.median / tm.floor.median,
        tm.check_ids20.median / tm.floor.median)
+  line("| (prepared `can(record)`: also reads the record and resolves its "
+       .. "keys) (%s) | %.1fx floor; requests of 20: %.1fx | |", m.size,
+       tm.prepare.median / tm.floor.median,
+       tm.prepare20.median / tm.floor.median)
   if by.L then
     local s = by.L.snap
     line("| snapshot for L <= 0.5 s | %s (rebuild median %s) | %s |",

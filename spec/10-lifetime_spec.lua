@@ -136,6 +136,9 @@ describe("the fast paths", function()
             args[5], args[6] = id("unit", rec.unit), id("customer", rec.customer)
           end
           assert.same(want, { db:check_ids(args[1], args[2], unpack(args, 3, 6)) })
+          for f = 3, 6 do args[f] = args[f] or 0 end  -- 0 is absent too
+          assert.same(want, { db:check_ids(unpack(args, 1, 6)) })
+          assert.same(want, { db:checker()(unpack(args, 1, 6)) })
         end
       end
     end

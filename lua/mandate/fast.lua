@@ -66,7 +66,7 @@ end
 --- A check function bound to db, taking integer ids (see `db:id`).
 -- @function checker
 -- @treturn function `check(user, right [, tenant, owner, unit, customer])`
--- -> `true` | `false, reason`; absent fields are nil, a key that names
+-- -> `true` | `false, reason`; absent fields are nil or 0, a key that names
 -- nothing is -1; raises for an unknown right id or a closed store
 function M.checker(db)
   if lib then

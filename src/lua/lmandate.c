@@ -687,7 +687,8 @@ static int check_ids_from(lua_State *L, ldb *d, int base, int names)
 
 /*
 ** db:check_ids(user, right, tenant, owner, unit, customer) with integer
-** ids from db:id (nil for absent fields): the fast path for hot loops.
+** ids from db:id (nil or 0 for absent fields, ids start at 1): the fast
+** path for hot loops.
 */
 static int l_check_ids(lua_State *L)
 {
