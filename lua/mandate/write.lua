@@ -73,6 +73,13 @@ local function encode(v)
   return json.encode(v)
 end
 
+-- What encode gives for an access row {tenant =, access =}, without the
+-- generic table walk: bulk access changes write one per call.
+local function access_text(tenant, access)
+  return '{"access":' .. json.string(access) .. ',"tenant":'
+         .. json.string(tenant) .. "}"
+end
+
 -- Do two entities (tables or nil) have the same content?
 local function same(a, b)
   return encode(a) == encode(b)
@@ -82,10 +89,13 @@ end
 Write the audit row of one change, under the change set's revision
 base + 1; the revision itself is set once, when the change set commits.
 ]]
-local function record(db, op, subject, before, after)
+local function record_text(db, op, subject, before, after)
   local st = state(db)
-  db:_exec(SQL_AUDIT, st.base + 1, st.actor, op, subject, encode(before),
-           encode(after))
+  db:_exec(SQL_AUDIT, st.base + 1, st.actor, op, subject, before, after)
+end
+
+local function record(db, op, subject, before, after)
+  record_text(db, op, subject, encode(before), encode(after))
 end
 
 local function try(db, sql)
@@ -642,7 +652,7 @@ W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
   end
   for _, a in ipairs(rows) do
     db:_exec(SQL_DELETE_ACCESS, a.user_id, row.id)
-    record(db, fn, "user:" .. a.key, { tenant = key, access = a.access }, nil)
+    record_text(db, fn, "user:" .. a.key, access_text(key, a.access), nil)
   end
   for _, owner in ipairs(tenant_owners) do owner.delete(db, fn, row.id) end
   local before = read.tenant(db, key)
@@ -1191,9 +1201,9 @@ W.set_access = writer("set_access", function(db, fn, user, tenant, access)
   if old and old.access == access then return true end
   db:_exec(SQL_PUT_ACCESS, uid, tid, access)
   db:_touch_user(uid)
-  record(db, fn, "user:" .. user,
-         old and { tenant = tenant, access = old.access },
-         { tenant = tenant, access = access })
+  record_text(db, fn, "user:" .. user,
+              old and access_text(tenant, old.access),
+              access_text(tenant, access))
   return true
 end)
 
@@ -1213,8 +1223,7 @@ W.clear_access = writer("clear_access", function(db, fn, user, tenant)
   if not old then return true end
   db:_exec(SQL_DELETE_ACCESS, uid, tid)
   db:_touch_user(uid)
-  record(db, fn, "user:" .. user, { tenant = tenant, access = old.access },
-         nil)
+  record_text(db, fn, "user:" .. user, access_text(tenant, old.access), nil)
   return true
 end)
 
