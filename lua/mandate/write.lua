@@ -10,11 +10,13 @@
 -- transaction (`BEGIN IMMEDIATE`), one audit row per changed entity and
 -- one step of `db:revision()`; a runtime failure of the store (`busy`,
 -- `ioerr`, ...) rolls it back and returns `nil, message, code`.  Inside
--- `db:transaction` a writer is a savepoint, and a runtime failure raises
--- the `mandate.Error` instead, so that the transaction cannot commit
--- half of its work.  A writer that would change nothing (putting what is
--- stored already, clearing what is not there) writes nothing: no audit
--- row, no new revision.
+-- `db:transaction` a runtime failure raises the `mandate.Error` instead,
+-- and the transaction cannot commit half of the writer's work: it rolls
+-- back when fn returns, even if fn caught the error (an inner
+-- `db:transaction` around the writer confines that to the inner writes).
+-- A writer that would change nothing (putting what is stored already,
+-- clearing what is not there) writes nothing: no audit row, no new
+-- revision.
 --
 -- `put_*` create or update.  An option that is missing (nil) keeps its
 -- stored value on update and takes its default on create; `false`
@@ -102,8 +104,9 @@ local function try(db, sql)
   pcall(db._exec, db, sql)
 end
 
--- Undo an open transaction (own) or savepoint; the snapshot is stale.
--- Never raises: it runs while another error is on its way.
+-- Undo an open transaction (own) or savepoint; the snapshot is stale, and
+-- a writer's half-done work (st.torn) is gone.  Never raises: it runs
+-- while another error is on its way.
 local function roll_back(db, own)
   if own then
     try(db, "ROLLBACK")
@@ -112,15 +115,25 @@ local function roll_back(db, own)
     try(db, "RELEASE mandate")
   end
   pcall(db._touch_all, db)
+  state(db).torn = nil
 end
 
--- A mandate.Error for a transaction that SQLite rolled back on its own
--- (it does so after some I/O errors): nothing more may be written in it.
+local function store_error(message)
+  return setmetatable({ code = "error", message = message }, core.Error)
+end
+
+-- A mandate.Error when the enclosing transaction is lost (SQLite rolls
+-- back on its own after some I/O errors) or must roll back (st.torn):
+-- nothing more may be written in it.
 local function check_alive(db, st, name)
-  if st.depth > 0 and not db:_in_transaction() then
-    error(setmetatable({ code = "error", message = name .. ": the enclosing "
-      .. "transaction was rolled back after an earlier failure" }, core.Error),
-      0)
+  if st.depth == 0 then return end
+  if st.torn then
+    error(store_error(name .. ": the enclosing transaction must roll back "
+      .. "after a writer failed in it (" .. tostring(st.torn) .. ")"), 0)
+  end
+  if not db:_in_transaction() then
+    error(store_error(name .. ": the enclosing transaction was rolled back "
+      .. "after an earlier failure"), 0)
   end
 end
 
@@ -136,16 +149,35 @@ end
 local USAGE = {}   -- status: a usage error, raise its message at the caller
 
 --[[
+Inside db:transaction, run a writer whose impl checks everything before
+its first write without a savepoint of its own (a savepoint copies every
+page the writer touches: a third of a set_access).  A usage error leaves
+nothing behind then; any other failure may strike between two writes, so
+it marks the transaction torn, and db:transaction rolls back.
+]]
+local function run_direct(db, st, name, impl, ...)
+  local r = pack(pcall(impl, db, name, ...))
+  if r[1] then return true, unpack(r, 2, r.n) end
+  local e = r[2]
+  if V.is_usage(e) then return USAGE, e.message end
+  st.torn = e
+  error(e, 0)
+end
+
+--[[
 Run a writer: open its transaction (BEGIN IMMEDIATE when none is open,
 else a savepoint), run impl, commit or roll back.  Returns true and impl's
 results, or USAGE and a message, or true, nil, message, code for a runtime
-failure outside db:transaction; raises anything else.
+failure outside db:transaction; raises anything else, and then the
+enclosing db:transaction must roll back (st.torn).  A direct writer skips
+the savepoint inside db:transaction (see run_direct).
 ]]
-local function run(db, name, impl, ...)
+local function run(db, name, impl, direct, ...)
   local st = state(db)
   local nested = st.depth > 0
-  local own = not nested and not db:_in_transaction()
   check_alive(db, st, name)
+  if direct and nested then return run_direct(db, st, name, impl, ...) end
+  local own = not nested and not db:_in_transaction()
   local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
                                          or "SAVEPOINT mandate")
   local r
@@ -167,18 +199,24 @@ local function run(db, name, impl, ...)
     roll_back(db, own)
   end
   if V.is_usage(e) then return USAGE, e.message end
-  if V.is_store_error(e) and not nested then
-    return true, nil, e.message, e.code
+  if not nested then
+    if V.is_store_error(e) then return true, nil, e.message, e.code end
+  else
+    st.torn = e
   end
   error(e, 0)
 end
 
--- A public writer around impl(db, name, ...).
-local function writer(name, impl)
+-- A public writer around impl(db, name, ...); a direct one (see
+-- run_direct) when impl checks all its arguments before its first write:
+-- writer(name, impl, DIRECT).
+local DIRECT = true
+
+local function writer(name, impl, direct)
   return function(db, ...)
     local problem = V.db_problem(db, name)
     if problem then error(problem, 2) end
-    local r = pack(run(db, name, impl, ...))
+    local r = pack(run(db, name, impl, direct, ...))
     if r[1] == USAGE then error(r[2], 2) end
     return unpack(r, 2, r.n)
   end
@@ -195,7 +233,10 @@ end
 -- step of `db:revision()`, or rolled back entirely when it raises; the
 -- error is then raised again, the very same value.  Transactions nest:
 -- an inner `db:transaction` is a savepoint, and an inner failure caught
--- with pcall inside the outer fn undoes only the inner writes.
+-- with pcall inside the outer fn undoes only the inner writes.  A
+-- writer's runtime failure (a `mandate.Error`) cannot be caught away:
+-- the transaction around it rolls back when fn returns and raises it
+-- again.
 -- The outermost transaction takes the write lock at once
 -- (`BEGIN IMMEDIATE`), so concurrent writers wait up to the busy
 -- timeout instead of failing halfway.
@@ -205,7 +246,8 @@ end
 -- @treturn[2] nil when the transaction cannot begin or commit
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
--- @raise whatever fn raises, after the rollback
+-- @raise whatever fn raises, or a writer's failure fn caught, after the
+-- rollback
 function W.transaction(db, fn)
   local problem = V.db_problem(db, "transaction")
   if problem then error(problem, 2) end
@@ -229,6 +271,11 @@ function W.transaction(db, fn)
     if not r[1] then
       roll_back(db, own)
       error(r[2], 0)                  -- fn's error, the very same value
+    end
+    if st.torn then                   -- fn caught a writer's failure
+      e = st.torn
+      roll_back(db, own)
+      error(e, 0)
     end
     if outer then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
     if ok then ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate") end
@@ -1154,7 +1201,7 @@ W.set_override = writer("set_override", function(db, fn, user, right, value)
          old and { right = right, value = read.value(r.kind, old.value) },
          { right = right, value = read.value(r.kind, text) })
   return true
-end)
+end, DIRECT)
 
 --- Remove a user's override: the right comes from their bundles again.
 -- Nothing happens when there is none.
@@ -1175,7 +1222,7 @@ W.clear_override = writer("clear_override", function(db, fn, user, right)
   record(db, fn, "user:" .. user,
          { right = right, value = read.value(r.kind, old.value) }, nil)
   return true
-end)
+end, DIRECT)
 
 local SQL_ACCESS_ROW = "SELECT access FROM access WHERE user_id = ?1"
   .. " AND tenant_id = ?2"
@@ -1205,7 +1252,7 @@ W.set_access = writer("set_access", function(db, fn, user, tenant, access)
               old and access_text(tenant, old.access),
               access_text(tenant, access))
   return true
-end)
+end, DIRECT)
 
 --- Remove a user's explicit access to a tenant: the tenant's default
 -- applies again.  Nothing happens when there is none.
@@ -1225,7 +1272,7 @@ W.clear_access = writer("clear_access", function(db, fn, user, tenant)
   db:_touch_user(uid)
   record_text(db, fn, "user:" .. user, access_text(tenant, old.access), nil)
   return true
-end)
+end, DIRECT)
 
 local SQL_INSERT_CUSTOMER = "INSERT INTO customers(key) VALUES (?1)"
 local SQL_MANAGER = "SELECT 1 AS yes FROM account_managers"
@@ -1259,7 +1306,7 @@ W.assign_customer = writer("assign_customer", function(db, fn, user, customer)
   db:_touch_user(uid)
   record(db, fn, "user:" .. user, nil, { customer = customer })
   return true
-end)
+end, DIRECT)
 
 --- Stop a user being an account manager of a customer.
 -- Nothing happens when they are not.
@@ -1280,7 +1327,7 @@ W.unassign_customer = writer("unassign_customer",
   db:_touch_user(uid)
   record(db, fn, "user:" .. user, { customer = customer }, nil)
   return true
-end)
+end, DIRECT)
 -- }}}
 
 --[[
