@@ -74,6 +74,46 @@ describe("mandate.open", function()
     helpers.remove_store(path)
   end)
 
+  it("upgrades the access table of a schema version 2 store in place",
+     function()
+    local path = helpers.tmpname()
+    local db = assert(mandate.open(path))
+    helpers.world(db)
+    local rows = db:_rows("SELECT * FROM access ORDER BY user_id, tenant_id")
+    assert.is_true(#rows > 0)
+    -- the access table as version 2 made it
+    db:_exec("CREATE TABLE access_v2 ("
+             .. "  user_id   INTEGER NOT NULL REFERENCES users(id),"
+             .. "  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+             .. "  access    TEXT NOT NULL"
+             .. "            CHECK (access IN ('full', 'read', 'hidden')),"
+             .. "  PRIMARY KEY (user_id, tenant_id)"
+             .. ") STRICT, WITHOUT ROWID")
+    db:_exec("INSERT INTO access_v2 SELECT * FROM access")
+    db:_exec("DROP TABLE access")
+    db:_exec("ALTER TABLE access_v2 RENAME TO access")
+    db:_exec("CREATE INDEX access_tenant ON access(tenant_id)")
+    db:_exec("PRAGMA user_version = 2")
+    db:close()
+    db = assert(mandate.open(path))
+    assert.are.equal(user_version(helpers.open()), user_version(db))
+    assert.are.same(rows, db:_rows("SELECT * FROM access"
+                                   .. " ORDER BY user_id, tenant_id"))
+    assert.is_not_nil(db:_row("SELECT 1 AS yes FROM sqlite_master"
+                              .. " WHERE name = 'access_tenant'"))
+    assert.is_nil(db:_row("SELECT 1 AS yes FROM sqlite_master"
+                          .. " WHERE name = 'access' AND sql LIKE '%IN (%'"))
+    local ok, err = pcall(db._exec, db, "UPDATE access SET access = 'some'")
+    assert.is_false(ok)
+    assert.are.equal("constraint", err.code)
+    assert.is_false(pcall(db._exec, db, "INSERT INTO access VALUES (999, 1,"
+                                        .. " 'full')"))
+    assert.is_true(db:set_access("bob", "team-a", "read"))
+    assert.are.same({ "read", true }, { db:access("bob", "team-a") })
+    db:close()
+    helpers.remove_store(path)
+  end)
+
   it("returns nil, message, code for a file that is not a store", function()
     local path = helpers.tmpname()
     write_file(path, ("this is not an SQLite database\n"):rep(200))
