@@ -146,7 +146,9 @@ local function start(db)
   return read.revision(db)
 end
 
-local USAGE = {}   -- status: a usage error, raise its message at the caller
+-- statuses of run besides true: a usage error to raise at the caller, a
+-- runtime failure to return as nil, message, code
+local USAGE, FAILED = {}, {}
 
 --[[
 Inside db:transaction, run a writer whose impl checks everything before
@@ -155,19 +157,21 @@ page the writer touches: a third of a set_access).  A usage error leaves
 nothing behind then; any other failure may strike between two writes, so
 it marks the transaction torn, and db:transaction rolls back.
 ]]
-local function run_direct(db, st, name, impl, ...)
-  local r = pack(pcall(impl, db, name, ...))
-  if r[1] then return true, unpack(r, 2, r.n) end
-  local e = r[2]
+local function direct_result(st, ok, e)
+  if ok then return true, e end
   if V.is_usage(e) then return USAGE, e.message end
   st.torn = e
   error(e, 0)
 end
 
+local function run_direct(db, st, name, impl, ...)
+  return direct_result(st, pcall(impl, db, name, ...))
+end
+
 --[[
 Run a writer: open its transaction (BEGIN IMMEDIATE when none is open,
 else a savepoint), run impl, commit or roll back.  Returns true and impl's
-results, or USAGE and a message, or true, nil, message, code for a runtime
+result, or USAGE and a message, or FAILED, message, code for a runtime
 failure outside db:transaction; raises anything else, and then the
 enclosing db:transaction must roll back (st.torn).  A direct writer skips
 the savepoint inside db:transaction (see run_direct).
@@ -180,45 +184,45 @@ local function run(db, name, impl, direct, ...)
   local own = not nested and not db:_in_transaction()
   local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
                                          or "SAVEPOINT mandate")
-  local r
   if ok then
     if not nested then ok, e = pcall(start, db) end
     if ok then
       if not nested then st.base = e end
-      r = pack(pcall(impl, db, name, ...))
-      if r[1] then
+      local done, result = pcall(impl, db, name, ...)
+      if done then
         if not nested then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
         if ok then
           ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
         end
-        if ok then return true, unpack(r, 2, r.n) end
+        if ok then return true, result end
       else
-        e = r[2]
+        e = result
       end
     end
     roll_back(db, own)
   end
   if V.is_usage(e) then return USAGE, e.message end
   if not nested then
-    if V.is_store_error(e) then return true, nil, e.message, e.code end
+    if V.is_store_error(e) then return FAILED, e.message, e.code end
   else
     st.torn = e
   end
   error(e, 0)
 end
 
--- A public writer around impl(db, name, ...); a direct one (see
--- run_direct) when impl checks all its arguments before its first write:
--- writer(name, impl, DIRECT).
+-- A public writer around impl(db, name, ...), which returns the writer's
+-- one result; a direct one (see run_direct) when impl checks all its
+-- arguments before its first write: writer(name, impl, DIRECT).
 local DIRECT = true
 
 local function writer(name, impl, direct)
   return function(db, ...)
     local problem = V.db_problem(db, name)
     if problem then error(problem, 2) end
-    local r = pack(run(db, name, impl, direct, ...))
-    if r[1] == USAGE then error(r[2], 2) end
-    return unpack(r, 2, r.n)
+    local status, a, b = run(db, name, impl, direct, ...)
+    if status == true then return a end
+    if status == USAGE then error(a, 2) end
+    return nil, a, b
   end
 end
 
