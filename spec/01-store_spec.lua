@@ -74,6 +74,46 @@ describe("mandate.open", function()
     helpers.remove_store(path)
   end)
 
+  it("upgrades the access table of a schema version 2 store in place",
+     function()
+    local path = helpers.tmpname()
+    local db = assert(mandate.open(path))
+    helpers.world(db)
+    local rows = db:_rows("SELECT * FROM access ORDER BY user_id, tenant_id")
+    assert.is_true(#rows > 0)
+    -- the access table as version 2 made it
+    db:_exec("CREATE TABLE access_v2 ("
+             .. "  user_id   INTEGER NOT NULL REFERENCES users(id),"
+             .. "  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+             .. "  access    TEXT NOT NULL"
+             .. "            CHECK (access IN ('full', 'read', 'hidden')),"
+             .. "  PRIMARY KEY (user_id, tenant_id)"
+             .. ") STRICT, WITHOUT ROWID")
+    db:_exec("INSERT INTO access_v2 SELECT * FROM access")
+    db:_exec("DROP TABLE access")
+    db:_exec("ALTER TABLE access_v2 RENAME TO access")
+    db:_exec("CREATE INDEX access_tenant ON access(tenant_id)")
+    db:_exec("PRAGMA user_version = 2")
+    db:close()
+    db = assert(mandate.open(path))
+    assert.are.equal(user_version(helpers.open()), user_version(db))
+    assert.are.same(rows, db:_rows("SELECT * FROM access"
+                                   .. " ORDER BY user_id, tenant_id"))
+    assert.is_not_nil(db:_row("SELECT 1 AS yes FROM sqlite_master"
+                              .. " WHERE name = 'access_tenant'"))
+    assert.is_nil(db:_row("SELECT 1 AS yes FROM sqlite_master"
+                          .. " WHERE name = 'access' AND sql LIKE '%IN (%'"))
+    local ok, err = pcall(db._exec, db, "UPDATE access SET access = 'some'")
+    assert.is_false(ok)
+    assert.are.equal("constraint", err.code)
+    assert.is_false(pcall(db._exec, db, "INSERT INTO access VALUES (999, 1,"
+                                        .. " 'full')"))
+    assert.is_true(db:set_access("bob", "team-a", "read"))
+    assert.are.same({ "read", true }, { db:access("bob", "team-a") })
+    db:close()
+    helpers.remove_store(path)
+  end)
+
   it("returns nil, message, code for a file that is not a store", function()
     local path = helpers.tmpname()
     write_file(path, ("this is not an SQLite database\n"):rep(200))
@@ -275,5 +315,67 @@ describe("runtime failures of the store", function()
     assert.are.equal("constraint", err.code)
     assert.are.equal("disk on fire", tostring(err))
     assert.are.same(before, helpers.snapshot_rows(db))
+  end)
+
+  -- set_access writes its row, then fails writing the audit row
+  local function fail_access_audit()
+    db:_exec("CREATE TEMP TRIGGER no_access_audit BEFORE INSERT ON main.audit"
+             .. " WHEN NEW.op = 'set_access'"
+             .. " BEGIN SELECT RAISE(ABORT, 'audit on fire'); END")
+  end
+
+  it("undo the half of a writer that got written", function()
+    fail_access_audit()
+    local before = helpers.snapshot_rows(db)
+    local ok, msg, code = db:set_access("alice", "team-a", "read")
+    assert.is_nil(ok)
+    assert.are.equal("audit on fire", msg)
+    assert.are.equal("constraint", code)
+    assert.are.same(before, helpers.snapshot_rows(db))
+  end)
+
+  it("inside a transaction cannot be caught away: it rolls back", function()
+    fail_access_audit()
+    local before = helpers.snapshot_rows(db)
+    for _, write in ipairs{
+      function() return db:put_unit("x", { level = "team" }) end,
+      function() return db:set_access("alice", "team-a", "read") end,
+    } do
+      local ok, err = pcall(db.transaction, db, function()
+        db:put_user("dave", {})
+        local caught, e = pcall(write)
+        assert.is_false(caught)
+        assert.are.equal(mandate.Error, getmetatable(e))
+        local later, le = pcall(db.put_user, db, "erin", {})
+        assert.is_false(later)
+        assert.matches("put_user: the enclosing transaction must roll back",
+                       tostring(le), 1, true)
+        return "caught"
+      end)
+      assert.is_false(ok)
+      assert.are.equal(mandate.Error, getmetatable(err))
+      assert.matches("on fire", tostring(err), 1, true)
+      assert.are.same(before, helpers.snapshot_rows(db))
+      assert.is_false(db:_in_transaction())
+    end
+    assert.truthy(db:put_user("dave", {}))
+  end)
+
+  it("inside an inner transaction undo only the inner writes", function()
+    fail_access_audit()
+    local r = db:revision()
+    db:transaction(function()
+      db:put_user("dave", {})
+      assert.is_false(pcall(db.transaction, db, function()
+        db:put_user("erin", {})
+        assert.is_false(pcall(db.set_access, db, "alice", "team-a", "read"))
+      end))
+      db:put_user("frank", {})
+    end)
+    assert.is_table(db:get_user("dave"))
+    assert.is_nil(db:get_user("erin"))
+    assert.is_table(db:get_user("frank"))
+    assert.are.same({ ["team-a"] = "full" }, db:access_of("alice"))
+    assert.are.equal(r + 1, db:revision())
   end)
 end)

@@ -187,6 +187,29 @@ describe("audit rows", function()
     }, rows_since(db, r))
   end)
 
+  it("for access rows: the very text json.encode gives, odd keys too",
+     function()
+    local key = 'q"b\\n M\195\188ller'
+    db:put_tenant(key, {})
+    db:set_access("bob", key, "read")
+    db:set_access("bob", key, "full")
+    db:clear_access("bob", key)
+    db:set_access("alice", key, "hidden")
+    db:delete_tenant(key, { cascade = true })
+    local raw = db:_rows("SELECT before, after FROM audit WHERE revision > ?1"
+                         .. " AND subject LIKE 'user:%' ORDER BY id", r)
+    local function text(access)
+      return access and json.encode({ tenant = key, access = access })
+    end
+    local want = { { nil, "read" }, { "read", "full" }, { "full", nil },
+                   { nil, "hidden" }, { "hidden", nil } }
+    assert.are.equal(#want, #raw)
+    for i, w in ipairs(want) do
+      assert.are.equal(text(w[1]), raw[i].before)
+      assert.are.equal(text(w[2]), raw[i].after)
+    end
+  end)
+
   it("with the actor set on this handle, or none", function()
     db:set_actor(nil)
     assert.is_nil(db:actor())

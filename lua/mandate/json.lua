@@ -34,6 +34,12 @@ local function encode_string(s)
   return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
 end
 
+--- Encode a string as a JSON string, for callers that write the text of a
+-- fixed shape themselves.
+-- @tparam string s
+-- @treturn string the JSON text, quotes included
+json.string = encode_string
+
 local function encode_number(x)
   if x ~= x or x == huge or x == -huge then
     error("json.encode: cannot encode " .. tostring(x), 0)

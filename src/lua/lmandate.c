@@ -313,6 +313,43 @@ static int l_in_transaction(lua_State *L)
   lua_pushboolean(L, !sqlite3_get_autocommit(mdt_store_db(todb(L)->st)));
   return 1;
 }
+
+/*
+** db:_poll(): look at PRAGMA data_version now, so that a commit of another
+** connection marks the snapshot stale.  A change set calls it once it holds
+** its transaction: nobody else can commit before it ends, so _known may
+** trust the snapshot until then.
+*/
+static int l_poll(lua_State *L)
+{
+  ldb *d = todb(L);
+  int rc = mdt_store_refresh(d->st);
+  if (rc != MDT_OK) raise_store(L, d->st, rc);
+  return 0;
+}
+
+static const char *const kind_names[] = {
+  "level", "unit", "tenant", "right", "bundle", "user", "customer", NULL
+};
+
+/*
+** db:_known(kind, key) -> the id the snapshot holds for key, or nil when it
+** cannot tell: no snapshot, a stale one, or a key created since.  Never
+** rebuilds or patches (a bulk write touches a user per call); the writers
+** ask SQL on nil.
+*/
+static int l_known(lua_State *L)
+{
+  ldb *d = todb(L);
+  int kind = luaL_checkoption(L, 2, NULL, kind_names);
+  size_t len;
+  const char *key = luaL_checklstring(L, 3, &len);
+  const mdt_snap *s = mdt_store_current(d->st);
+  mdt_id id = s ? mdt_lookup(s, kind, key, len) : 0;
+  if (id) lua_pushinteger(L, (lua_Integer)id);
+  else lua_pushnil(L);
+  return 1;
+}
 /* }}} */
 
 /* Freshness {{{ */
@@ -361,10 +398,6 @@ static int l_stats(lua_State *L)
 /* }}} */
 
 /* Keys and values {{{ */
-
-static const char *const kind_names[] = {
-  "level", "unit", "tenant", "right", "bundle", "user", "customer", NULL
-};
 
 /* Key cache {{{ */
 
@@ -970,6 +1003,8 @@ static const luaL_Reg db_methods[] = {
   { "_touch_all", l_touch_all },
   { "_touch_user", l_touch_user },
   { "_in_transaction", l_in_transaction },
+  { "_poll", l_poll },
+  { "_known", l_known },
   { NULL, NULL }
 };
 

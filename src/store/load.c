@@ -323,6 +323,11 @@ int mdt_store_refresh(mdt_store *st)
   return MDT_OK;
 }
 
+const mdt_snap *mdt_store_current(const mdt_store *st)
+{
+  return st->stale ? NULL : st->snap;
+}
+
 void mdt_store_touch_all(mdt_store *st)
 {
   st->stale = 1;

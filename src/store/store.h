@@ -68,6 +68,15 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out);
 int mdt_store_refresh(mdt_store *st);
 
 /*
+** The snapshot as it stands, neither rebuilt nor patched, or NULL when
+** there is none yet or it must be rebuilt.  Its keys and ids are the
+** store's as of the last poll (mdt_store_refresh), except that entities
+** created since are missing; touched users' rows may be behind.  For
+** writers resolving keys to ids without SQL.
+*/
+const mdt_snap *mdt_store_current(const mdt_store *st);
+
+/*
 ** Seconds between automatic data_version polls; 0 polls on every snapshot
 ** request, a negative value never (only mdt_store_refresh).
 */
