@@ -38,7 +38,9 @@ for _, methods in ipairs({ read.methods, write.methods, contacts.methods }) do
 end
 core.Db.explain = explain.explain
 core.Db.effective = explain.effective
-core.Db.checker = require("mandate.fast").checker
+local fast = require "mandate.fast"
+core.Db.checker = fast.checker
+core.Db.prepare = fast.prepare
 
 --- Open a store, creating it (and its schema) when missing.
 -- A store made by an older mandate is upgraded in place.

@@ -766,23 +766,41 @@ static int l_box(lua_State *L)
 #define UV_PREP_USER (NUV + 2)
 #define UV_PREP_RIGHT (NUV + 3)
 
-static int l_prepared(lua_State *L)
+/* The decision of a prepared check: user and right ids, the record at i. */
+static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
 {
-  ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(UV_PREP_DB));
   const mdt_snap *s;
   mdt_record rec;
   const mdt_record *p;
   int reason, rc;
-  if (!d->st) return luaL_error(L, "mandate.Db: the store is closed");
   if ((rc = current(d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
-  p = record_arg(L, d, s, 1, &rec);
-  reason = mdt_check(s, (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_USER)),
-                     (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_RIGHT)),
-                     p);
+  p = record_arg(L, d, s, i, &rec);
+  reason = mdt_check(s, u, r, p);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "the prepared right was deleted");
   return decision(L, reason, lua_upvalueindex(UV_REASONS));
+}
+
+static int l_prepared(lua_State *L)
+{
+  ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(UV_PREP_DB));
+  if (!d->st) return luaL_error(L, "mandate.Db: the store is closed");
+  return prepared_check(L, d,
+                        (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_USER)),
+                        (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_RIGHT)),
+                        1);
+}
+
+/*
+** db:_check_prepared(user id, right id, record): what a prepared check
+** does, for lua/mandate/fast.lua's LuaJIT version of db:prepare.
+*/
+static int l_check_prepared(lua_State *L)
+{
+  ldb *d = todb(L);
+  return prepared_check(L, d, (mdt_id)luaL_checkinteger(L, 2),
+                        (mdt_id)luaL_checkinteger(L, 3), 4);
 }
 
 /*
@@ -988,6 +1006,7 @@ static const luaL_Reg db_methods[] = {
   { "_checker", l_checker },
   { "_box", l_box },
   { "prepare", l_prepare },
+  { "_check_prepared", l_check_prepared },
   { "id", l_id },
   { "access", l_access },
   { "_tenant_access", l_tenant_access },
