@@ -10,14 +10,14 @@
 /* Sorted lookups {{{ */
 
 /*
-** Index of the first pair with an id >= id (v->n when none).
+** Index of the first of the n pairs at p with an id >= id (n when none).
 */
-size_t mdtC_pairpos(const PairVec *v, mdt_id id)
+size_t mdtC_pairpos(const Pair *p, size_t n, mdt_id id)
 {
-  size_t lo = 0, hi = v->n;
+  size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (v->p[mid].id < id) lo = mid + 1;
+    if (p[mid].id < id) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -42,7 +42,7 @@ size_t mdtC_idpos(const IdVec *v, mdt_id id)
 */
 int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer)
 {
-  const IdVec *c = &s->user[user].cust;
+  const IdVec *c = &s->lists[user].cust;
   size_t i = mdtC_idpos(c, customer);
   return i < c->n && c->p[i] == customer;
 }
@@ -51,21 +51,21 @@ int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer)
 /* Steps {{{ */
 
 /*
-** Access of user to tenant: the user's explicit row (*explicit_row = 1),
-** else the tenant's default (0); user 0 has no rows.  -1 for a tenant
-** that names nothing.
+** Access of (present) user to tenant: the user's explicit row
+** (*explicit_row = 1), else the tenant's default (0); user 0 has no rows.
+** -1 for a tenant that names nothing.
 */
 int mdtC_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
                 int *explicit_row)
 {
   *explicit_row = 0;
   if (!HAS(s, MDT_TENANT, tenant)) return -1;
-  if (HAS(s, MDT_USER, user)) {
-    const PairVec *a = &s->user[user].acc;
-    size_t i = mdtC_pairpos(a, tenant);
-    if (i < a->n && a->p[i].id == tenant) {
+  if (user != 0) {
+    const User *u = &s->user[user];
+    size_t i = mdtC_pairpos(u->acc, u->nacc, tenant);
+    if (i < u->nacc && u->acc[i].id == tenant) {
       *explicit_row = 1;
-      return a->p[i].val;
+      return u->acc[i].val;
     }
   }
   return s->tdefault[tenant];
@@ -108,7 +108,7 @@ mdt_id mdtC_anchor(const mdt_snap *s, mdt_id user, int rank)
 static mdt_id recunit(const mdt_snap *s, const mdt_record *rec)
 {
   mdt_id x = rec->unit, o = rec->owner;
-  if (x == MDT_ABSENT && HAS(s, MDT_USER, o) && s->user[o].compiled)
+  if (x == MDT_ABSENT && COMPILED(s, o))
     x = s->user[o].unit;
   return HAS(s, MDT_UNIT, x) ? x : 0;
 }
@@ -163,9 +163,7 @@ int mdt_check(const mdt_snap *s, mdt_id user, mdt_id right,
   const Right *rt;
   int why, access, explicit_row, matched;
   if (s == NULL || !HAS(s, MDT_RIGHT, right)) return MDT_UNKNOWN_RIGHT;
-  if (user <= 0 || user > s->keys[MDT_USER].max ||
-      !s->user[user].compiled)            /* holes and pending users too */
-    return MDT_UNKNOWN_USER;
+  if (!COMPILED(s, user)) return MDT_UNKNOWN_USER;
   if (!s->user[user].active) return MDT_INACTIVE_USER;
   rt = &s->right[right];
   why = mdtC_gate(s, user, rt->mode, rec, &access, &explicit_row);

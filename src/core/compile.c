@@ -152,18 +152,18 @@ static mdt_value join(mdt_value a, mdt_value b)
 /* Fill the user's row of effective values: bundles joined, then overrides. */
 static void effective(mdt_snap *s, mdt_id id)
 {
-  User *u = &s->user[id];
+  const UserLists *l = &s->lists[id];
   mdt_value *row = s->eff + (size_t)id * s->stride;
   size_t i, j;
   memset(row, 0, s->stride * sizeof *row);
-  for (i = 0; i < u->bundles.n; i++) {
-    const PairVec *v = &s->bundle[u->bundles.p[i]].vals;
+  for (i = 0; i < l->bundles.n; i++) {
+    const PairVec *v = &s->bundle[l->bundles.p[i]].vals;
     for (j = 0; j < v->n; j++)
       row[v->p[j].id] = join(row[v->p[j].id], (mdt_value)v->p[j].val);
   }
-  for (j = 0; j < u->over.n; j++)
-    row[u->over.p[j].id] = (mdt_value)u->over.p[j].val;
-  u->compiled = 1;
+  for (j = 0; j < l->over.n; j++)
+    row[l->over.p[j].id] = (mdt_value)l->over.p[j].val;
+  s->user[id].compiled = 1;
 }
 /* }}} */
 

@@ -38,6 +38,11 @@
 #define HAS(s, kind, id) ((id) > 0 && (id) <= (s)->keys[kind].max && \
                           (s)->keys[kind].key[id] != NULL)
 
+/* Is id a compiled user?  Reads the user's own entry only, not the key
+   table: holes and users not compiled yet have compiled == 0. */
+#define COMPILED(s, id) ((id) > 0 && (id) <= (s)->keys[MDT_USER].max && \
+                         (s)->user[id].compiled)
+
 /* Sorted growable arrays {{{ */
 typedef struct Pair {        /* (right, value) or (tenant, access) */
   mdt_id id;
@@ -101,15 +106,26 @@ typedef struct Bundle {
   PairVec vals;              /* (right, value) */
 } Bundle;
 
+/*
+** A user in two parts.  User is what a check reads, for the checking user
+** and for the record's owner: 24 bytes, so each costs one cache line (two
+** for a quarter of the ids) however many users there are.  UserLists
+** holds the rest as given.
+*/
 typedef struct User {
-  mdt_id unit;               /* 0: no unit */
+  const Pair *acc;           /* = lists[id].acc.p: (tenant, access) rows */
+  uint32_t nacc;             /* = lists[id].acc.n */
+  uint32_t unit;             /* 0: no unit; ids are <= MAXID */
   unsigned char active;
   unsigned char compiled;    /* 0 until compiled: checks see no such user */
+} User;
+
+typedef struct UserLists {
   IdVec bundles;             /* in the order given, no duplicates */
   IdVec cust;                /* sorted customer ids */
   PairVec over;              /* (right, value) */
-  PairVec acc;               /* (tenant, access) */
-} User;
+  PairVec acc;               /* (tenant, access); User.acc views it */
+} UserLists;
 
 struct mdt_snap {
   Keys keys[MDT_NKINDS];     /* levels have ids depth + 1 */
@@ -120,6 +136,7 @@ struct mdt_snap {
   Right *right;
   Bundle *bundle;
   User *user;
+  UserLists *lists;
   int valued;                /* a bundle value or override was given */
   int compiled;
   /* filled by mdt_snap_compile */
@@ -143,7 +160,7 @@ MDTI_FUNC int mdtV_badname(const char *name);
 MDTI_FUNC int mdtB_error(mdt_snap *s, int code, const char *fmt, ...)
   MDT_PRINTF(3, 4);
 
-MDTI_FUNC size_t mdtC_pairpos(const PairVec *v, mdt_id id);
+MDTI_FUNC size_t mdtC_pairpos(const Pair *p, size_t n, mdt_id id);
 MDTI_FUNC size_t mdtC_idpos(const IdVec *v, mdt_id id);
 MDTI_FUNC int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
 MDTI_FUNC int mdtC_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
