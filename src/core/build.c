@@ -56,6 +56,10 @@ void mdt_snap_free(mdt_snap *s)
   free(s->lists);
   free(s->anchor);
   free(s->eff);
+  free(s->prof.users);
+  free(s->prof.hash);
+  free(s->prof.free);
+  free(s->prof.slot);
   free(s);
 }
 

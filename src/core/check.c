@@ -168,7 +168,5 @@ int mdt_check(const mdt_snap *s, mdt_id user, mdt_id right,
   rt = &s->right[right];
   why = mdtC_gate(s, user, rt->mode, rec, &access, &explicit_row);
   if (why != MDT_ALLOWED) return why;
-  return mdtC_right(s, user, rt->kind,
-                    s->eff[(size_t)user * s->stride + (size_t)right], rec,
-                    &matched);
+  return mdtC_right(s, user, rt->kind, EFF(s, user, right), rec, &matched);
 }

@@ -1,7 +1,8 @@
 /*
 ** compile.c -- turning what the builder was given into what checks read:
 ** the org tree validated and numbered in pre order, the anchor of every
-** unit for every level, and one effective value per user and right.
+** unit for every level, and each user's row of effective values, shared
+** with every user whose row is equal (core_int.h, Profiles).
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -141,6 +142,84 @@ static int checkuser(mdt_snap *s, mdt_id id)
   return MDT_OK;
 }
 
+/* Profile q's row. */
+static mdt_value *row(const mdt_snap *s, uint32_t q)
+{
+  return s->eff + (size_t)q * s->stride;
+}
+
+/* A row's hash: its 64-bit words (stride holds whole words) mixed in. */
+static uint32_t rowhash(const mdt_value *r, size_t stride)
+{
+  uint64_t h = 0, w;
+  size_t i;
+  for (i = 0; i < stride; i += 4) {
+    memcpy(&w, r + i, sizeof w);
+    h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+    h ^= h >> 29;
+  }
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+static void place(Profiles *p, uint32_t q)
+{
+  size_t mask = p->nslot - 1, i = p->hash[q] & mask;
+  while (p->slot[i] != 0) i = (i + 1) & mask;
+  p->slot[i] = q + 1;
+}
+
+/* Remove profile q from the table; later entries of its run shift back
+   over the gap, as in keys.c. */
+static void unslot(Profiles *p, uint32_t q)
+{
+  size_t mask = p->nslot - 1, i = p->hash[q] & mask, j;
+  while (p->slot[i] != q + 1) i = (i + 1) & mask;
+  p->slot[i] = 0;
+  for (j = (i + 1) & mask; p->slot[j] != 0; j = (j + 1) & mask) {
+    size_t home = p->hash[p->slot[j] - 1] & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) {  /* home not in (i, j] */
+      p->slot[i] = p->slot[j];
+      p->slot[j] = 0;
+      i = j;
+    }
+  }
+}
+
+/* Grow arr to cap entries. */
+#define REGROW(arr, cap) do { \
+    void *p_ = realloc((arr), (size_t)(cap) * sizeof *(arr)); \
+    if (p_ == NULL) return MDT_NOMEM; \
+    (arr) = p_; \
+  } while (0)
+
+/*
+** Room for one new profile: a row to compute it in and a table at most
+** half full with it.  MDT_NOMEM leaves every profile as it was.
+*/
+static int room(mdt_snap *s)
+{
+  Profiles *p = &s->prof;
+  if (p->nfree == 0 && p->n == p->cap) {
+    uint32_t cap = p->cap ? p->cap * 2 : 16;
+    REGROW(s->eff, (size_t)cap * s->stride);
+    REGROW(p->users, cap);
+    REGROW(p->hash, cap);
+    REGROW(p->free, cap);
+    p->cap = cap;
+  }
+  if ((size_t)(p->n - p->nfree + 1) * 2 > p->nslot) {
+    size_t nslot = p->nslot ? p->nslot * 2 : 32, i;
+    uint32_t *old = p->slot, *slot = calloc(nslot, sizeof *slot);
+    if (slot == NULL) return MDT_NOMEM;
+    p->slot = slot;
+    p->nslot = nslot;
+    for (i = 0; old != NULL && i < nslot / 2; i++)
+      if (old[i] != 0) place(p, old[i] - 1);
+    free(old);
+  }
+  return MDT_OK;
+}
+
 /* The join of DESIGN.md: flags OR (of 0/1: the max); scopes the highest
    rank, customer parts OR. */
 static mdt_value join(mdt_value a, mdt_value b)
@@ -149,21 +228,71 @@ static mdt_value join(mdt_value a, mdt_value b)
   return (mdt_value)((ra > rb ? ra : rb) | ((a | b) & MDT_V_CUSTOMER));
 }
 
-/* Fill the user's row of effective values: bundles joined, then overrides. */
-static void effective(mdt_snap *s, mdt_id id)
+/*
+** Compile user id: its row of effective values (bundles joined, then
+** overrides) is computed where a new profile would go, then the user
+** takes an equal profile if there is one, else that new one.  The
+** profile it had loses a user.  MDT_NOMEM changes nothing.
+*/
+static int effective(mdt_snap *s, mdt_id id)
 {
+  Profiles *p = &s->prof;
   const UserLists *l = &s->lists[id];
-  mdt_value *row = s->eff + (size_t)id * s->stride;
+  User *u = &s->user[id];
+  uint32_t q, h, old = u->profile;
+  mdt_value *r;
   size_t i, j;
-  memset(row, 0, s->stride * sizeof *row);
+  if (room(s) != MDT_OK) return MDT_NOMEM;
+  q = p->nfree ? p->free[p->nfree - 1] : p->n;
+  r = row(s, q);
+  memset(r, 0, s->stride * sizeof *r);
   for (i = 0; i < l->bundles.n; i++) {
     const PairVec *v = &s->bundle[l->bundles.p[i]].vals;
     for (j = 0; j < v->n; j++)
-      row[v->p[j].id] = join(row[v->p[j].id], (mdt_value)v->p[j].val);
+      r[v->p[j].id] = join(r[v->p[j].id], (mdt_value)v->p[j].val);
   }
   for (j = 0; j < l->over.n; j++)
-    row[l->over.p[j].id] = (mdt_value)l->over.p[j].val;
-  s->user[id].compiled = 1;
+    r[l->over.p[j].id] = (mdt_value)l->over.p[j].val;
+  h = rowhash(r, s->stride);
+  for (i = h & (p->nslot - 1); p->slot[i] != 0; i = (i + 1) & (p->nslot - 1))
+    if (p->hash[p->slot[i] - 1] == h &&
+        memcmp(row(s, p->slot[i] - 1), r, s->stride * sizeof *r) == 0)
+      break;
+  if (p->slot[i] != 0) {
+    q = p->slot[i] - 1;
+  } else {                                  /* a new profile: q */
+    p->hash[q] = h;
+    p->slot[i] = q + 1;
+    p->users[q] = 0;
+    if (p->nfree) p->nfree--;
+    else p->n++;
+  }
+  p->users[q]++;
+  u->profile = q;
+  u->compiled = 1;
+  if (old != 0 && --p->users[old] == 0) {   /* its last user moved away */
+    unslot(p, old);
+    p->free[p->nfree++] = old;
+  }
+  return MDT_OK;
+}
+
+/* Forget every profile: users are not compiled then. */
+static void unprofile(mdt_snap *s)
+{
+  Profiles *p = &s->prof;
+  mdt_id id;
+  for (id = 1; id <= s->keys[MDT_USER].max; id++) {
+    s->user[id].profile = 0;
+    s->user[id].compiled = 0;
+  }
+  free(s->eff);
+  free(p->users);
+  free(p->hash);
+  free(p->free);
+  free(p->slot);
+  s->eff = NULL;
+  memset(p, 0, sizeof *p);
 }
 /* }}} */
 
@@ -188,19 +317,21 @@ int mdt_snap_compile(mdt_snap *s)
     if (HAS(s, MDT_USER, id) && (rc = checkuser(s, id)) != MDT_OK)
       return rc;
   nanchor = ((size_t)maxunit + 1) * (size_t)s->nlevels;
-  s->stride = (size_t)s->keys[MDT_RIGHT].max + 1;
-  s->effrows = maxuser + 1;
+  s->stride = ((size_t)s->keys[MDT_RIGHT].max + 4) & ~(size_t)3;
   s->anchor = malloc((nanchor ? nanchor : 1) * sizeof *s->anchor);
-  s->eff = malloc((size_t)s->effrows * s->stride * sizeof *s->eff);
-  if (s->anchor == NULL || s->eff == NULL || number(s) != MDT_OK) {
+  rc = s->anchor != NULL && number(s) == MDT_OK ? room(s) : MDT_NOMEM;
+  if (rc == MDT_OK) {                       /* profile 0, the placeholder */
+    memset(row(s, 0), 0, s->stride * sizeof *s->eff);
+    s->prof.n = 1;
+  }
+  for (id = 1; id <= maxuser && rc == MDT_OK; id++)
+    if (HAS(s, MDT_USER, id)) rc = effective(s, id);
+  if (rc != MDT_OK) {
     free(s->anchor);
-    free(s->eff);
     s->anchor = NULL;
-    s->eff = NULL;
+    unprofile(s);
     return mdtB_error(s, MDT_NOMEM, "out of memory");
   }
-  for (id = 1; id <= maxuser; id++)
-    if (HAS(s, MDT_USER, id)) effective(s, id);
   s->compiled = 1;
   return MDT_OK;
 }
@@ -220,13 +351,7 @@ int mdt_snap_compile_user(mdt_snap *s, mdt_id user)
   if (!HAS(s, MDT_USER, user))
     return mdtB_error(s, MDT_NOTFOUND, "no user %" PRId64, user);
   if ((rc = checkuser(s, user)) != MDT_OK) return rc;
-  if (user >= s->effrows) {                 /* a new id beyond the rows */
-    mdt_id rows = s->effrows * 2 > user ? s->effrows * 2 : user + 1;
-    void *p = realloc(s->eff, (size_t)rows * s->stride * sizeof *s->eff);
-    if (p == NULL) return mdtB_error(s, MDT_NOMEM, "out of memory");
-    s->eff = p;                             /* new rows: filled when used */
-    s->effrows = rows;
-  }
-  effective(s, user);
+  if (effective(s, user) != MDT_OK)
+    return mdtB_error(s, MDT_NOMEM, "out of memory");
   return MDT_OK;
 }

@@ -144,7 +144,7 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
   if (s == NULL || !HAS(s, MDT_RIGHT, right) || !COMPILED(s, user))
     return 0;
   if (src != NULL) *src = source(s, &s->lists[user], right);
-  return s->eff[(size_t)user * s->stride + (size_t)right];
+  return EFF(s, user, right);
 }
 
 /*
