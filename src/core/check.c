@@ -110,7 +110,9 @@ static mdt_id recunit(const mdt_snap *s, const mdt_record *rec)
   mdt_id x = rec->unit, o = rec->owner;
   if (x == MDT_ABSENT && COMPILED(s, o))
     x = s->user[o].unit;
-  return HAS(s, MDT_UNIT, x) ? x : 0;
+  /* a unit of the numbered tree spans at least itself, a hole nothing:
+     unit[x], read next anyway, tells without the key table */
+  return x > 0 && x <= s->keys[MDT_UNIT].max && s->unit[x].size > 0 ? x : 0;
 }
 
 /*
