@@ -1622,15 +1622,27 @@ static void test_random(T *t)
   for (i = 0; i <= MDT_MATCH_FLAG; i++) OK(t->matched[i] > 0);
 }
 
-/* Effective values of every user and right that differ from the reference. */
-static long values_differ(const World *w, const mdt_snap *s)
+/*
+** Effective values of every user and right, and checks of every user on
+** a record of each tenant (a random right), that differ from the
+** reference.
+*/
+static long users_differ(unsigned long long *st, const World *w,
+                         const mdt_snap *s)
 {
   long diffs = 0;
   int i, j;
-  for (i = 0; i < w->nusers; i++)
+  for (i = 0; i < w->nusers; i++) {
+    mdt_id u = w->user[i].id;
     for (j = 0; j < w->nrights; j++)
-      diffs += mdt_effective(s, w->user[i].id, w->right[j].id, NULL) !=
+      diffs += mdt_effective(s, u, w->right[j].id, NULL) !=
                r_value(w, &w->user[i], w->right[j].id);
+    for (j = 0; j < w->ntenants; j++) {
+      mdt_record r = rec_of(w->tenant[j].id, 0, 0, 0);
+      mdt_id right = w->right[rnd(st, (unsigned)w->nrights)].id;
+      diffs += mdt_check(s, u, right, &r) != r_check(w, u, right, &r);
+    }
+  }
   return diffs;
 }
 
@@ -1646,8 +1658,9 @@ static void repatch(T *t, mdt_snap *s, const WUser *u)
 ** Users with equal rows share them.  Patch users over and over: to
 ** another user's bundles and overrides (sharing its row), away again, to
 ** the very lists they had, or put now and compiled only after a patch of
-** someone else.  After every patch every user's values must still be
-** the reference's: a shared row is never written through one user.
+** someone else.  After every patch every user's values and access must
+** still be the reference's: a shared row is never written through one
+** user, and packing the access rows anew moves no user's rows to another.
 */
 static void test_profiles(T *t)
 {
@@ -1662,7 +1675,7 @@ static void test_profiles(T *t)
       OK(0);
       continue;
     }
-    diffs += values_differ(&w, s);
+    diffs += users_differ(&st, &w, s);
     for (i = 0; i < 200; i++) {
       WUser *u = &w.user[rnd(&st, (unsigned)w.nusers)];
       const WUser *o = &w.user[rnd(&st, (unsigned)w.nusers)];
@@ -1689,7 +1702,7 @@ static void test_profiles(T *t)
         }
       }
       repatch(t, s, u);
-      diffs += values_differ(&w, s) + compare_user(&st, &w, s, u->id, 5);
+      diffs += users_differ(&st, &w, s) + compare_user(&st, &w, s, u->id, 5);
     }
     mdt_snap_free(s);
   }

@@ -60,6 +60,7 @@ void mdt_snap_free(mdt_snap *s)
   free(s->prof.hash);
   free(s->prof.free);
   free(s->prof.slot);
+  free(s->acc);
   free(s);
 }
 
@@ -145,7 +146,7 @@ static int grow(mdt_snap *s, int kind, mdt_id id)
 
 static int pairset(mdt_snap *s, PairVec *v, mdt_id id, int val)
 {
-  size_t i = mdtC_pairpos(v->p, v->n, id);
+  size_t i = mdtC_pairpos(v, id);
   if (i < v->n && v->p[i].id == id) {
     v->p[i].val = val;
     return MDT_OK;
@@ -373,7 +374,6 @@ int mdt_snap_put_user(mdt_snap *s, mdt_id id, const char *key, mdt_id unit,
   u->active = (unsigned char)(active != 0);
   u->compiled = 0;
   l->bundles.n = l->cust.n = l->over.n = l->acc.n = 0;  /* keep capacity */
-  u->nacc = 0;
   return MDT_OK;
 }
 
@@ -450,10 +450,7 @@ int mdt_snap_user_access(mdt_snap *s, mdt_id user, mdt_id tenant,
   if (access < MDT_HIDDEN || access > MDT_FULL)
     return mdtB_error(s, MDT_MISUSE, "user '%s': bad access %d",
                       keyof(s, MDT_USER, user), access);
-  if ((rc = pairset(s, &l->acc, tenant, access)) != MDT_OK) return rc;
-  s->user[user].acc = l->acc.p;             /* the check's view */
-  s->user[user].nacc = (uint32_t)l->acc.n;
-  return MDT_OK;
+  return pairset(s, &l->acc, tenant, access);
 }
 
 /*

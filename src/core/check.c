@@ -10,14 +10,14 @@
 /* Sorted lookups {{{ */
 
 /*
-** Index of the first of the n pairs at p with an id >= id (n when none).
+** Index of the first pair with an id >= id (v->n when none).
 */
-size_t mdtC_pairpos(const Pair *p, size_t n, mdt_id id)
+size_t mdtC_pairpos(const PairVec *v, mdt_id id)
 {
-  size_t lo = 0, hi = n;
+  size_t lo = 0, hi = v->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (p[mid].id < id) lo = mid + 1;
+    if (v->p[mid].id < id) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -51,7 +51,7 @@ int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer)
 /* Steps {{{ */
 
 /*
-** Access of (present) user to tenant: the user's explicit row
+** Access of compiled user to tenant: the user's explicit row
 ** (*explicit_row = 1), else the tenant's default (0); user 0 has no rows.
 ** -1 for a tenant that names nothing.
 */
@@ -61,11 +61,16 @@ int mdtC_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
   *explicit_row = 0;
   if (!HAS(s, MDT_TENANT, tenant)) return -1;
   if (user != 0) {
-    const User *u = &s->user[user];
-    size_t i = mdtC_pairpos(u->acc, u->nacc, tenant);
-    if (i < u->nacc && u->acc[i].id == tenant) {
+    const uint32_t *b = s->acc + s->user[user].acc, *t = b + 1;
+    size_t n = b[0], lo = 0, hi = n;        /* the block: see core_int.h */
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (t[mid] < tenant) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < n && t[lo] == tenant) {
       *explicit_row = 1;
-      return u->acc[i].val;
+      return (int)t[n + lo];
     }
   }
   return s->tdefault[tenant];

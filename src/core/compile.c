@@ -277,13 +277,97 @@ static int effective(mdt_snap *s, mdt_id id)
   return MDT_OK;
 }
 
-/* Forget every profile: users are not compiled then. */
-static void unprofile(mdt_snap *s)
+/* }}} */
+
+/* Access rows {{{ */
+
+/* Write rows as the block at acc[at] (the layout: core_int.h). */
+static void block(mdt_snap *s, size_t at, const PairVec *rows)
+{
+  uint32_t *b = s->acc + at;
+  size_t i, n = rows->n;
+  b[0] = (uint32_t)n;
+  for (i = 0; i < n; i++) {
+    b[1 + i] = (uint32_t)rows->p[i].id;
+    b[1 + n + i] = (uint32_t)rows->p[i].val;
+  }
+}
+
+static size_t blocklen(const uint32_t *b)
+{
+  return 1 + 2 * (size_t)b[0];
+}
+
+/*
+** Room for len more entries at the end of acc: grown, or packed anew
+** into cap entries when dead blocks make up half of it.  The blocks of
+** users not compiled are dropped then (they point at block 0).  Offsets
+** are 32 bits: MDT_NOMEM beyond.
+*/
+static int accroom(mdt_snap *s, size_t len)
+{
+  size_t need = s->nacc + len, cap, at = 1;
+  int repack = s->deadacc * 2 > s->nacc;
+  uint32_t *acc;
+  mdt_id id;
+  if (need <= s->capacc) return MDT_OK;
+  if (need > UINT32_MAX) return MDT_NOMEM;
+  cap = repack ? 2 * (s->nacc - s->deadacc + len)
+               : s->capacc * 2 > need ? s->capacc * 2 : need;
+  if (cap > UINT32_MAX) cap = UINT32_MAX;   /* still >= need */
+  if (!repack) {
+    if ((acc = realloc(s->acc, cap * sizeof *acc)) == NULL) return MDT_NOMEM;
+    s->acc = acc;
+    s->capacc = cap;
+    return MDT_OK;
+  }
+  if ((acc = malloc(cap * sizeof *acc)) == NULL) return MDT_NOMEM;
+  acc[0] = 0;
+  for (id = 1; id <= s->keys[MDT_USER].max; id++) {
+    User *u = &s->user[id];
+    size_t n = u->compiled ? blocklen(s->acc + u->acc) : 0;
+    memcpy(acc + at, s->acc + u->acc, n * sizeof *acc);
+    u->acc = n ? (uint32_t)at : 0;
+    at += n;
+  }
+  free(s->acc);
+  s->acc = acc;
+  s->nacc = at;
+  s->capacc = cap;
+  s->deadacc = 0;
+  return MDT_OK;
+}
+
+/*
+** Write the block of user id's rows: where its block is when the count
+** is the same, else at the end (the old block dies).  MDT_NOMEM.
+*/
+static int accrows(mdt_snap *s, mdt_id id)
+{
+  const PairVec *rows = &s->lists[id].acc;
+  User *u = &s->user[id];
+  size_t len = 1 + 2 * rows->n;
+  if (u->acc != 0 && s->acc[u->acc] == rows->n) {
+    block(s, u->acc, rows);
+    return MDT_OK;
+  }
+  if (accroom(s, len) != MDT_OK) return MDT_NOMEM;
+  if (u->acc != 0) s->deadacc += blocklen(s->acc + u->acc);
+  u->acc = (uint32_t)s->nacc;
+  block(s, s->nacc, rows);
+  s->nacc += len;
+  return MDT_OK;
+}
+/* }}} */
+
+/* Forget every profile and block of access rows: no user is compiled. */
+static void uncompile(mdt_snap *s)
 {
   Profiles *p = &s->prof;
   mdt_id id;
   for (id = 1; id <= s->keys[MDT_USER].max; id++) {
     s->user[id].profile = 0;
+    s->user[id].acc = 0;
     s->user[id].compiled = 0;
   }
   free(s->eff);
@@ -291,10 +375,12 @@ static void unprofile(mdt_snap *s)
   free(p->hash);
   free(p->free);
   free(p->slot);
+  free(s->acc);
   s->eff = NULL;
+  s->acc = NULL;
+  s->nacc = s->capacc = s->deadacc = 0;
   memset(p, 0, sizeof *p);
 }
-/* }}} */
 
 /*
 ** Compile; see mandate.h.  MDT_CONSTRAINT (with a message naming the
@@ -319,17 +405,21 @@ int mdt_snap_compile(mdt_snap *s)
   nanchor = ((size_t)maxunit + 1) * (size_t)s->nlevels;
   s->stride = ((size_t)s->keys[MDT_RIGHT].max + 4) & ~(size_t)3;
   s->anchor = malloc((nanchor ? nanchor : 1) * sizeof *s->anchor);
-  rc = s->anchor != NULL && number(s) == MDT_OK ? room(s) : MDT_NOMEM;
+  s->acc = calloc(1, sizeof *s->acc);       /* block 0: no rows */
+  rc = s->anchor != NULL && s->acc != NULL && number(s) == MDT_OK ? room(s)
+                                                                  : MDT_NOMEM;
   if (rc == MDT_OK) {                       /* profile 0, the placeholder */
     memset(row(s, 0), 0, s->stride * sizeof *s->eff);
     s->prof.n = 1;
+    s->nacc = s->capacc = 1;
   }
   for (id = 1; id <= maxuser && rc == MDT_OK; id++)
-    if (HAS(s, MDT_USER, id)) rc = effective(s, id);
+    if (HAS(s, MDT_USER, id) && (rc = accrows(s, id)) == MDT_OK)
+      rc = effective(s, id);
   if (rc != MDT_OK) {
     free(s->anchor);
     s->anchor = NULL;
-    unprofile(s);
+    uncompile(s);
     return mdtB_error(s, MDT_NOMEM, "out of memory");
   }
   s->compiled = 1;
@@ -351,7 +441,7 @@ int mdt_snap_compile_user(mdt_snap *s, mdt_id user)
   if (!HAS(s, MDT_USER, user))
     return mdtB_error(s, MDT_NOTFOUND, "no user %" PRId64, user);
   if ((rc = checkuser(s, user)) != MDT_OK) return rc;
-  if (effective(s, user) != MDT_OK)
+  if (accrows(s, user) != MDT_OK || effective(s, user) != MDT_OK)
     return mdtB_error(s, MDT_NOMEM, "out of memory");
   return MDT_OK;
 }

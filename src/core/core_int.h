@@ -112,15 +112,13 @@ typedef struct Bundle {
 
 /*
 ** A user in two parts.  User is what a check reads, for the checking user
-** and for the record's owner: 24 bytes, so each costs one cache line (two
-** for a quarter of the ids) however many users there are.  UserLists
-** holds the rest as given.
+** and for the record's owner: 16 bytes, so each costs one cache line
+** however many users there are.  UserLists holds the rest as given.
 */
 typedef struct User {
-  const Pair *acc;           /* = lists[id].acc.p: (tenant, access) rows */
-  uint32_t nacc;             /* = lists[id].acc.n */
   uint32_t unit;             /* 0: no unit; ids are <= MAXID */
   uint32_t profile;          /* its row of eff; 0: none yet */
+  uint32_t acc;              /* its block of access rows in mdt_snap.acc */
   unsigned char active;
   unsigned char compiled;    /* 0 until compiled: checks see no such user */
 } User;
@@ -129,7 +127,7 @@ typedef struct UserLists {
   IdVec bundles;             /* in the order given, no duplicates */
   IdVec cust;                /* sorted customer ids */
   PairVec over;              /* (right, value) */
-  PairVec acc;               /* (tenant, access); User.acc views it */
+  PairVec acc;               /* (tenant, access) */
 } UserLists;
 
 /*
@@ -169,6 +167,17 @@ struct mdt_snap {
   mdt_value *eff;            /* [profile * stride + right] */
   size_t stride;             /* max right id + 1, in whole 64-bit words */
   Profiles prof;
+  /*
+  ** The access rows of compiled users, packed for the check: a user's
+  ** block is its row count n, then n tenant ids in order, then their n
+  ** accesses.  Block 0 is empty: users without a block point at it.  A
+  ** recompiled user's block is rewritten where it is when its count is
+  ** unchanged, else appended (the old one dies).  When acc is full and
+  ** dead blocks make up half of it, the live ones are packed anew into
+  ** twice their size, so acc stays within a few times the live rows.
+  */
+  uint32_t *acc;
+  size_t nacc, capacc, deadacc;
   char errmsg[ERRMSG_SIZE];
 };
 /* }}} */
@@ -185,7 +194,7 @@ MDTI_FUNC int mdtV_badname(const char *name);
 MDTI_FUNC int mdtB_error(mdt_snap *s, int code, const char *fmt, ...)
   MDT_PRINTF(3, 4);
 
-MDTI_FUNC size_t mdtC_pairpos(const Pair *p, size_t n, mdt_id id);
+MDTI_FUNC size_t mdtC_pairpos(const PairVec *v, mdt_id id);
 MDTI_FUNC size_t mdtC_idpos(const IdVec *v, mdt_id id);
 MDTI_FUNC int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
 MDTI_FUNC int mdtC_access(const mdt_snap *s, mdt_id user, mdt_id tenant,

@@ -92,7 +92,7 @@ int mdt_user_info(const mdt_snap *s, mdt_id user, mdt_id *unit, int *active,
 /* 1 and *v set (v may be NULL) when r's value is in pairs, else 0. */
 static int given(const PairVec *pairs, mdt_id r, mdt_value *v)
 {
-  size_t i = mdtC_pairpos(pairs->p, pairs->n, r);
+  size_t i = mdtC_pairpos(pairs, r);
   if (i >= pairs->n || pairs->p[i].id != r) return 0;
   if (v != NULL) *v = (mdt_value)pairs->p[i].val;
   return 1;
@@ -150,14 +150,18 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
 /*
 ** The user's access to tenant: the explicit row, else the tenant default;
 ** *explicit_row (may be NULL) gets 1 or 0.  -1 for an unknown user or
-** tenant.
+** tenant.  Read from the rows as given, so users not compiled yet answer
+** too; checks read the compiled copy (mdtC_access), equal once compiled.
 */
 int mdt_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
                int *explicit_row)
 {
+  mdt_value v = 0;
   int ex = 0, a = -1;
-  if (s != NULL && HAS(s, MDT_USER, user))
-    a = mdtC_access(s, user, tenant, &ex);
+  if (s != NULL && HAS(s, MDT_USER, user) && HAS(s, MDT_TENANT, tenant)) {
+    ex = given(&s->lists[user].acc, tenant, &v);
+    a = ex ? v : s->tdefault[tenant];
+  }
   if (explicit_row != NULL) *explicit_row = ex;
   return a;
 }
