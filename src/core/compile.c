@@ -131,16 +131,7 @@ static int number(mdt_snap *s)
 }
 /* }}} */
 
-/* Users {{{ */
-
-static int checkuser(mdt_snap *s, mdt_id id)
-{
-  mdt_id unit = s->user[id].unit;
-  if (unit != 0 && !HAS(s, MDT_UNIT, unit))
-    return mdtB_error(s, MDT_CONSTRAINT, "user '%s': unit %" PRId64 " does "
-                      "not exist", s->keys[MDT_USER].key[id], unit);
-  return MDT_OK;
-}
+/* Profiles {{{ */
 
 /* Profile q's row. */
 static mdt_value *row(const mdt_snap *s, uint32_t q)
@@ -153,7 +144,7 @@ static uint32_t rowhash(const mdt_value *r, size_t stride)
 {
   uint64_t h = 0, w;
   size_t i;
-  for (i = 0; i < stride; i += 4) {
+  for (i = 0; i < stride; i += sizeof w / sizeof *r) {
     memcpy(&w, r + i, sizeof w);
     h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
     h ^= h >> 29;
@@ -201,6 +192,7 @@ static int room(mdt_snap *s)
   Profiles *p = &s->prof;
   if (p->nfree == 0 && p->n == p->cap) {
     uint32_t cap = p->cap ? p->cap * 2 : 16;
+    if (cap < p->cap) return MDT_NOMEM;     /* 2^31 profiles: never */
     REGROW(s->eff, (size_t)cap * s->stride);
     REGROW(p->users, cap);
     REGROW(p->hash, cap);
@@ -217,6 +209,19 @@ static int room(mdt_snap *s)
       if (old[i] != 0) place(p, old[i] - 1);
     free(old);
   }
+  return MDT_OK;
+}
+
+/* }}} */
+
+/* Users {{{ */
+
+static int checkuser(mdt_snap *s, mdt_id id)
+{
+  mdt_id unit = s->user[id].unit;
+  if (unit != 0 && !HAS(s, MDT_UNIT, unit))
+    return mdtB_error(s, MDT_CONSTRAINT, "user '%s': unit %" PRId64 " does "
+                      "not exist", s->keys[MDT_USER].key[id], unit);
   return MDT_OK;
 }
 
@@ -276,7 +281,6 @@ static int effective(mdt_snap *s, mdt_id id)
   }
   return MDT_OK;
 }
-
 /* }}} */
 
 /* Access rows {{{ */
