@@ -1621,6 +1621,93 @@ static void test_random(T *t)
   for (i = 0; i <= MDT_FIX_IMPOSSIBLE; i++) OK(t->fixes[i] > 0);
   for (i = 0; i <= MDT_MATCH_FLAG; i++) OK(t->matched[i] > 0);
 }
+
+/*
+** Effective values of every user and right, and checks of every user on
+** a record of each tenant (a random right), that differ from the
+** reference.
+*/
+static long users_differ(unsigned long long *st, const World *w,
+                         const mdt_snap *s)
+{
+  long diffs = 0;
+  int i, j;
+  for (i = 0; i < w->nusers; i++) {
+    mdt_id u = w->user[i].id;
+    for (j = 0; j < w->nrights; j++)
+      diffs += mdt_effective(s, u, w->right[j].id, NULL) !=
+               r_value(w, &w->user[i], w->right[j].id);
+    for (j = 0; j < w->ntenants; j++) {
+      mdt_record r = rec_of(w->tenant[j].id, 0, 0, 0);
+      mdt_id right = w->right[rnd(st, (unsigned)w->nrights)].id;
+      diffs += mdt_check(s, u, right, &r) != r_check(w, u, right, &r);
+    }
+  }
+  return diffs;
+}
+
+/* Put, fill and compile u again. */
+static void repatch(T *t, mdt_snap *s, const WUser *u)
+{
+  EQ(mdt_snap_put_user(s, u->id, u->key, u->unit, u->active), MDT_OK);
+  EQ(fill_user(s, u), MDT_OK);
+  EQ(mdt_snap_compile_user(s, u->id), MDT_OK);
+}
+
+/*
+** Users with equal rows share them.  Patch users over and over: to
+** another user's bundles and overrides (sharing its row), away again, to
+** the very lists they had, or put now and compiled only after a patch of
+** someone else.  After every patch every user's values and access must
+** still be the reference's: a shared row is never written through one
+** user, and packing the access rows anew moves no user's rows to another.
+*/
+static void test_profiles(T *t)
+{
+  unsigned long long st = 0x2545f4914f6cdd1dULL;
+  long diffs = 0;
+  int world, i;
+  for (world = 0; world < 100; world++) {
+    World w;
+    mdt_snap *s;
+    random_world(&st, &w);
+    if ((s = build(&w, 0)) == NULL) {
+      OK(0);
+      continue;
+    }
+    diffs += users_differ(&st, &w, s);
+    for (i = 0; i < 200; i++) {
+      WUser *u = &w.user[rnd(&st, (unsigned)w.nusers)];
+      const WUser *o = &w.user[rnd(&st, (unsigned)w.nusers)];
+      switch (rnd(&st, 4)) {
+        case 0:                              /* share o's row */
+          memcpy(u->bundle, o->bundle, sizeof u->bundle);
+          memcpy(u->oright, o->oright, sizeof u->oright);
+          memcpy(u->ov, o->ov, sizeof u->ov);
+          u->nb = o->nb;
+          u->no = o->no;
+          break;
+        case 1: random_user(&st, &w, u); break;
+        case 2: break;                       /* the same lists again */
+        default: {                           /* compiled after another */
+          WUser *v = &w.user[rnd(&st, (unsigned)w.nusers)];
+          if (v == u) break;
+          random_user(&st, &w, u);
+          EQ(mdt_snap_put_user(s, u->id, u->key, u->unit, u->active),
+             MDT_OK);
+          EQ(fill_user(s, u), MDT_OK);
+          EQ(mdt_check(s, u->id, w.right[0].id, NULL), MDT_UNKNOWN_USER);
+          random_user(&st, &w, v);
+          repatch(t, s, v);
+        }
+      }
+      repatch(t, s, u);
+      diffs += users_differ(&st, &w, s) + compare_user(&st, &w, s, u->id, 5);
+    }
+    mdt_snap_free(s);
+  }
+  EQ(diffs, 0);
+}
 /* }}} */
 
 int main(void)
@@ -1635,6 +1722,7 @@ int main(void)
   test_rules(t);
   test_explain(t);
   test_random(t);
+  test_profiles(t);
   if (t->failed) {
     fprintf(stderr, "core_test: %ld of %ld checks FAILED\n", t->failed,
             t->passed + t->failed);

@@ -41,11 +41,11 @@ void mdt_snap_free(mdt_snap *s)
   for (id = 1; id < s->keys[MDT_BUNDLE].cap; id++)
     freepairs(&s->bundle[id].vals);
   for (id = 1; id < s->keys[MDT_USER].cap; id++) {
-    User *u = &s->user[id];
-    freeids(&u->bundles);
-    freeids(&u->cust);
-    freepairs(&u->over);
-    freepairs(&u->acc);
+    UserLists *l = &s->lists[id];
+    freeids(&l->bundles);
+    freeids(&l->cust);
+    freepairs(&l->over);
+    freepairs(&l->acc);
   }
   for (kind = 0; kind < MDT_NKINDS; kind++) mdtK_free(&s->keys[kind]);
   free(s->unit);
@@ -53,8 +53,14 @@ void mdt_snap_free(mdt_snap *s)
   free(s->right);
   free(s->bundle);
   free(s->user);
+  free(s->lists);
   free(s->anchor);
   free(s->eff);
+  free(s->prof.users);
+  free(s->prof.hash);
+  free(s->prof.free);
+  free(s->prof.slot);
+  free(s->acc);
   free(s);
 }
 
@@ -131,7 +137,7 @@ static int grow(mdt_snap *s, int kind, mdt_id id)
     case MDT_TENANT: GROW(s->tdefault); break;
     case MDT_RIGHT: GROW(s->right); break;
     case MDT_BUNDLE: GROW(s->bundle); break;
-    case MDT_USER: GROW(s->user); break;
+    case MDT_USER: GROW(s->user); GROW(s->lists); break;
     default: break;                          /* customers have only keys */
   }
   /* entity arrays grow first: they are never shorter than k->cap */
@@ -355,6 +361,7 @@ int mdt_snap_put_user(mdt_snap *s, mdt_id id, const char *key, mdt_id unit,
                       int active)
 {
   User *u;
+  UserLists *l;
   int rc;
   if (s == NULL) return MDT_MISUSE;
   if (unit < 0 || unit > MAXID)
@@ -362,15 +369,17 @@ int mdt_snap_put_user(mdt_snap *s, mdt_id id, const char *key, mdt_id unit,
                       " out of range", id, unit);
   if ((rc = add(s, MDT_USER, id, key)) != MDT_OK) return rc;
   u = &s->user[id];
-  u->unit = unit;
+  l = &s->lists[id];
+  u->unit = (uint32_t)unit;
   u->active = (unsigned char)(active != 0);
   u->compiled = 0;
-  u->bundles.n = u->cust.n = u->over.n = u->acc.n = 0;  /* keep capacity */
+  l->bundles.n = l->cust.n = l->over.n = l->acc.n = 0;  /* keep capacity */
   return MDT_OK;
 }
 
-/* The user to refill, or NULL with *rc set: unknown, or compiled. */
-static User *refill(mdt_snap *s, mdt_id id, int *rc)
+/* The lists of the user to refill, or NULL with *rc set: unknown, or
+   compiled. */
+static UserLists *refill(mdt_snap *s, mdt_id id, int *rc)
 {
   if (!HAS(s, MDT_USER, id)) {
     *rc = mdtB_error(s, MDT_NOTFOUND, "no user %" PRId64, id);
@@ -381,7 +390,7 @@ static User *refill(mdt_snap *s, mdt_id id, int *rc)
                      "mdt_snap_put_user first", s->keys[MDT_USER].key[id]);
     return NULL;
   }
-  return &s->user[id];
+  return &s->lists[id];
 }
 
 /*
@@ -390,17 +399,17 @@ static User *refill(mdt_snap *s, mdt_id id, int *rc)
 */
 int mdt_snap_user_bundle(mdt_snap *s, mdt_id user, mdt_id bundle)
 {
-  User *u;
+  UserLists *l;
   size_t i;
   int rc;
   if (s == NULL) return MDT_MISUSE;
-  if ((u = refill(s, user, &rc)) == NULL) return rc;
+  if ((l = refill(s, user, &rc)) == NULL) return rc;
   if (!HAS(s, MDT_BUNDLE, bundle))
     return mdtB_error(s, MDT_NOTFOUND, "user '%s': no bundle %" PRId64,
                       keyof(s, MDT_USER, user), bundle);
-  for (i = 0; i < u->bundles.n; i++)
-    if (u->bundles.p[i] == bundle) return MDT_OK;
-  return idput(s, &u->bundles, u->bundles.n, bundle);
+  for (i = 0; i < l->bundles.n; i++)
+    if (l->bundles.p[i] == bundle) return MDT_OK;
+  return idput(s, &l->bundles, l->bundles.n, bundle);
 }
 
 /*
@@ -411,15 +420,15 @@ int mdt_snap_user_bundle(mdt_snap *s, mdt_id user, mdt_id bundle)
 int mdt_snap_user_override(mdt_snap *s, mdt_id user, mdt_id right,
                            mdt_value v)
 {
-  User *u;
+  UserLists *l;
   int rc;
   if (s == NULL) return MDT_MISUSE;
-  if ((u = refill(s, user, &rc)) == NULL) return rc;
+  if ((l = refill(s, user, &rc)) == NULL) return rc;
   if (!HAS(s, MDT_RIGHT, right))
     return mdtB_error(s, MDT_NOTFOUND, "user '%s': no right %" PRId64,
                       keyof(s, MDT_USER, user), right);
   if ((rc = fits(s, MDT_USER, user, right, v)) != MDT_OK) return rc;
-  if ((rc = pairset(s, &u->over, right, v)) == MDT_OK) s->valued = 1;
+  if ((rc = pairset(s, &l->over, right, v)) == MDT_OK) s->valued = 1;
   return rc;
 }
 
@@ -431,17 +440,17 @@ int mdt_snap_user_override(mdt_snap *s, mdt_id user, mdt_id right,
 int mdt_snap_user_access(mdt_snap *s, mdt_id user, mdt_id tenant,
                          int access)
 {
-  User *u;
+  UserLists *l;
   int rc;
   if (s == NULL) return MDT_MISUSE;
-  if ((u = refill(s, user, &rc)) == NULL) return rc;
+  if ((l = refill(s, user, &rc)) == NULL) return rc;
   if (!HAS(s, MDT_TENANT, tenant))
     return mdtB_error(s, MDT_NOTFOUND, "user '%s': no tenant %" PRId64,
                       keyof(s, MDT_USER, user), tenant);
   if (access < MDT_HIDDEN || access > MDT_FULL)
     return mdtB_error(s, MDT_MISUSE, "user '%s': bad access %d",
                       keyof(s, MDT_USER, user), access);
-  return pairset(s, &u->acc, tenant, access);
+  return pairset(s, &l->acc, tenant, access);
 }
 
 /*
@@ -450,16 +459,16 @@ int mdt_snap_user_access(mdt_snap *s, mdt_id user, mdt_id tenant,
 */
 int mdt_snap_user_customer(mdt_snap *s, mdt_id user, mdt_id customer)
 {
-  User *u;
+  UserLists *l;
   size_t i;
   int rc;
   if (s == NULL) return MDT_MISUSE;
-  if ((u = refill(s, user, &rc)) == NULL) return rc;
+  if ((l = refill(s, user, &rc)) == NULL) return rc;
   if (!HAS(s, MDT_CUSTOMER, customer))
     return mdtB_error(s, MDT_NOTFOUND, "user '%s': no customer %" PRId64,
                       keyof(s, MDT_USER, user), customer);
-  i = mdtC_idpos(&u->cust, customer);
-  if (i < u->cust.n && u->cust.p[i] == customer) return MDT_OK;
-  return idput(s, &u->cust, i, customer);
+  i = mdtC_idpos(&l->cust, customer);
+  if (i < l->cust.n && l->cust.p[i] == customer) return MDT_OK;
+  return idput(s, &l->cust, i, customer);
 }
 /* }}} */

@@ -42,7 +42,7 @@ size_t mdtC_idpos(const IdVec *v, mdt_id id)
 */
 int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer)
 {
-  const IdVec *c = &s->user[user].cust;
+  const IdVec *c = &s->lists[user].cust;
   size_t i = mdtC_idpos(c, customer);
   return i < c->n && c->p[i] == customer;
 }
@@ -51,21 +51,26 @@ int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer)
 /* Steps {{{ */
 
 /*
-** Access of user to tenant: the user's explicit row (*explicit_row = 1),
-** else the tenant's default (0); user 0 has no rows.  -1 for a tenant
-** that names nothing.
+** Access of compiled user to tenant: the user's explicit row
+** (*explicit_row = 1), else the tenant's default (0); user 0 has no rows.
+** -1 for a tenant that names nothing.
 */
 int mdtC_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
                 int *explicit_row)
 {
   *explicit_row = 0;
   if (!HAS(s, MDT_TENANT, tenant)) return -1;
-  if (HAS(s, MDT_USER, user)) {
-    const PairVec *a = &s->user[user].acc;
-    size_t i = mdtC_pairpos(a, tenant);
-    if (i < a->n && a->p[i].id == tenant) {
+  if (user != 0) {
+    const uint32_t *b = s->acc + s->user[user].acc, *t = b + 1;
+    size_t n = b[0], lo = 0, hi = n;        /* the block: see core_int.h */
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (t[mid] < tenant) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < n && t[lo] == tenant) {
       *explicit_row = 1;
-      return a->p[i].val;
+      return (int)t[n + lo];
     }
   }
   return s->tdefault[tenant];
@@ -108,9 +113,11 @@ mdt_id mdtC_anchor(const mdt_snap *s, mdt_id user, int rank)
 static mdt_id recunit(const mdt_snap *s, const mdt_record *rec)
 {
   mdt_id x = rec->unit, o = rec->owner;
-  if (x == MDT_ABSENT && HAS(s, MDT_USER, o) && s->user[o].compiled)
+  if (x == MDT_ABSENT && COMPILED(s, o))
     x = s->user[o].unit;
-  return HAS(s, MDT_UNIT, x) ? x : 0;
+  /* a unit of the numbered tree spans at least itself, a hole nothing:
+     unit[x], read next anyway, tells without the key table */
+  return x > 0 && x <= s->keys[MDT_UNIT].max && s->unit[x].size > 0 ? x : 0;
 }
 
 /*
@@ -163,14 +170,10 @@ int mdt_check(const mdt_snap *s, mdt_id user, mdt_id right,
   const Right *rt;
   int why, access, explicit_row, matched;
   if (s == NULL || !HAS(s, MDT_RIGHT, right)) return MDT_UNKNOWN_RIGHT;
-  if (user <= 0 || user > s->keys[MDT_USER].max ||
-      !s->user[user].compiled)            /* holes and pending users too */
-    return MDT_UNKNOWN_USER;
+  if (!COMPILED(s, user)) return MDT_UNKNOWN_USER;
   if (!s->user[user].active) return MDT_INACTIVE_USER;
   rt = &s->right[right];
   why = mdtC_gate(s, user, rt->mode, rec, &access, &explicit_row);
   if (why != MDT_ALLOWED) return why;
-  return mdtC_right(s, user, rt->kind,
-                    s->eff[(size_t)user * s->stride + (size_t)right], rec,
-                    &matched);
+  return mdtC_right(s, user, rt->kind, EFF(s, user, right), rec, &matched);
 }

@@ -4,8 +4,8 @@
 ** The snapshot keeps every entity in arrays indexed by the caller's id
 ** (holes stay zeroed), a key table per kind for id <-> key, and, once
 ** compiled, the derived arrays the check path reads: pre-order intervals
-** of the org tree, anchors per unit and level, and one effective value
-** per user and right.
+** of the org tree, anchors per unit and level, and rows of effective
+** values (one value per right) that users with equal values share.
 **
 ** Internal functions are named after their file, Lua style:
 **   mdtV_  value.c     values and their text
@@ -37,6 +37,15 @@
 /* Does id name an entity of kind?  Holes have no key. */
 #define HAS(s, kind, id) ((id) > 0 && (id) <= (s)->keys[kind].max && \
                           (s)->keys[kind].key[id] != NULL)
+
+/* The effective value of compiled user id for right. */
+#define EFF(s, id, right) ((s)->eff[(size_t)(s)->user[id].profile * \
+                                    (s)->stride + (size_t)(right)])
+
+/* Is id a compiled user?  Reads the user's own entry only, not the key
+   table: holes and users not compiled yet have compiled == 0. */
+#define COMPILED(s, id) ((id) > 0 && (id) <= (s)->keys[MDT_USER].max && \
+                         (s)->user[id].compiled)
 
 /* Sorted growable arrays {{{ */
 typedef struct Pair {        /* (right, value) or (tenant, access) */
@@ -101,15 +110,45 @@ typedef struct Bundle {
   PairVec vals;              /* (right, value) */
 } Bundle;
 
+/*
+** A user in two parts.  User is what a check reads, for the checking user
+** and for the record's owner: 16 bytes, so each costs one cache line
+** however many users there are.  UserLists holds the rest as given.
+*/
 typedef struct User {
-  mdt_id unit;               /* 0: no unit */
+  uint32_t unit;             /* 0: no unit; ids are <= MAXID */
+  uint32_t profile;          /* its row of eff; 0: none yet */
+  uint32_t acc;              /* its block of access rows in mdt_snap.acc */
   unsigned char active;
   unsigned char compiled;    /* 0 until compiled: checks see no such user */
+} User;
+
+typedef struct UserLists {
   IdVec bundles;             /* in the order given, no duplicates */
   IdVec cust;                /* sorted customer ids */
   PairVec over;              /* (right, value) */
   PairVec acc;               /* (tenant, access) */
-} User;
+} UserLists;
+
+/*
+** The rows of eff, interned: most users have no overrides and share a
+** combination of bundles, so there are far fewer distinct rows than
+** users.  Each row is a profile; a user points at one.  Profile 0 is a
+** placeholder for users never compiled: it counts no users and is never
+** in the table.  A profile whose last user moves away is freed at once
+** (taken out of the table, its row reused for the next new one), so
+** patches never make more profiles than were in use at one time (at most
+** one per user), plus the placeholder.
+*/
+typedef struct Profiles {
+  uint32_t n, cap;           /* profiles made (free ones too), allocated */
+  uint32_t *users;           /* users per profile */
+  uint32_t *hash;            /* of each profile's row */
+  uint32_t *free;            /* freed profiles, nfree of them */
+  uint32_t nfree;
+  uint32_t *slot;            /* open addressing: profile + 1, 0 empty */
+  size_t nslot;
+} Profiles;
 
 struct mdt_snap {
   Keys keys[MDT_NKINDS];     /* levels have ids depth + 1 */
@@ -120,13 +159,25 @@ struct mdt_snap {
   Right *right;
   Bundle *bundle;
   User *user;
+  UserLists *lists;
   int valued;                /* a bundle value or override was given */
   int compiled;
   /* filled by mdt_snap_compile */
   mdt_id *anchor;            /* [unit * nlevels + depth] */
-  mdt_value *eff;            /* [user * stride + right] */
-  size_t stride;             /* max right id + 1 */
-  mdt_id effrows;            /* users with a row in eff */
+  mdt_value *eff;            /* [profile * stride + right] */
+  size_t stride;             /* max right id + 1, in whole 64-bit words */
+  Profiles prof;
+  /*
+  ** The access rows of compiled users, packed for the check: a user's
+  ** block is its row count n, then n tenant ids in order, then their n
+  ** accesses.  Block 0 is empty: users without a block point at it.  A
+  ** recompiled user's block is rewritten where it is when its count is
+  ** unchanged, else appended (the old one dies).  When acc is full and
+  ** dead blocks make up half of it, the live ones are packed anew into
+  ** twice their size, so acc stays within a few times the live rows.
+  */
+  uint32_t *acc;
+  size_t nacc, capacc, deadacc;
   char errmsg[ERRMSG_SIZE];
 };
 /* }}} */

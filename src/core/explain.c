@@ -50,7 +50,7 @@ int mdt_explain(const mdt_snap *s, mdt_id user, mdt_id right,
   rt = &s->right[right];
   out->kind = rt->kind;
   out->mode = rt->mode;
-  known = HAS(s, MDT_USER, user) && s->user[user].compiled;
+  known = COMPILED(s, user);
   why_user = !known ? MDT_UNKNOWN_USER
            : !s->user[user].active ? MDT_INACTIVE_USER : MDT_ALLOWED;
   why_tenant = mdtC_gate(s, known ? user : 0, rt->mode, rec, &out->access,

@@ -84,8 +84,8 @@ int mdt_user_info(const mdt_snap *s, mdt_id user, mdt_id *unit, int *active,
   u = &s->user[user];
   if (unit != NULL) *unit = u->unit;
   if (active != NULL) *active = u->active;
-  if (bundles != NULL) *bundles = u->bundles.p;
-  if (nbundles != NULL) *nbundles = (int)u->bundles.n;
+  if (bundles != NULL) *bundles = s->lists[user].bundles.p;
+  if (nbundles != NULL) *nbundles = (int)s->lists[user].bundles.n;
   return MDT_OK;
 }
 
@@ -114,19 +114,19 @@ int mdt_bundle_value(const mdt_snap *s, mdt_id bundle, mdt_id right,
 int mdt_override(const mdt_snap *s, mdt_id user, mdt_id right, mdt_value *v)
 {
   if (s == NULL || !HAS(s, MDT_USER, user)) return 0;
-  return given(&s->user[user].over, right, v);
+  return given(&s->lists[user].over, right, v);
 }
 /* }}} */
 
 /* Derived {{{ */
 
 /* Where user's value for right comes from: MDT_SRC_*. */
-static int source(const mdt_snap *s, const User *u, mdt_id right)
+static int source(const mdt_snap *s, const UserLists *l, mdt_id right)
 {
   size_t i;
-  if (given(&u->over, right, NULL)) return MDT_SRC_OVERRIDE;
-  for (i = 0; i < u->bundles.n; i++)
-    if (given(&s->bundle[u->bundles.p[i]].vals, right, NULL))
+  if (given(&l->over, right, NULL)) return MDT_SRC_OVERRIDE;
+  for (i = 0; i < l->bundles.n; i++)
+    if (given(&s->bundle[l->bundles.p[i]].vals, right, NULL))
       return MDT_SRC_BUNDLES;
   return MDT_SRC_NONE;
 }
@@ -141,24 +141,27 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
                         int *src)
 {
   if (src != NULL) *src = MDT_SRC_NONE;
-  if (s == NULL || !HAS(s, MDT_RIGHT, right) || !HAS(s, MDT_USER, user) ||
-      !s->user[user].compiled)
+  if (s == NULL || !HAS(s, MDT_RIGHT, right) || !COMPILED(s, user))
     return 0;
-  if (src != NULL) *src = source(s, &s->user[user], right);
-  return s->eff[(size_t)user * s->stride + (size_t)right];
+  if (src != NULL) *src = source(s, &s->lists[user], right);
+  return EFF(s, user, right);
 }
 
 /*
 ** The user's access to tenant: the explicit row, else the tenant default;
 ** *explicit_row (may be NULL) gets 1 or 0.  -1 for an unknown user or
-** tenant.
+** tenant.  Read from the rows as given, so users not compiled yet answer
+** too; checks read the compiled copy (mdtC_access), equal once compiled.
 */
 int mdt_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
                int *explicit_row)
 {
+  mdt_value v = 0;
   int ex = 0, a = -1;
-  if (s != NULL && HAS(s, MDT_USER, user))
-    a = mdtC_access(s, user, tenant, &ex);
+  if (s != NULL && HAS(s, MDT_USER, user) && HAS(s, MDT_TENANT, tenant)) {
+    ex = given(&s->lists[user].acc, tenant, &v);
+    a = ex ? v : s->tdefault[tenant];
+  }
   if (explicit_row != NULL) *explicit_row = ex;
   return a;
 }
