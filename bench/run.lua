@@ -19,7 +19,8 @@
 -- --snapshot), so that each peak is clean.
 --
 -- The report goes to stdout and to bench/results.md (bench/results-L.md
--- for other size lists, or --out FILE).
+-- for other size lists, with "-luajit" before ".md" under LuaJIT, or
+-- --out FILE).
 
 local world = require "world"
 
@@ -824,8 +825,9 @@ local function main()
   opt.command = interpreter() .. " " .. quote(arg[0]) .. " "
                 .. table.concat(args, " ")
   local names = table.concat(opt.sizes)
-  opt.out = opt.out or (names == "SM" and "bench/results.md"
-                        or "bench/results-" .. names .. ".md")
+  local suffix = names == "SM" and "" or "-" .. names
+  if jit then suffix = suffix .. "-luajit" end   -- luacheck: ignore
+  opt.out = opt.out or ("bench/results" .. suffix .. ".md")
   local t0 = os.time()
   local results = {}
   for _, size in ipairs(opt.sizes) do
