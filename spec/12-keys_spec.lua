@@ -144,3 +144,41 @@ describe("resolving keys", function()
     assert.equal(db:id("user", "42"), db:id("user", 42))
   end)
 end)
+
+describe("a check that runs Lua code of its caller's", function()
+  -- A record's __index, or a finalizer, may write and check again on the
+  -- same store: the snapshot the outer call works on must survive that
+  -- (make asan / make valgrind would report a use after free).
+  local function sneaky(db, n)
+    local i = 0
+    return setmetatable({}, { __index = function(_, field)
+      if field == "owner" then
+        i = i + 1
+        assert(db:put_unit("sneaky-" .. n .. "-" .. i, { level = "team", parent = "m" }))
+        assert(db:check("bob", "admin.open"))            -- rebuilds now
+        return "alice"
+      end
+      if field == "tenant" then return "team-a" end
+    end })
+  end
+
+  it("reads the record before it takes the snapshot", function()
+    local db = helpers.world()
+    for n = 1, 3 do
+      assert.is_true(db:check("alice", EDIT, sneaky(db, n)))
+      local can = db:prepare("alice", EDIT)
+      assert.is_true(can(sneaky(db, n + 10)))
+      local why = db:explain("alice", EDIT, sneaky(db, n + 20))
+      assert.is_true(why.allowed)
+    end
+    -- the writes inside went through, and the next check sees them all
+    assert.equal(9, #db:_rows("SELECT id FROM units WHERE key LIKE 'sneaky-%'"))
+    assert.is_number(db:id("unit", "sneaky-23-1"))
+  end)
+
+  it("refuses to close the store from inside another call on it", function()
+    local db = helpers.world()
+    local rec = setmetatable({}, { __index = function() db:close() end })
+    assert.matches("closed", helpers.error_of(function() db:explain("alice", EDIT, rec) end))
+  end)
+end)

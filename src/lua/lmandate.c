@@ -29,6 +29,7 @@ typedef struct ldb {
   mdt_store *st;            /* NULL once closed */
   KeyEntry *key;            /* NULL until the first key is cached */
   uint32_t keymask, keyused, gen;
+  size_t keylimit;          /* most entries in this generation's table */
   int anchors;              /* registry ref of this generation's strings */
   uint32_t anchorgen;       /* the generation anchors belongs to */
   uint64_t epoch;           /* the store's epoch the generation is for */
@@ -107,16 +108,18 @@ static int l_error_tostring(lua_State *L)
   return 1;
 }
 
-static void renew_keys(ldb *d);
+static void renew_keys(ldb *d, const mdt_snap *s);
 
 /*
 ** mdt_store_snapshot, and a new key cache generation whenever the
-** snapshot may have changed.
+** snapshot may have changed.  What a caller reads from *s it must read
+** before it next runs Lua code or allocates (see key_keep), or hold the
+** store meanwhile (see held).
 */
 static int current(ldb *d, const mdt_snap **s)
 {
   int rc = mdt_store_snapshot(d->st, s);
-  if (mdt_store_epoch(d->st) != d->epoch) renew_keys(d);
+  if (mdt_store_epoch(d->st) != d->epoch) renew_keys(d, *s);
   return rc;
 }
 
@@ -143,7 +146,8 @@ static int l_open(lua_State *L)
   ldb *d = (ldb *)lua_newuserdatauv(L, sizeof *d, 0);
   memset(d, 0, sizeof *d);           /* closed until the open succeeds */
   d->gen = 1;                        /* tag 0 marks a never-used entry */
-  d->anchors = LUA_NOREF;
+  lua_newtable(L);                   /* the anchors' registry slot, made */
+  d->anchors = luaL_ref(L, LUA_REGISTRYINDEX);  /* now: later, no allocation */
   luaL_getmetatable(L, DB_TYPE);
   lua_setmetatable(L, -2);
   rc = mdt_store_open(path, &d->st, err, sizeof err);
@@ -154,6 +158,9 @@ static int l_open(lua_State *L)
 static int l_close(lua_State *L)
 {
   ldb *d = anydb(L);
+  if (d->st && mdt_store_held(d->st))
+    return luaL_error(L, "mandate.Db: the store cannot be closed while "
+                         "another call on it is under way");
   mdt_store_close(d->st);
   d->st = NULL;
   free(d->key);
@@ -418,6 +425,10 @@ static int l_stats(lua_State *L)
 **    (each request would bring a new copy), and a generation that fills
 **    the table to the limit anyway is renewed: memory stays bounded by
 **    the store's keys.
+** A call resolves its keys in two steps: key_find, which allocates
+** nothing, while it uses the snapshot, and key_keep, which anchors (and
+** so may run a finalizer that checks, writes or closes), once it no
+** longer does.
 */
 #if LUA_VERSION_NUM == 501
 #define SHORTSTR ((size_t)-1)       /* 5.1 and LuaJIT intern every string */
@@ -427,14 +438,26 @@ static int l_stats(lua_State *L)
 #define MAXGEN (UINT32_MAX >> 3)
 #define MINKEYS 64
 
-static void renew_keys(ldb *d)
+typedef struct Key {        /* one key of a call */
+  int idx;                  /* its stack index (absolute) */
+  int kind;
+  int keep;                 /* found by its text: cache it afterwards */
+  mdt_id id;                /* 0: names nothing */
+} Key;
+
+/* A new generation; s (when given) sets the table's limit. */
+static void renew_keys(ldb *d, const mdt_snap *s)
 {
+  int k;
   d->epoch = mdt_store_epoch(d->st);
   d->keyused = 0;
   if (++d->gen > MAXGEN) {          /* tags would repeat: forget them */
     if (d->key) memset(d->key, 0, ((size_t)d->keymask + 1) * sizeof *d->key);
     d->gen = 1;
   }
+  if (s == NULL) return;
+  d->keylimit = MINKEYS;
+  for (k = 0; k < MDT_NKINDS; k++) d->keylimit += 2 * (size_t)mdt_max_id(s, k);
 }
 
 static size_t key_home(const char *p, int kind, uint32_t mask)
@@ -458,18 +481,16 @@ static KeyEntry *key_slot(const ldb *d, const char *p, int kind)
 
 /*
 ** Room for one more entry: doubles the table while it is at most half
-** full, up to twice the snapshot's keys; past that a new generation
-** starts.  0 when out of memory (the key is then not cached).
+** full, up to the limit; past that a new generation starts.  0 when out
+** of memory (the key is then not cached).
 */
-static int key_room(ldb *d, const mdt_snap *s)
+static int key_room(ldb *d)
 {
-  size_t n = d->key ? (size_t)d->keymask + 1 : 0, limit = MINKEYS, i;
+  size_t n = d->key ? (size_t)d->keymask + 1 : 0, i;
   KeyEntry *old = d->key, *fresh;
-  int k;
   if (((size_t)d->keyused + 1) * 2 <= n) return 1;
-  for (k = 0; k < MDT_NKINDS; k++) limit += 2 * (size_t)mdt_max_id(s, k);
-  if (n >= limit || n > (UINT32_MAX >> 1)) {
-    renew_keys(d);
+  if (n >= d->keylimit || n > (UINT32_MAX >> 1)) {
+    renew_keys(d, NULL);
     return 1;
   }
   if ((fresh = calloc(n ? 2 * n : MINKEYS, sizeof *fresh)) == NULL) return 0;
@@ -483,116 +504,162 @@ static int key_room(ldb *d, const mdt_snap *s)
 }
 
 /*
-** Cache id for the string at index i (absolute): anchor it in this
-** generation's table first, so that an error leaves no entry behind.
+** Resolve k (a string at k->idx) in s, which came from current(): from
+** the cache, else by its text (k->keep is set then).  Allocates nothing.
 */
-static void key_remember(lua_State *L, ldb *d, const mdt_snap *s, int kind,
-                         int i, mdt_id id)
+static void key_find(lua_State *L, const ldb *d, const mdt_snap *s, Key *k)
 {
-  KeyEntry *e;
-  if (!key_room(d, s)) return;
-  if (d->anchorgen != d->gen || d->anchors == LUA_NOREF) {
-    lua_newtable(L);
-    if (d->anchors == LUA_NOREF) d->anchors = luaL_ref(L, LUA_REGISTRYINDEX);
-    else lua_rawseti(L, LUA_REGISTRYINDEX, d->anchors);
-    d->anchorgen = d->gen;
+  const char *p = lua_tolstring(L, k->idx, NULL);   /* reads no bytes */
+  size_t len;
+  k->keep = 0;
+  if (d->key) {
+    const KeyEntry *e = key_slot(d, p, k->kind);
+    if (e->tag >> 3 == d->gen) {
+      k->id = (mdt_id)e->id;
+      return;
+    }
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, d->anchors);
-  lua_pushvalue(L, i);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-  e = key_slot(d, lua_tolstring(L, i, NULL), kind);
-  e->p = lua_tolstring(L, i, NULL);
-  e->tag = d->gen << 3 | (uint32_t)kind;
-  e->id = (int32_t)id;
-  d->keyused++;
+  p = lua_tolstring(L, k->idx, &len);
+  k->id = mdt_lookup(s, k->kind, p, len);
+  k->keep = k->id > 0 && len <= SHORTSTR;
 }
 
+/* Is d still open and in generation gen? */
+#define IN_GEN(d, gen) ((d)->st != NULL && (d)->gen == (gen))
+
 /*
-** The id of kind named by the string at index i (absolute), 0 for none.
-** The snapshot must come from current(d, ...).
+** Cache keys[0..n) that key_find found by their text in generation gen.
+** Each allocation may run a finalizer that renews the generation or
+** closes the store, so the state is looked at again after each; a key
+** whose generation has passed is simply not cached.
 */
-static mdt_id key_id(lua_State *L, ldb *d, const mdt_snap *s, int kind, int i)
+static void key_keep(lua_State *L, ldb *d, const Key *keys, int n,
+                     uint32_t gen)
 {
-  const char *p = lua_tolstring(L, i, NULL);   /* reads no string bytes */
-  size_t len;
-  mdt_id id;
-  if (d->key) {
-    const KeyEntry *e = key_slot(d, p, kind);
-    if (e->tag >> 3 == d->gen) return (mdt_id)e->id;
+  int j;
+  for (j = 0; j < n; j++) {
+    const Key *k = &keys[j];
+    KeyEntry *e;
+    if (!k->keep) continue;
+    if (!IN_GEN(d, gen) || !key_room(d) || d->gen != gen) return;
+    if (d->anchorgen != gen) {      /* this generation's anchors */
+      lua_newtable(L);
+      if (!IN_GEN(d, gen)) return;
+      if (d->anchorgen != gen) {    /* the slot exists: no allocation */
+        lua_rawseti(L, LUA_REGISTRYINDEX, d->anchors);
+        d->anchorgen = gen;
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, d->anchors);
+    lua_pushvalue(L, k->idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    if (!IN_GEN(d, gen)) return;
+    e = key_slot(d, lua_tolstring(L, k->idx, NULL), k->kind);
+    if (e->tag >> 3 != gen) d->keyused++;
+    e->p = lua_tolstring(L, k->idx, NULL);
+    e->tag = gen << 3 | (uint32_t)k->kind;
+    e->id = (int32_t)k->id;
   }
-  p = lua_tolstring(L, i, &len);
-  id = mdt_lookup(s, kind, p, len);
-  if (id > 0 && len <= SHORTSTR) key_remember(L, d, s, kind, i, id);
-  return id;
 }
 /* }}} */
 
-/* The id of kind named by argument i (a key), 0 for none. */
-static mdt_id lookup_arg(lua_State *L, ldb *d, const mdt_snap *s, int kind,
-                         int i)
-{
-  size_t len;
-  const char *key;
-  if (lua_type(L, i) == LUA_TSTRING) return key_id(L, d, s, kind, i);
-  key = luaL_checklstring(L, i, &len);           /* a number, or raises */
-  return mdt_lookup(s, kind, key, len);
-}
-
-/* The right at argument i: unknown rights are a programmer error. */
-static mdt_id right_arg(lua_State *L, ldb *d, const mdt_snap *s, int i)
-{
-  mdt_id r = lookup_arg(L, d, s, MDT_RIGHT, i);
-  if (!r) luaL_error(L, "unknown right '%s' (not in the catalog; see "
-                        "db:rights())", lua_tostring(L, i));
-  return r;
-}
+/* Arguments {{{ */
 
 /*
-** The record at argument i (nil or a table) into *rec; NULL for nil.
-** Each field is absent, a known key or an unknown one.  A table without
-** a metatable is read raw: lua_gettable would look for an __index on
-** every absent field, and most records leave out two of the four.
+** Argument i as a key: a string stays, a number becomes one, anything
+** else raises.  Before the snapshot is taken: converting allocates.
 */
-static const mdt_record *record_arg(lua_State *L, ldb *d, const mdt_snap *s,
-                                    int i, mdt_record *rec)
+static void key_arg(lua_State *L, int i)
 {
-  static const int kinds[4] = { MDT_TENANT, MDT_USER, MDT_UNIT,
-                                MDT_CUSTOMER };
-  mdt_id id[4];
-  int f, top, meta;
-  if (lua_isnoneornil(L, i)) return NULL;
+  if (lua_type(L, i) != LUA_TSTRING) luaL_checklstring(L, i, NULL);
+}
+
+/* A key of the call at index i. */
+static Key key_at(int i, int kind)
+{
+  Key k;
+  k.idx = i;
+  k.kind = kind;
+  k.keep = 0;
+  k.id = 0;
+  return k;
+}
+
+/* Raise for the unknown right at index i: a programmer error. */
+static int unknown_right(lua_State *L, int i)
+{
+  return luaL_error(L, "unknown right '%s' (not in the catalog; see "
+                       "db:rights())", lua_tostring(L, i));
+}
+
+/* A record's fields as pushed by record_fields. */
+typedef struct Fields {
+  int first;                /* stack index of the tenant; 0: no record */
+  int given;                /* bit f: field f is a string, not nil */
+} Fields;
+
+/*
+** Push the four fields of the record at argument i (nil or a table).
+** Before the snapshot is taken: a record's __index may run any code,
+** writes and checks too.  A table without a metatable is read raw:
+** lua_gettable would look for an __index on every absent field, and most
+** records leave out two of the four.
+*/
+static Fields record_fields(lua_State *L, int i)
+{
+  Fields r;
+  int f, meta, t;
+  r.first = r.given = 0;
+  if (lua_isnoneornil(L, i)) return r;
   luaL_argcheck(L, lua_istable(L, i), i,
                 "record must be a table {tenant=, owner=, unit=, customer=} "
                 "or nil");
-  top = lua_gettop(L);
+  r.first = lua_gettop(L) + 1;
   if ((meta = lua_getmetatable(L, i)) != 0) lua_pop(L, 1);
   for (f = 0; f < 4; f++) {
     lua_pushvalue(L, lua_upvalueindex(UV_FIELDS + f));
     if (meta) lua_gettable(L, i);
     else lua_rawget(L, i);
+    if ((t = lua_type(L, -1)) == LUA_TSTRING) r.given |= 1 << f;
+    else if (t != LUA_TNIL)
+      luaL_error(L, "record.%s: expected a string key or nil, got %s",
+                 field_names[f], luaL_typename(L, -1));
   }
+  return r;
+}
+
+/*
+** The record of fs into *rec, its keys resolved into keys[0..4); NULL for
+** no record.  Each field is absent, a known key or MDT_UNKNOWN.
+*/
+static const mdt_record *record_of(lua_State *L, const ldb *d,
+                                   const mdt_snap *s, Fields fs, Key *keys,
+                                   mdt_record *rec)
+{
+  static const int kinds[4] = { MDT_TENANT, MDT_USER, MDT_UNIT,
+                                MDT_CUSTOMER };
+  mdt_id id[4];
+  int f;
   for (f = 0; f < 4; f++) {
-    int v = top + 1 + f;
-    switch (lua_type(L, v)) {
-      case LUA_TNIL: id[f] = MDT_ABSENT; break;
-      case LUA_TSTRING:
-        id[f] = key_id(L, d, s, kinds[f], v);
-        if (!id[f]) id[f] = MDT_UNKNOWN;
-        break;
-      default:
-        luaL_error(L, "record.%s: expected a string key or nil, got %s",
-                   field_names[f], luaL_typename(L, v));
+    keys[f] = key_at(fs.first + f, kinds[f]);
+    id[f] = MDT_ABSENT;
+    if (fs.given & (1 << f)) {
+      key_find(L, d, s, &keys[f]);
+      id[f] = keys[f].id ? keys[f].id : MDT_UNKNOWN;
     }
   }
-  lua_settop(L, top);
+  if (!fs.first) return NULL;
   rec->tenant = id[0];
   rec->owner = id[1];
   rec->unit = id[2];
   rec->customer = id[3];
   return rec;
 }
+/* }}} */
 
 /* Push a value the way Lua users write it: a boolean or a scope string. */
 static void push_value(lua_State *L, const mdt_snap *s, int kind,
@@ -657,13 +724,37 @@ static int l_id(lua_State *L)
 {
   ldb *d = todb(L);
   int kind = luaL_checkoption(L, 2, NULL, kind_names);
-  const mdt_snap *s = snapshot(L, d);
-  mdt_id id = lookup_arg(L, d, s, kind, 3);
-  if (id) lua_pushinteger(L, (lua_Integer)id);
+  Key k = key_at(3, kind);
+  key_arg(L, 3);
+  key_find(L, d, snapshot(L, d), &k);
+  key_keep(L, d, &k, 1, d->gen);
+  if (k.id) lua_pushinteger(L, (lua_Integer)k.id);
   else lua_pushnil(L);
   return 1;
 }
 /* }}} */
+
+/*
+** Call body (a method of this file) with this call's arguments while the
+** store is held, on the snapshot brought up to date first: for methods
+** that read the snapshot while they build their results, since each
+** allocation may run a finalizer that checks or writes on this store.
+** Inside lua_pcall, so that no error leaves the store held.
+*/
+static int held(lua_State *L, lua_CFunction body)
+{
+  ldb *d = todb(L);
+  int i, n = lua_gettop(L), rc;
+  for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
+  lua_pushcclosure(L, body, NUV);
+  for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* the Db stays at 1 */
+  snapshot(L, d);
+  mdt_store_hold(d->st);
+  rc = lua_pcall(L, n, LUA_MULTRET, 0);
+  mdt_store_release(d->st);         /* still open: held, it cannot close */
+  if (rc != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - n;
+}
 
 /* Checks {{{ */
 
@@ -685,12 +776,26 @@ static int l_check(lua_State *L)
   ldb *d = todb(L);
   const mdt_snap *s;
   mdt_record rec;
-  int rc = current(d, &s);
-  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
-  mdt_id u = lookup_arg(L, d, s, MDT_USER, 2), r = right_arg(L, d, s, 3);
-  const mdt_record *p = record_arg(L, d, s, 4, &rec);
-  return decision(L, mdt_check(s, u ? u : MDT_UNKNOWN, r, p),
-                  lua_upvalueindex(UV_REASONS));
+  const mdt_record *p;
+  Key k[6];
+  Fields fs;
+  int rc, reason;
+  uint32_t gen;
+  key_arg(L, 2);
+  key_arg(L, 3);
+  fs = record_fields(L, 4);
+  if ((rc = current(d, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
+  gen = d->gen;
+  k[0] = key_at(2, MDT_USER);
+  k[1] = key_at(3, MDT_RIGHT);
+  key_find(L, d, s, &k[0]);
+  key_find(L, d, s, &k[1]);
+  if (!k[1].id) return unknown_right(L, 3);
+  p = record_of(L, d, s, fs, k + 2, &rec);
+  reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
+  key_keep(L, d, k, 6, gen);
+  return decision(L, reason, lua_upvalueindex(UV_REASONS));
 }
 
 static mdt_id opt_id(lua_State *L, int i)
@@ -706,12 +811,13 @@ static int check_ids_from(lua_State *L, ldb *d, int base, int names)
   mdt_record rec;
   mdt_id u = (mdt_id)luaL_checkinteger(L, base);
   mdt_id r = (mdt_id)luaL_checkinteger(L, base + 1);
-  int reason, rc = mdt_store_snapshot(d->st, &s);
-  if (rc != MDT_OK) return fail_result(L, mdt_store_errmsg(d->st), rc);
+  int reason, rc;
   rec.tenant = opt_id(L, base + 2);
   rec.owner = opt_id(L, base + 3);
   rec.unit = opt_id(L, base + 4);
   rec.customer = opt_id(L, base + 5);
+  if ((rc = mdt_store_snapshot(d->st, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
   reason = mdt_check(s, u, r, &rec);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "unknown right id %d", (int)r);
@@ -772,11 +878,16 @@ static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
   const mdt_snap *s;
   mdt_record rec;
   const mdt_record *p;
+  Key k[4];
+  Fields fs = record_fields(L, i);
   int reason, rc;
+  uint32_t gen;
   if ((rc = current(d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
-  p = record_arg(L, d, s, i, &rec);
+  gen = d->gen;
+  p = record_of(L, d, s, fs, k, &rec);
   reason = mdt_check(s, u, r, p);
+  key_keep(L, d, k, 4, gen);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "the prepared right was deleted");
   return decision(L, reason, lua_upvalueindex(UV_REASONS));
@@ -810,14 +921,23 @@ static int l_check_prepared(lua_State *L)
 static int l_prepare(lua_State *L)
 {
   ldb *d = todb(L);
-  const mdt_snap *s = snapshot(L, d);
-  mdt_id u = lookup_arg(L, d, s, MDT_USER, 2), r = right_arg(L, d, s, 3);
+  const mdt_snap *s;
+  Key k[2];
   int i;
+  key_arg(L, 2);
+  key_arg(L, 3);
+  s = snapshot(L, d);
+  k[0] = key_at(2, MDT_USER);
+  k[1] = key_at(3, MDT_RIGHT);
+  key_find(L, d, s, &k[0]);
+  key_find(L, d, s, &k[1]);
+  if (!k[1].id) return unknown_right(L, 3);
+  key_keep(L, d, k, 2, d->gen);
   lua_settop(L, 1);
   for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
   lua_pushvalue(L, 1);              /* the closure keeps the Db alive */
-  lua_pushinteger(L, (lua_Integer)(u ? u : MDT_UNKNOWN));
-  lua_pushinteger(L, (lua_Integer)r);
+  lua_pushinteger(L, (lua_Integer)(k[0].id ? k[0].id : MDT_UNKNOWN));
+  lua_pushinteger(L, (lua_Integer)k[1].id);
   lua_pushcclosure(L, l_prepared, NUV + 3);
   return 1;
 }
@@ -829,9 +949,18 @@ static int l_prepare(lua_State *L)
 static int l_access(lua_State *L)
 {
   ldb *d = todb(L);
-  const mdt_snap *s = snapshot(L, d);
-  mdt_id u = lookup_arg(L, d, s, MDT_USER, 2), t = lookup_arg(L, d, s, MDT_TENANT, 3);
-  int explicit_row, a = u ? mdt_access(s, u, t, &explicit_row) : -1;
+  const mdt_snap *s;
+  Key k[2];
+  int explicit_row, a;
+  key_arg(L, 2);
+  key_arg(L, 3);
+  s = snapshot(L, d);
+  k[0] = key_at(2, MDT_USER);
+  k[1] = key_at(3, MDT_TENANT);
+  key_find(L, d, s, &k[0]);
+  key_find(L, d, s, &k[1]);
+  a = k[0].id ? mdt_access(s, k[0].id, k[1].id, &explicit_row) : -1;
+  key_keep(L, d, k, 2, d->gen);
   if (a < 0) return 0;
   lua_pushstring(L, access_names[a]);
   lua_pushboolean(L, explicit_row);
@@ -843,21 +972,31 @@ static int l_access(lua_State *L)
 ** for every tenant, or nil for an unknown user: lets list resolution gate
 ** thousands of rows with one table lookup each.
 */
-static int l_tenant_access(lua_State *L)
+static int tenant_access(lua_State *L)
 {
   ldb *d = todb(L);
-  const mdt_snap *s = snapshot(L, d);
-  mdt_id u = lookup_arg(L, d, s, MDT_USER, 2), t, max = mdt_max_id(s, MDT_TENANT);
+  const mdt_snap *s;
+  Key k = key_at(2, MDT_USER);
+  mdt_id t, max;
   int explicit_row;
-  if (!u) return 0;
+  key_arg(L, 2);
+  s = snapshot(L, d);
+  key_find(L, d, s, &k);
+  if (!k.id) return 0;
+  max = mdt_max_id(s, MDT_TENANT);
   lua_createtable(L, (int)max, 0);
   for (t = 1; t <= max; t++) {
-    int a = mdt_access(s, u, t, &explicit_row);
+    int a = mdt_access(s, k.id, t, &explicit_row);
     if (a < 0) continue;
     lua_pushinteger(L, a);
     lua_rawseti(L, -2, (int)t);
   }
   return 1;
+}
+
+static int l_tenant_access(lua_State *L)
+{
+  return held(L, tenant_access);
 }
 /* }}} */
 
@@ -898,17 +1037,31 @@ static void push_bundle_values(lua_State *L, const mdt_snap *s, mdt_id u,
 ** db:_explain(user, right [, record]) -> the engine's explanation as data;
 ** lua/mandate/explain.lua turns it into words.
 */
-static int l_explain(lua_State *L)
+static int explain(lua_State *L)
 {
   ldb *d = todb(L);
-  const mdt_snap *s = snapshot(L, d);
+  const mdt_snap *s;
   mdt_record rec;
   mdt_explanation e;
-  mdt_id u = lookup_arg(L, d, s, MDT_USER, 2), r = right_arg(L, d, s, 3);
-  const mdt_record *p = record_arg(L, d, s, 4, &rec);
-  mdt_id unit;
+  const mdt_record *p;
+  Key k[6];
+  mdt_id u, r, unit;
+  Fields fs;
   int active, nb;
   const mdt_id *bundles;
+  key_arg(L, 2);
+  key_arg(L, 3);
+  fs = record_fields(L, 4);
+  s = snapshot(L, d);
+  k[0] = key_at(2, MDT_USER);
+  k[1] = key_at(3, MDT_RIGHT);
+  key_find(L, d, s, &k[0]);
+  key_find(L, d, s, &k[1]);
+  if (!k[1].id) return unknown_right(L, 3);
+  p = record_of(L, d, s, fs, k + 2, &rec);
+  key_keep(L, d, k, 6, d->gen);     /* held: s stays valid */
+  u = k[0].id;
+  r = k[1].id;
   mdt_explain(s, u ? u : MDT_UNKNOWN, r, p, &e);
   lua_createtable(L, 0, 16);
   lua_pushboolean(L, e.reason == MDT_ALLOWED);
@@ -964,12 +1117,19 @@ static int l_explain(lua_State *L)
 ** {right =, kind =, bundles = {key = value}, override =, effective =,
 **  source =}, or nil for an unknown user.
 */
-static int l_effective(lua_State *L)
+static int effective(lua_State *L)
 {
   ldb *d = todb(L);
-  const mdt_snap *s = snapshot(L, d);
-  mdt_id u = lookup_arg(L, d, s, MDT_USER, 2), r, max = mdt_max_id(s, MDT_RIGHT);
+  const mdt_snap *s;
+  Key k = key_at(2, MDT_USER);
+  mdt_id u, r, max;
   lua_Integer n = 0;
+  key_arg(L, 2);
+  s = snapshot(L, d);
+  key_find(L, d, s, &k);
+  key_keep(L, d, &k, 1, d->gen);    /* held: s stays valid */
+  u = k.id;
+  max = mdt_max_id(s, MDT_RIGHT);
   if (!u) return 0;
   lua_newtable(L);
   for (r = 1; r <= max; r++) {
@@ -993,6 +1153,16 @@ static int l_effective(lua_State *L)
     lua_rawseti(L, -2, (int)++n);
   }
   return 1;
+}
+
+static int l_explain(lua_State *L)
+{
+  return held(L, explain);
+}
+
+static int l_effective(lua_State *L)
+{
+  return held(L, effective);
 }
 /* }}} */
 

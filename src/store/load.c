@@ -368,6 +368,7 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
   if (!st->stale && !st->ntouched &&
       (st->interval < 0 || now() < st->next_poll))
     return MDT_OK;
+  if (st->holds && st->snap) return MDT_OK;   /* someone works on this one */
   if (st->interval >= 0 && sqlite3_get_autocommit(st->db) &&
       now() >= st->next_poll && (rc = mdt_store_refresh(st)) != MDT_OK)
     return rc;
@@ -398,6 +399,21 @@ void mdt_store_set_interval(mdt_store *st, double seconds)
 double mdt_store_interval(const mdt_store *st)
 {
   return st->interval;
+}
+
+void mdt_store_hold(mdt_store *st)
+{
+  st->holds++;
+}
+
+void mdt_store_release(mdt_store *st)
+{
+  st->holds--;
+}
+
+int mdt_store_held(const mdt_store *st)
+{
+  return st->holds > 0;
 }
 
 uint64_t mdt_store_epoch(const mdt_store *st)

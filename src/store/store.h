@@ -84,6 +84,18 @@ void mdt_store_set_interval(mdt_store *st, double seconds);
 double mdt_store_interval(const mdt_store *st);
 
 /*
+** While the store is held, mdt_store_snapshot hands out the snapshot as
+** it is: no poll, no patch, no rebuild, so the snapshot and everything in
+** it stay where they are.  A caller that keeps using a snapshot across
+** code that may check again on the same store (in Lua: a metamethod, a
+** finalizer) holds the store meanwhile; writes made then are applied at
+** the first snapshot request after the last release.  Holds nest.
+*/
+void mdt_store_hold(mdt_store *st);
+void mdt_store_release(mdt_store *st);
+int mdt_store_held(const mdt_store *st);
+
+/*
 ** A number that changes before the snapshot changes in any way (a
 ** rebuild, or a patch of users whose keys may change): what a caller
 ** derived from the snapshot, such as ids of keys, holds until it moves.

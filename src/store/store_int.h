@@ -19,6 +19,7 @@ struct mdt_store {
   size_t nstmts, capstmts;
   mdt_snap *snap;           /* NULL until first needed */
   int stale;                /* rebuild the whole snapshot before use */
+  int holds;                /* > 0: hand out the snapshot as it is */
   mdt_id *touched;          /* users to patch before use (may repeat) */
   size_t ntouched, captouched;
   int64_t data_version;     /* last PRAGMA data_version seen */
