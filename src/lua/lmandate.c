@@ -589,6 +589,16 @@ static Key key_at(int i, int kind)
   return k;
 }
 
+/* Resolve argument 2, a user, and 3, a key of kind, in s into k[0..2). */
+static void user_and(lua_State *L, const ldb *d, const mdt_snap *s, int kind,
+                     Key *k)
+{
+  k[0] = key_at(2, MDT_USER);
+  k[1] = key_at(3, kind);
+  key_find(L, d, s, &k[0]);
+  key_find(L, d, s, &k[1]);
+}
+
 /* Raise for the unknown right at index i: a programmer error. */
 static int unknown_right(lua_State *L, int i)
 {
@@ -787,10 +797,7 @@ static int l_check(lua_State *L)
   if ((rc = current(d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   gen = d->gen;
-  k[0] = key_at(2, MDT_USER);
-  k[1] = key_at(3, MDT_RIGHT);
-  key_find(L, d, s, &k[0]);
-  key_find(L, d, s, &k[1]);
+  user_and(L, d, s, MDT_RIGHT, k);
   if (!k[1].id) return unknown_right(L, 3);
   p = record_of(L, d, s, fs, k + 2, &rec);
   reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
@@ -927,10 +934,7 @@ static int l_prepare(lua_State *L)
   key_arg(L, 2);
   key_arg(L, 3);
   s = snapshot(L, d);
-  k[0] = key_at(2, MDT_USER);
-  k[1] = key_at(3, MDT_RIGHT);
-  key_find(L, d, s, &k[0]);
-  key_find(L, d, s, &k[1]);
+  user_and(L, d, s, MDT_RIGHT, k);
   if (!k[1].id) return unknown_right(L, 3);
   key_keep(L, d, k, 2, d->gen);
   lua_settop(L, 1);
@@ -941,6 +945,7 @@ static int l_prepare(lua_State *L)
   lua_pushcclosure(L, l_prepared, NUV + 3);
   return 1;
 }
+
 /*
 ** db:access(user, tenant) -> "full" | "read" | "hidden", explicit; the
 ** tenant gate's view (explicit = false: the tenant's default).  nil for an
@@ -955,10 +960,7 @@ static int l_access(lua_State *L)
   key_arg(L, 2);
   key_arg(L, 3);
   s = snapshot(L, d);
-  k[0] = key_at(2, MDT_USER);
-  k[1] = key_at(3, MDT_TENANT);
-  key_find(L, d, s, &k[0]);
-  key_find(L, d, s, &k[1]);
+  user_and(L, d, s, MDT_TENANT, k);
   a = k[0].id ? mdt_access(s, k[0].id, k[1].id, &explicit_row) : -1;
   key_keep(L, d, k, 2, d->gen);
   if (a < 0) return 0;
@@ -1053,10 +1055,7 @@ static int explain(lua_State *L)
   key_arg(L, 3);
   fs = record_fields(L, 4);
   s = snapshot(L, d);
-  k[0] = key_at(2, MDT_USER);
-  k[1] = key_at(3, MDT_RIGHT);
-  key_find(L, d, s, &k[0]);
-  key_find(L, d, s, &k[1]);
+  user_and(L, d, s, MDT_RIGHT, k);
   if (!k[1].id) return unknown_right(L, 3);
   p = record_of(L, d, s, fs, k + 2, &rec);
   key_keep(L, d, k, 6, d->gen);     /* held: s stays valid */
