@@ -55,12 +55,7 @@ void mdt_snap_free(mdt_snap *s)
   free(s->user);
   free(s->lists);
   free(s->anchor);
-  free(s->eff);
-  free(s->prof.users);
-  free(s->prof.hash);
-  free(s->prof.free);
-  free(s->prof.slot);
-  free(s->acc);
+  mdtP_free(s);
   free(s);
 }
 

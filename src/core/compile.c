@@ -364,16 +364,13 @@ static int accrows(mdt_snap *s, mdt_id id)
 }
 /* }}} */
 
-/* Forget every profile and block of access rows: no user is compiled. */
-static void uncompile(mdt_snap *s)
+/*
+** Free what compiling users adds to s (the profiles and the packed access
+** rows) and zero it; the users themselves are left as they are.
+*/
+void mdtP_free(mdt_snap *s)
 {
   Profiles *p = &s->prof;
-  mdt_id id;
-  for (id = 1; id <= s->keys[MDT_USER].max; id++) {
-    s->user[id].profile = 0;
-    s->user[id].acc = 0;
-    s->user[id].compiled = 0;
-  }
   free(s->eff);
   free(p->users);
   free(p->hash);
@@ -384,6 +381,18 @@ static void uncompile(mdt_snap *s)
   s->acc = NULL;
   s->nacc = s->capacc = s->deadacc = 0;
   memset(p, 0, sizeof *p);
+}
+
+/* Forget every profile and block of access rows: no user is compiled. */
+static void uncompile(mdt_snap *s)
+{
+  mdt_id id;
+  for (id = 1; id <= s->keys[MDT_USER].max; id++) {
+    s->user[id].profile = 0;
+    s->user[id].acc = 0;
+    s->user[id].compiled = 0;
+  }
+  mdtP_free(s);
 }
 
 /*

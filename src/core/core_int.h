@@ -12,6 +12,7 @@
 **   mdtK_  keys.c      key interning
 **   mdtB_  build.c     builder error messages
 **   mdtC_  check.c     the decision steps, shared by check and explain
+**   mdtP_  compile.c   profiles and packed access rows of compiled users
 */
 #ifndef CORE_INT_H
 #define CORE_INT_H
@@ -194,6 +195,7 @@ MDTI_FUNC int mdtV_badname(const char *name);
 MDTI_FUNC int mdtB_error(mdt_snap *s, int code, const char *fmt, ...)
   MDT_PRINTF(3, 4);
 
+MDTI_FUNC void mdtP_free(mdt_snap *s);
 MDTI_FUNC size_t mdtC_pairpos(const PairVec *v, mdt_id id);
 MDTI_FUNC size_t mdtC_idpos(const IdVec *v, mdt_id id);
 MDTI_FUNC int mdtC_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
