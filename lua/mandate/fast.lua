@@ -81,7 +81,7 @@ function M.checker(db)
   return db:_checker()
 end
 
-local prepare, check_prepared = core.Db.prepare, core.Db._check_prepared
+local prepare_ids, check_prepared = core.Db._prepare_ids, core.Db._check_prepared
 
 --- `db:prepare(user, right)`: on PUC Lua the C closure itself.  On LuaJIT
 -- a Lua closure around one shared C function instead: a trace guards a
@@ -91,11 +91,10 @@ local prepare, check_prepared = core.Db.prepare, core.Db._check_prepared
 -- site; calls of Lua closures of one prototype are guarded on the
 -- prototype.
 -- @function prepare
-M.prepare = prepare
+M.prepare = core.Db.prepare
 if rawget(_G, "jit") then
   function M.prepare(db, user, right)
-    prepare(db, user, right)            -- its checks and errors
-    local uid, rid = db:id("user", user) or -1, db:id("right", right)
+    local uid, rid = prepare_ids(db, user, right)
     return function(record)
       return check_prepared(db, uid, rid, record)
     end

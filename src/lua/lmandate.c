@@ -922,26 +922,37 @@ static int l_check_prepared(lua_State *L)
 }
 
 /*
-** db:prepare(user, right) -> function(record) -> true | false, reason.
-** Keys are resolved once; ids are stable, so later writes are still seen.
+** db:_prepare_ids(user, right) -> user id (MDT_UNKNOWN for none), right
+** id: what a prepared check keeps; raises for an unknown right.
 */
-static int l_prepare(lua_State *L)
+static int l_prepare_ids(lua_State *L)
 {
   ldb *d = todb(L);
   const mdt_snap *s;
   Key k[2];
-  int i;
   key_arg(L, 2);
   key_arg(L, 3);
   s = snapshot(L, d);
   user_and(L, d, s, MDT_RIGHT, k);
   if (!k[1].id) return unknown_right(L, 3);
   key_keep(L, d, k, 2, d->gen);
-  lua_settop(L, 1);
-  for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
-  lua_pushvalue(L, 1);              /* the closure keeps the Db alive */
   lua_pushinteger(L, (lua_Integer)(k[0].id ? k[0].id : MDT_UNKNOWN));
   lua_pushinteger(L, (lua_Integer)k[1].id);
+  return 2;
+}
+
+/*
+** db:prepare(user, right) -> function(record) -> true | false, reason.
+** Keys are resolved once; ids are stable, so later writes are still seen.
+*/
+static int l_prepare(lua_State *L)
+{
+  int i;
+  l_prepare_ids(L);                 /* pushes the two ids */
+  for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
+  lua_pushvalue(L, 1);              /* the closure keeps the Db alive */
+  lua_pushvalue(L, -NUV - 3);
+  lua_pushvalue(L, -NUV - 3);
   lua_pushcclosure(L, l_prepared, NUV + 3);
   return 1;
 }
@@ -1175,6 +1186,7 @@ static const luaL_Reg db_methods[] = {
   { "_checker", l_checker },
   { "_box", l_box },
   { "prepare", l_prepare },
+  { "_prepare_ids", l_prepare_ids },
   { "_check_prepared", l_check_prepared },
   { "id", l_id },
   { "access", l_access },
