@@ -464,7 +464,7 @@ end
 -- Probing one check: the first problem found, as kind, message.  {{{
 
 local stats = { worlds = 0, checks = 0, allowed = 0, denials = 0, fixes = 0, committed = 0,
-                impossible = 0, effective = 0, steps = 0, reasons = {} }
+                impossible = 0, effective = 0, pages = 0, steps = 0, reasons = {} }
 
 -- a scope value as {rank, customer}, a flag as itself: to compare values
 -- whatever their spelling
@@ -707,8 +707,26 @@ local function probe_effective(db, world, p)
   return nil
 end
 
+-- db:allowed on a page of records: the ones the reference allows, in order,
+-- the same table objects
+local function probe_page(db, world, p)
+  local got, want = db:allowed(p.user, p.right, p.records), {}
+  for _, rec in ipairs(p.records) do
+    if reference.check(world, p.user, p.right, rec) then want[#want + 1] = rec end
+  end
+  for j = 1, math.max(#got, #want) do
+    if got[j] ~= want[j] then
+      return "allowed", format("allowed: %d of %d records, the reference allows %d; first "
+                               .. "difference at %d", #got, #p.records, #want, j)
+    end
+  end
+  stats.pages = stats.pages + 1
+  return nil
+end
+
 local function run_probe(db, world, p, count)
   if p.kind == "effective" then return probe_effective(db, world, p) end
+  if p.kind == "page" then return probe_page(db, world, p) end
   return probe_check(db, world, p, count)
 end
 
@@ -822,6 +840,9 @@ local function script(calls, p, message)
     lines[#lines] = lines[#lines] .. "  -- raises"
   elseif p.kind == "effective" then
     lines[#lines + 1] = format("for _, row in ipairs(db:effective(%s)) do ... end", show(p.user))
+  elseif p.kind == "page" then
+    lines[#lines + 1] = format("print(#db:allowed(%s, %s, %s))", show(p.user), show(p.right),
+                               show(p.records))
   else
     local args = show(p.user) .. ", " .. show(p.right)
     if p.record then args = args .. ", " .. show(p.record) end
@@ -871,9 +892,11 @@ local function run_world(i)
   assert(not pcall(reference.check, world, keys.users[1], "no.such.right"))
 
   local committed = false
+  local records = {}                    -- the probes' records, for pages
   for _ = 1, CHECKS do
     local p = random_probe(r, keys)
     p.calls = calls
+    records[#records + 1] = p.record
     local pok, kind, message = pcall(run_probe, db, world, p, true)
     if not pok then kind, message = "error", tostring(kind) end
     if kind then
@@ -916,6 +939,20 @@ local function run_world(i)
     end
   end
 
+  -- pages of the records checked above, for random users and rights
+  for _ = 1, #records > 0 and 4 or 0 do
+    local p = { kind = "page", user = r:chance(0.1) and "nobody" or r:pick(keys.users),
+                right = r:pick(keys.rights), records = {}, calls = calls }
+    local from = r:int(1, #records)
+    for j = from, math.min(#records, from + 15) do p.records[#p.records + 1] = records[j] end
+    local pok, kind, message = pcall(run_probe, db, world, p)
+    if not pok then kind, message = "error", tostring(kind) end
+    if kind then
+      db:close()
+      return reproduction(i, seed, calls, p, kind, message)
+    end
+  end
+
   for _, u in ipairs(keys.users) do
     local p = { kind = "effective", user = u, calls = calls }
     local pok, kind, message = pcall(run_probe, db, world, p)
@@ -944,10 +981,10 @@ describe("the engine against the reference of DESIGN.md section 3", function()
     if VERBOSE then
       io.stderr:write(format("\ndifferential: %d worlds, %d checks (%d allowed, %d denied: "
                              .. "%d fixes tried, %d without a fix), %d changes, %d committed fixes, "
-                             .. "%d effective tables, %.1f s cpu\n",
+                             .. "%d effective tables, %d pages, %.1f s cpu\n",
                              stats.worlds, stats.checks, stats.allowed, stats.denials,
                              stats.fixes, stats.impossible, stats.steps, stats.committed,
-                             stats.effective,
+                             stats.effective, stats.pages,
                              os.clock() - started))
       local reasons = {}
       for k, n in pairs(stats.reasons) do reasons[#reasons + 1] = format("%s %d", k, n) end

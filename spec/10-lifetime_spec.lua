@@ -144,6 +144,64 @@ describe("the fast paths", function()
     end
   end)
 
+  it("db:allowed keeps, in order, the very records check allows", function()
+    local db = helpers.world()
+    local page = {}
+    for _, rec in ipairs(RECORDS) do
+      if rec then page[#page + 1] = rec end
+    end
+    for _, u in ipairs({ "alice", "bob", "carol", "nobody" }) do
+      for _, r in ipairs({ "documents.edit", "documents.see", "admin.open", "reports.create" }) do
+        local want = {}
+        for _, rec in ipairs(page) do
+          if db:check(u, r, rec) then want[#want + 1] = rec end
+        end
+        local got = db:allowed(u, r, page)
+        assert.equal(#want, #got)
+        for i = 1, #want do assert.equal(want[i], got[i]) end   -- the same tables
+        assert.are_not.equal(page, got)
+      end
+    end
+    assert.same({}, db:allowed("alice", "documents.edit", {}))
+    assert.same({}, db:allowed("nobody", "documents.edit", page))
+  end)
+
+  it("db:allowed decides each record at its turn: a record's __index may write", function()
+    local db = helpers.world()
+    local rec = { tenant = "team-a", owner = "alice" }
+    assert.same({ false, "tenant_read_only" }, { db:check("bob", "documents.edit", rec) })
+    local opener = setmetatable({}, { __index = function(_, field)
+      if field == "tenant" then
+        assert(db:set_access("bob", "team-a", "full"))   -- a write, then a patch
+        return "team-a"
+      end
+      if field == "owner" then return "alice" end
+    end })
+    local got = db:allowed("bob", "documents.edit", { rec, opener, rec })
+    assert.equal(2, #got)
+    assert.equal(opener, got[1])
+    assert.equal(rec, got[2])
+  end)
+
+  it("db:allowed rejects bad pages loudly and names the record", function()
+    local db = helpers.world()
+    assert.matches("bad argument #3 to 'allowed' %(table expected, got string%)",
+                   helpers.error_of(function() db:allowed("alice", "admin.open", "team-a") end))
+    assert.matches("records%[2%] must be a table {tenant=, owner=, unit=, customer=}, got string",
+                   helpers.error_of(function()
+                     db:allowed("alice", "admin.open", { {}, "team-a" })
+                   end))
+    assert.matches("records%[1%]%.customer: expected a string key or nil, got boolean",
+                   helpers.error_of(function()
+                     db:allowed("alice", "admin.open", { { customer = true } })
+                   end))
+    assert.matches("unknown right 'nope'",
+                   helpers.error_of(function() db:allowed("alice", "nope", {}) end))
+    db:close()
+    assert.equal("mandate.Db: the store is closed",
+                 helpers.error_of(function() db:allowed("alice", "admin.open", {}) end))
+  end)
+
   it("db:checker() answers exactly as check_ids, on every Lua", function()
     local db = helpers.world()
     local check = db:checker()

@@ -181,4 +181,46 @@ describe("a check that runs Lua code of its caller's", function()
     local rec = setmetatable({}, { __index = function() db:close() end })
     assert.matches("closed", helpers.error_of(function() db:explain("alice", EDIT, rec) end))
   end)
+
+  it("raises, and reads nothing freed, when a record's __index closes the store", function()
+    local calls = {
+      function(db, rec) return db:check("alice", EDIT, rec) end,
+      function(db, rec) return db:prepare("alice", EDIT)(rec) end,
+      function(db, rec) return db:allowed("alice", EDIT, { rec }) end,
+    }
+    for _, call in ipairs(calls) do
+      local db = helpers.world()
+      local rec = setmetatable({}, { __index = function() db:close() end })
+      assert.equal("mandate.Db: the store is closed", helpers.error_of(function() call(db, rec) end))
+      assert.is_false(db:is_open())
+    end
+  end)
+
+  -- an object whose finalizer runs f (5.1 and LuaJIT finalize only userdata)
+  local function finalized(f)
+    if newproxy then                                 -- luacheck: ignore
+      local p = newproxy(true)                       -- luacheck: ignore
+      getmetatable(p).__gc = f
+      return p
+    end
+    return setmetatable({}, { __gc = f })
+  end
+
+  it("keeps the store open for a call whose allocations run a finalizer that closes it", function()
+    -- rows are pushed while the statement steps: a finalizer run by one of
+    -- those allocations must not free the statement under the call
+    local db = helpers.world()
+    for i = 1, 300 do assert(db:put_user("filler" .. i, { unit = "hh-sales" })) end
+    local refused, pause = 0, collectgarbage("setpause", 0)   -- a cycle on every step
+    for _ = 1, 200 do
+      finalized(function()
+        if not pcall(db.close, db) then refused = refused + 1 end
+      end)
+      if not pcall(db._rows, db, "SELECT * FROM users") then break end
+    end
+    collectgarbage("setpause", pause)
+    -- each finalizer ran inside a call (refused) or between calls (closed)
+    assert.is_true(refused > 0 or not db:is_open())
+    if db:is_open() then db:close() end
+  end)
 end)

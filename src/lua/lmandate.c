@@ -60,6 +60,8 @@ static const char *code_name(int code)
 
 /* Handles and errors {{{ */
 
+#define CLOSED "mandate.Db: the store is closed"
+
 /* The Db at argument 1, open or closed. */
 static ldb *anydb(lua_State *L)
 {
@@ -72,11 +74,22 @@ static ldb *anydb(lua_State *L)
   return d;
 }
 
+/*
+** d's store, which must be open.  Also after a call has begun: converting
+** an argument (a finalizer) or reading a record (its __index) runs Lua
+** code, which may close it.
+*/
+static mdt_store *live(lua_State *L, const ldb *d)
+{
+  if (!d->st) luaL_error(L, CLOSED);
+  return d->st;
+}
+
 /* The open Db at argument 1. */
 static ldb *todb(lua_State *L)
 {
   ldb *d = anydb(L);
-  if (!d->st) luaL_error(L, "mandate.Db: the store is closed");
+  live(L, d);
   return d;
 }
 
@@ -116,9 +129,9 @@ static void renew_keys(ldb *d, const mdt_snap *s);
 ** before it next runs Lua code or allocates (see key_keep), or hold the
 ** store meanwhile (see held).
 */
-static int current(ldb *d, const mdt_snap **s)
+static int current(lua_State *L, ldb *d, const mdt_snap **s)
 {
-  int rc = mdt_store_snapshot(d->st, s);
+  int rc = mdt_store_snapshot(live(L, d), s);
   if (mdt_store_epoch(d->st) != d->epoch) renew_keys(d, *s);
   return rc;
 }
@@ -130,9 +143,32 @@ static int current(ldb *d, const mdt_snap **s)
 static const mdt_snap *snapshot(lua_State *L, ldb *d)
 {
   const mdt_snap *s;
-  int rc = current(d, &s);
+  int rc = current(L, d, &s);
   if (rc != MDT_OK) raise_store(L, d->st, rc);
   return s;
+}
+
+/*
+** Call body (a method of this file) with this call's arguments while the
+** store is held, which keeps it open and its snapshot in place: for
+** methods that read the snapshot (fresh: brought up to date first) or step
+** a statement while they build their results, since each allocation may
+** run a finalizer that checks, writes or closes on this store.  Inside
+** lua_pcall, so that no error leaves the store held.
+*/
+static int held(lua_State *L, lua_CFunction body, int fresh)
+{
+  ldb *d = todb(L);
+  int i, n = lua_gettop(L), rc;
+  for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
+  lua_pushcclosure(L, body, NUV);
+  for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* the Db stays at 1 */
+  if (fresh) snapshot(L, d);
+  mdt_store_hold(live(L, d));
+  rc = lua_pcall(L, n, LUA_MULTRET, 0);
+  mdt_store_release(d->st);         /* still open: held, it cannot close */
+  if (rc != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - n;
 }
 /* }}} */
 
@@ -194,7 +230,7 @@ static sqlite3_stmt *prepare_args(lua_State *L, ldb *d)
   const char *sql = luaL_checklstring(L, 2, &len);
   int n = lua_gettop(L), i, rc;
   sqlite3_stmt *stmt;
-  if ((rc = mdt_store_prepare(d->st, sql, len, &stmt)) != MDT_OK)
+  if ((rc = mdt_store_prepare(live(L, d), sql, len, &stmt)) != MDT_OK)
     raise_store(L, d->st, rc);
   for (i = 3; i <= n; i++) {
     int p = i - 2;
@@ -273,7 +309,7 @@ static int l_exec(lua_State *L)
 }
 
 /* db:_rows(sql, ...) -> array of row tables (NULL columns are absent) */
-static int l_rows(lua_State *L)
+static int rows(lua_State *L)
 {
   ldb *d = todb(L);
   sqlite3_stmt *stmt = prepare_args(L, d);
@@ -290,7 +326,7 @@ static int l_rows(lua_State *L)
 }
 
 /* db:_row(sql, ...) -> the first row table, or nil */
-static int l_row(lua_State *L)
+static int row(lua_State *L)
 {
   ldb *d = todb(L);
   sqlite3_stmt *stmt = prepare_args(L, d);
@@ -300,6 +336,18 @@ static int l_row(lua_State *L)
   else return step_failed(L, d, stmt, rc);
   sqlite3_reset(stmt);
   return 1;
+}
+
+/* Pushing a row allocates: held, so that no finalizer closes the store
+** under the statement. */
+static int l_rows(lua_State *L)
+{
+  return held(L, rows, 0);
+}
+
+static int l_row(lua_State *L)
+{
+  return held(L, row, 0);
 }
 
 static int l_touch_all(lua_State *L)
@@ -351,7 +399,7 @@ static int l_known(lua_State *L)
   int kind = luaL_checkoption(L, 2, NULL, kind_names);
   size_t len;
   const char *key = luaL_checklstring(L, 3, &len);
-  const mdt_snap *s = mdt_store_current(d->st);
+  const mdt_snap *s = mdt_store_current(live(L, d));
   mdt_id id = s ? mdt_lookup(s, kind, key, len) : 0;
   if (id) lua_pushinteger(L, (lua_Integer)id);
   else lua_pushnil(L);
@@ -391,14 +439,14 @@ static int l_stats(lua_State *L)
 {
   ldb *d = todb(L);
   int64_t rebuilds, patches;
+  uint32_t cached = mdt_store_epoch(d->st) == d->epoch ? d->keyused : 0;
   mdt_store_stats(d->st, &rebuilds, &patches);
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 3);         /* from here on d may be closed */
   lua_pushinteger(L, (lua_Integer)rebuilds);
   lua_setfield(L, -2, "rebuilds");
   lua_pushinteger(L, (lua_Integer)patches);
   lua_setfield(L, -2, "patches");
-  lua_pushinteger(L, (lua_Integer)(mdt_store_epoch(d->st) == d->epoch
-                                   ? d->keyused : 0));
+  lua_pushinteger(L, (lua_Integer)cached);
   lua_setfield(L, -2, "cached_keys");
   return 1;
 }
@@ -606,28 +654,42 @@ static int unknown_right(lua_State *L, int i)
                        "db:rights())", lua_tostring(L, i));
 }
 
+/* user_and for argument 3 a right, which must be known. */
+static void user_right(lua_State *L, const ldb *d, const mdt_snap *s, Key *k)
+{
+  user_and(L, d, s, MDT_RIGHT, k);
+  if (!k[1].id) unknown_right(L, 3);
+}
+
 /* A record's fields as pushed by record_fields. */
 typedef struct Fields {
   int first;                /* stack index of the tenant; 0: no record */
   int given;                /* bit f: field f is a string, not nil */
 } Fields;
 
+#define RECORD_SHAPE "a table {tenant=, owner=, unit=, customer=}"
+
 /*
-** Push the four fields of the record at argument i (nil or a table).
-** Before the snapshot is taken: a record's __index may run any code,
-** writes and checks too.  A table without a metatable is read raw:
-** lua_gettable would look for an __index on every absent field, and most
-** records leave out two of the four.
+** Push the four fields of the record at index i: argument i (nil or a
+** table) when elem is 0, else element elem of a sequence of records (a
+** table), which errors name.  Before the snapshot is taken: a record's
+** __index may run any code, writes and checks too.  A table without a
+** metatable is read raw: lua_gettable would look for an __index on every
+** absent field, and most records leave out two of the four.
 */
-static Fields record_fields(lua_State *L, int i)
+static Fields record_fields(lua_State *L, int i, lua_Integer elem)
 {
   Fields r;
   int f, meta, t;
   r.first = r.given = 0;
-  if (lua_isnoneornil(L, i)) return r;
-  luaL_argcheck(L, lua_istable(L, i), i,
-                "record must be a table {tenant=, owner=, unit=, customer=} "
-                "or nil");
+  if (elem == 0) {
+    if (lua_isnoneornil(L, i)) return r;
+    luaL_argcheck(L, lua_istable(L, i), i,
+                  "record must be " RECORD_SHAPE " or nil");
+  } else if (!lua_istable(L, i)) {
+    luaL_error(L, "records[%d] must be " RECORD_SHAPE ", got %s", (int)elem,
+               luaL_typename(L, i));
+  }
   r.first = lua_gettop(L) + 1;
   if ((meta = lua_getmetatable(L, i)) != 0) lua_pop(L, 1);
   for (f = 0; f < 4; f++) {
@@ -635,9 +697,12 @@ static Fields record_fields(lua_State *L, int i)
     if (meta) lua_gettable(L, i);
     else lua_rawget(L, i);
     if ((t = lua_type(L, -1)) == LUA_TSTRING) r.given |= 1 << f;
-    else if (t != LUA_TNIL)
+    else if (t != LUA_TNIL && elem == 0)
       luaL_error(L, "record.%s: expected a string key or nil, got %s",
                  field_names[f], luaL_typename(L, -1));
+    else if (t != LUA_TNIL)
+      luaL_error(L, "records[%d].%s: expected a string key or nil, got %s",
+                 (int)elem, field_names[f], luaL_typename(L, -1));
   }
   return r;
 }
@@ -714,7 +779,9 @@ static int l_parse_value(lua_State *L)
   luaL_argcheck(L, n <= MDT_MAX_LEVELS, 1, "too many levels");
   for (i = 0; i < n; i++) {
     lua_rawgeti(L, 1, i + 1);
-    levels[i] = luaL_checkstring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING)   /* not converted: see the pop */
+      luaL_argerror(L, 1, "levels must be strings");
+    levels[i] = lua_tostring(L, -1);
     lua_pop(L, 1);                  /* the table keeps the string alive */
   }
   if (lua_type(L, 4) == LUA_TBOOLEAN) text = lua_toboolean(L, 4) ? "true"
@@ -744,28 +811,6 @@ static int l_id(lua_State *L)
 }
 /* }}} */
 
-/*
-** Call body (a method of this file) with this call's arguments while the
-** store is held, on the snapshot brought up to date first: for methods
-** that read the snapshot while they build their results, since each
-** allocation may run a finalizer that checks or writes on this store.
-** Inside lua_pcall, so that no error leaves the store held.
-*/
-static int held(lua_State *L, lua_CFunction body)
-{
-  ldb *d = todb(L);
-  int i, n = lua_gettop(L), rc;
-  for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
-  lua_pushcclosure(L, body, NUV);
-  for (i = 1; i <= n; i++) lua_pushvalue(L, i);   /* the Db stays at 1 */
-  snapshot(L, d);
-  mdt_store_hold(d->st);
-  rc = lua_pcall(L, n, LUA_MULTRET, 0);
-  mdt_store_release(d->st);         /* still open: held, it cannot close */
-  if (rc != LUA_OK) return lua_error(L);
-  return lua_gettop(L) - n;
-}
-
 /* Checks {{{ */
 
 /* true, or false and the reason's name from the table at index names */
@@ -793,16 +838,67 @@ static int l_check(lua_State *L)
   uint32_t gen;
   key_arg(L, 2);
   key_arg(L, 3);
-  fs = record_fields(L, 4);
-  if ((rc = current(d, &s)) != MDT_OK)
+  fs = record_fields(L, 4, 0);
+  if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   gen = d->gen;
-  user_and(L, d, s, MDT_RIGHT, k);
-  if (!k[1].id) return unknown_right(L, 3);
+  user_right(L, d, s, k);
   p = record_of(L, d, s, fs, k + 2, &rec);
   reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
   key_keep(L, d, k, 6, gen);
   return decision(L, reason, lua_upvalueindex(UV_REASONS));
+}
+
+/*
+** db:allowed(user, right, records) -> a new sequence of the records (a
+** sequence, read raw) that db:check(user, right, record) allows, in order:
+** a page of records in one call.  Each is decided exactly as db:check
+** would at that moment (a record's __index may write); user and right are
+** resolved again only when the snapshot may have changed.
+*/
+static int l_allowed(lua_State *L)
+{
+  ldb *d = todb(L);
+  lua_Integer i, n, kept = 0;
+  const mdt_snap *s;
+  Key k[6];
+  uint32_t gen;                     /* the generation k[0..2) belong to */
+  int rc;
+  key_arg(L, 2);
+  key_arg(L, 3);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 4);
+  if ((rc = current(L, d, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
+  gen = d->gen;
+  user_right(L, d, s, k);           /* also for an empty page */
+  n = (lua_Integer)lua_rawlen(L, 4);
+  lua_createtable(L, 0, 0);         /* 5: the result */
+  for (i = 1; i <= n; i++) {
+    const mdt_record *p;
+    mdt_record rec;
+    Fields fs;
+    int reason;
+    lua_settop(L, 5);
+    lua_rawgeti(L, 4, (int)i);      /* 6: the record */
+    fs = record_fields(L, 6, i);
+    if ((rc = current(L, d, &s)) != MDT_OK)
+      return fail_result(L, mdt_store_errmsg(d->st), rc);
+    if (gen != d->gen) {
+      gen = d->gen;
+      user_right(L, d, s, k);
+    }
+    p = record_of(L, d, s, fs, k + 2, &rec);
+    reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
+    key_keep(L, d, k, 6, gen);
+    k[0].keep = k[1].keep = 0;      /* kept now, or never in this gen */
+    if (reason == MDT_ALLOWED) {
+      lua_pushvalue(L, 6);
+      lua_rawseti(L, 5, (int)++kept);
+    }
+  }
+  lua_settop(L, 5);
+  return 1;
 }
 
 static mdt_id opt_id(lua_State *L, int i)
@@ -845,7 +941,7 @@ static int l_check_ids(lua_State *L)
 static int l_checked(lua_State *L)
 {
   ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(1));
-  if (!d->st) return luaL_error(L, "mandate.Db: the store is closed");
+  live(L, d);
   return check_ids_from(L, d, 1, lua_upvalueindex(2));
 }
 
@@ -886,10 +982,10 @@ static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
   mdt_record rec;
   const mdt_record *p;
   Key k[4];
-  Fields fs = record_fields(L, i);
+  Fields fs = record_fields(L, i, 0);
   int reason, rc;
   uint32_t gen;
-  if ((rc = current(d, &s)) != MDT_OK)
+  if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   gen = d->gen;
   p = record_of(L, d, s, fs, k, &rec);
@@ -903,7 +999,7 @@ static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
 static int l_prepared(lua_State *L)
 {
   ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(UV_PREP_DB));
-  if (!d->st) return luaL_error(L, "mandate.Db: the store is closed");
+  live(L, d);
   return prepared_check(L, d,
                         (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_USER)),
                         (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_RIGHT)),
@@ -933,8 +1029,7 @@ static int l_prepare_ids(lua_State *L)
   key_arg(L, 2);
   key_arg(L, 3);
   s = snapshot(L, d);
-  user_and(L, d, s, MDT_RIGHT, k);
-  if (!k[1].id) return unknown_right(L, 3);
+  user_right(L, d, s, k);
   key_keep(L, d, k, 2, d->gen);
   lua_pushinteger(L, (lua_Integer)(k[0].id ? k[0].id : MDT_UNKNOWN));
   lua_pushinteger(L, (lua_Integer)k[1].id);
@@ -1009,7 +1104,7 @@ static int tenant_access(lua_State *L)
 
 static int l_tenant_access(lua_State *L)
 {
-  return held(L, tenant_access);
+  return held(L, tenant_access, 1);
 }
 /* }}} */
 
@@ -1064,10 +1159,9 @@ static int explain(lua_State *L)
   const mdt_id *bundles;
   key_arg(L, 2);
   key_arg(L, 3);
-  fs = record_fields(L, 4);
+  fs = record_fields(L, 4, 0);
   s = snapshot(L, d);
-  user_and(L, d, s, MDT_RIGHT, k);
-  if (!k[1].id) return unknown_right(L, 3);
+  user_right(L, d, s, k);
   p = record_of(L, d, s, fs, k + 2, &rec);
   key_keep(L, d, k, 6, d->gen);     /* held: s stays valid */
   u = k[0].id;
@@ -1167,12 +1261,12 @@ static int effective(lua_State *L)
 
 static int l_explain(lua_State *L)
 {
-  return held(L, explain);
+  return held(L, explain, 1);
 }
 
 static int l_effective(lua_State *L)
 {
-  return held(L, effective);
+  return held(L, effective, 1);
 }
 /* }}} */
 
@@ -1182,6 +1276,7 @@ static const luaL_Reg db_methods[] = {
   { "close", l_close },
   { "is_open", l_isopen },
   { "check", l_check },
+  { "allowed", l_allowed },
   { "check_ids", l_check_ids },
   { "_checker", l_checker },
   { "_box", l_box },
