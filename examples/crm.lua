@@ -118,6 +118,21 @@ function M.show(db, out)
         yesno(db:check(c[1], c[2], c[3]))))
   end
 
+  out("\n== CRM: one list page, as each user may see it (db:allowed)\n")
+  local page = {
+    { id = "D1", tenant = "crm-de", owner = "alice" },
+    { id = "D2", tenant = "crm-de", owner = "bob" },
+    { id = "D3", tenant = "crm-de", owner = "dave", customer = "ACME" },
+    { id = "D4", tenant = "hr", owner = "alice" },
+    { id = "D5", tenant = "crm-de", owner = "erin" },
+  }
+  for _, user in ipairs { "alice", "bob", "carol", "dave", "erin" } do
+    local ids = {}
+    for _, doc in ipairs(db:allowed(user, "documents.view", page)) do ids[#ids + 1] = doc.id end
+    out(string.format("%-6s documents.view: %s\n", user,
+                      #ids > 0 and table.concat(ids, " ") or "(none)"))
+  end
+
   out("\n== CRM: why, and the smallest fix\n")
   for _, c in ipairs { checks[3], checks[6], checks[8] } do
     out("- ", db:explain(c[1], c[2], c[3]).text, "\n")
