@@ -891,18 +891,24 @@ local function run_world(i)
   end
   assert(not pcall(reference.check, world, keys.users[1], "no.such.right"))
 
+  -- run probe p on this world as it stands: a failure report, or nil
+  local function failure(p, count)
+    local pok, kind, message = pcall(run_probe, db, world, p, count)
+    if not pok then kind, message = "error", tostring(kind) end
+    if kind then
+      db:close()
+      return reproduction(i, seed, calls, p, kind, message)
+    end
+  end
+
   local committed = false
   local records = {}                    -- the probes' records, for pages
   for _ = 1, CHECKS do
     local p = random_probe(r, keys)
     p.calls = calls
     records[#records + 1] = p.record
-    local pok, kind, message = pcall(run_probe, db, world, p, true)
-    if not pok then kind, message = "error", tostring(kind) end
-    if kind then
-      db:close()
-      return reproduction(i, seed, calls, p, kind, message)
-    end
+    local report = failure(p, true)
+    if report then return report end
     -- now and then a change, seen by the next checks
     if r:chance(0.15) then
       local step = random_step(r, world, keys)
@@ -945,22 +951,13 @@ local function run_world(i)
                 right = r:pick(keys.rights), records = {}, calls = calls }
     local from = r:int(1, #records)
     for j = from, math.min(#records, from + 15) do p.records[#p.records + 1] = records[j] end
-    local pok, kind, message = pcall(run_probe, db, world, p)
-    if not pok then kind, message = "error", tostring(kind) end
-    if kind then
-      db:close()
-      return reproduction(i, seed, calls, p, kind, message)
-    end
+    local report = failure(p)
+    if report then return report end
   end
 
   for _, u in ipairs(keys.users) do
-    local p = { kind = "effective", user = u, calls = calls }
-    local pok, kind, message = pcall(run_probe, db, world, p)
-    if not pok then kind, message = "error", tostring(kind) end
-    if kind then
-      db:close()
-      return reproduction(i, seed, calls, p, kind, message)
-    end
+    local report = failure({ kind = "effective", user = u, calls = calls })
+    if report then return report end
     stats.effective = stats.effective + 1
   end
   db:close()

@@ -8,6 +8,7 @@
 ** mandate.Error table ({code =, message =}) on runtime failures so that the
 ** Lua layer can roll back and return nil, message, code.
 */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -873,7 +874,9 @@ static int l_allowed(lua_State *L)
   gen = d->gen;
   user_right(L, d, s, k);           /* also for an empty page */
   n = (lua_Integer)lua_rawlen(L, 4);
-  lua_createtable(L, 0, 0);         /* 5: the result */
+  /* 5: the result, sized for all: growing it step by step would leave
+     garbage whose collection, on a large heap, costs more than the slots */
+  lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
   for (i = 1; i <= n; i++) {
     const mdt_record *p;
     mdt_record rec;
