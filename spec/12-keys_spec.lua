@@ -223,4 +223,45 @@ describe("a check that runs Lua code of its caller's", function()
     assert.is_true(refused > 0 or not db:is_open())
     if db:is_open() then db:close() end
   end)
+
+  it("either answers or raises 'closed' when the store closes at any point of a call", function()
+    -- a count hook closes the store after the n-th VM instruction of the
+    -- call, for points spread over the whole call: the Lua layer must
+    -- meet a closed store anywhere (the C parts are covered above)
+    local record = { tenant = "team-a", owner = "bob" }
+    local calls = {
+      function(db) return db:check("alice", EDIT, record) end,
+      function(db) return db:allowed("alice", EDIT, { record, { owner = "bob" } }) end,
+      function(db) return db:explain("alice", EDIT, record) end,
+      function(db) return db:effective("alice") end,
+      function(db) return db:set_access("alice", "team-a", "full") end,
+      function(db) return db:put_user("zed", { unit = "hh-sales", bundles = { "admin" } }) end,
+      function(db)
+        return db:transaction(function() db:set_override("alice", EDIT, "all") end)
+      end,
+    }
+    local function run(call, at)       -- instructions the call ran, ok, error
+      local db, count = helpers.world(), 0
+      debug.sethook(function()
+        count = count + 1
+        if count == at then pcall(db.close, db) end
+      end, "", 1)
+      local ok, err = pcall(call, db)
+      debug.sethook()
+      if db:is_open() then db:close() end
+      return count, ok, err
+    end
+    for i, call in ipairs(calls) do
+      local total = run(call, 0)
+      local closed = 0
+      for at = 1, total, math.max(1, math.floor(total / 12)) do
+        local _, ok, err = run(call, at)
+        if not ok then
+          assert.matches("the store is closed", tostring(err), nil, nil, "call " .. i)
+          closed = closed + 1
+        end
+      end
+      assert.is_true(closed > 0, "call " .. i)
+    end
+  end)
 end)
