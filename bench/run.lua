@@ -861,6 +861,9 @@ end
 
 -- Main {{{
 
+-- the options that take a number, which a --size child is given too
+local NUMBER_OPTIONS = { "reps", "queries", "verify", "baseline", "bulk" }
+
 local function main()
   if arg[1] == "--snapshot" then
     return child_snapshot(arg[2], arg[3], arg[4], tonumber(arg[5]))
@@ -869,10 +872,11 @@ local function main()
   local opt = { reps = 7, queries = 100000, verify = 5000, baseline = 20000,
                 bulk = 100000, sizes = {} }
   local i = size_only and 2 or 1
+  local numeric = {}
+  for _, o in ipairs(NUMBER_OPTIONS) do numeric["--" .. o] = true end
   while arg[i] do
     local a = arg[i]
-    if a == "--reps" or a == "--queries" or a == "--verify"
-       or a == "--baseline" or a == "--bulk" then
+    if numeric[a] then
       opt[a:sub(3)] = assert(tonumber(arg[i + 1]), a .. " needs a number")
       i = i + 1
     elseif a == "--out" then
@@ -906,7 +910,7 @@ local function main()
   local results = {}
   for _, size in ipairs(opt.sizes) do
     local opts = {}
-    for _, o in ipairs({ "reps", "queries", "verify", "baseline", "bulk" }) do
+    for _, o in ipairs(NUMBER_OPTIONS) do
       opts[#opts + 1] = fmt("--%s %d", o, opt[o])
     end
     results[#results + 1] = child(fmt("%s %s --size %s %s", interpreter(),
