@@ -299,6 +299,9 @@ end
 
 -- Query streams {{{
 
+-- records per loop of the third stream (one user, one right)
+local LOOP = 1000
+
 -- q plus the id path and the prepared path, resolved once (not timed)
 local function stream(db, q)
   q.uid, q.rid, q.tid, q.oid, q.nid, q.cid, q.can = {}, {}, {}, {}, {}, {},
@@ -368,10 +371,11 @@ end
 
 -- (each loop copies what it reads into locals: upvalue reads would add
 -- to every variant, the floor included)
-local function loop_floor(q)
+-- fname: call3, or fields (the same call reading the record's fields)
+local function loop_floor(q, fname)
   return function(passes)
     local U, R, REC, n = q.user, q.right, q.record, q.n
-    local call3 = require("bench_floor").call3
+    local call3 = require("bench_floor")[fname]
     for _ = 1, passes do
       for i = 1, n do call3(U[i], R[i], REC[i]) end
     end
@@ -510,6 +514,11 @@ local function run_size(size, opt)
   say("[%s] %d queries, twice", size, opt.queries)
   local q = stream(db, world.queries(w, opt.queries, 1))
   local q20 = stream(db, world.queries(w, opt.queries, 20))
+  -- and the fast paths' own use: loops over LOOP records in which one
+  -- user checks one right (a list filtered, a batch job)
+  local ql = world.queries(w, opt.queries, LOOP)
+  for i = 1, ql.n do ql.right[i] = ql.right[i - (i - 1) % LOOP] end
+  ql = stream(db, ql)
   local n, U, R, REC = q.n, q.user, q.right, q.record
 
   -- agreement before any timing
@@ -520,14 +529,17 @@ local function run_size(size, opt)
   end
   res.mix, res.nq, res.nv = verify_stream(q), n, math.min(n, opt.verify)
   res.mix20 = verify_stream(q20)
+  res.mixl = verify_stream(ql)
   local pages, nrec = pages_of(size, db, q20, 20)
+  local lpages, nlrec = pages_of(size, db, ql, LOOP)
 
   -- the timed loops: the same arrays, the same loop shape
   local check_ = db.check
   local nb = math.min(n, opt.baseline)
   local variants = {
-    variant("floor", n, 0.1, loop_floor(q)),
+    variant("floor", n, 0.1, loop_floor(q, "call3")),
     variant("floor1", n, 0.1, loop_floor1(q)),
+    variant("fields", n, 0.1, loop_floor(q, "fields")),
     variant("check", n, 0.1, loop_check(db, q)),
     variant("check_local", n, 0.1, function(passes)
       local check, d, U_, R_, REC_ = check_, db, U, R, REC
@@ -543,6 +555,11 @@ local function run_size(size, opt)
     variant("check_ids20", n, 0.1, loop_ids(db, q20)),
     variant("checker20", n, 0.1, loop_checker(q20)),
     variant("allowed20", nrec, 0.1, loop_allowed(db, pages)),
+    variant("floorL", n, 0.1, loop_floor(ql, "call3")),
+    variant("checkL", n, 0.1, loop_check(db, ql)),
+    variant("prepareL", n, 0.1, loop_prepared(ql)),
+    variant("checkerL", n, 0.1, loop_checker(ql)),
+    variant("allowedL", nlrec, 0.1, loop_allowed(db, lpages)),
     variant("reference", nb, 0.2, function(passes)
       local check, w_, U_, R_, REC_ = reference.check, w, U, R, REC
       for _ = 1, passes do
@@ -669,7 +686,8 @@ local function render(results, opt, out)
        .. "add wall time from /proc/uptime (10 ms steps)")
   line("- targets are judged on medians of the first stream (every query "
        .. "from a random user: the least cache-friendly); the second stream "
-       .. "(requests of 20 checks by one user) is shown beside it")
+       .. "(requests of 20 checks by one user) and the third (loops of %d "
+       .. "records by one user for one right) are shown beside it", LOOP)
   line("- per check: min / median of %d repetitions, run round-robin; "
        .. "**x floor** = min / min and median / median of the floor, "
        .. "`floor.call3(user, right, record)` (an empty 3-argument C "
@@ -703,16 +721,21 @@ local function render(results, opt, out)
          pct(g("unknown_tenant"), nq), pct(g("no_right"), nq),
          pct(g("unknown_user") + g("inactive_user"), nq),
          pct(g("inactive_user"), nq), pct(g("unknown_user"), nq))
-    local m20 = r.mix20
-    line("The same mix as requests of 20 checks by one user (second stream): "
-         .. "allowed %s, out_of_scope %s, tenant-gated %s, no_right %s.",
-         pct(m20.allowed or 0, nq), pct(m20.out_of_scope or 0, nq),
-         pct((m20.tenant_hidden or 0) + (m20.tenant_read_only or 0)
-             + (m20.unknown_tenant or 0), nq), pct(m20.no_right or 0, nq))
+    local function mix_of(x, what)
+      line("%s: allowed %s, out_of_scope %s, tenant-gated %s, no_right %s.",
+           what, pct(x.allowed or 0, nq), pct(x.out_of_scope or 0, nq),
+           pct((x.tenant_hidden or 0) + (x.tenant_read_only or 0)
+               + (x.unknown_tenant or 0), nq), pct(x.no_right or 0, nq))
+    end
+    mix_of(r.mix20, "The same mix as requests of 20 checks by one user "
+                    .. "(second stream)")
+    mix_of(r.mixl, fmt("Loops of %d records in which one user checks one "
+                       .. "right (third stream: the fast paths' own use)",
+                       LOOP))
     line("Agreement, each stream: on all %d queries check = check_ids = checker = "
          .. "prepare; on the first %d also = reference = SQL baseline; each "
-         .. "request of 20 as a page, `db:allowed` = the records check allows: "
-         .. "OK.", nq, r.nv)
+         .. "request of 20 and each loop as a page, `db:allowed` = the records "
+         .. "check allows: OK.", nq, r.nv)
     line("")
     line("| per check | min | median | rate (median) | x floor (min) | "
          .. "x floor (median) |")
@@ -720,6 +743,8 @@ local function render(results, opt, out)
     local rows = {
       { "floor", "floor: `floor.call3(user, right, record)`" },
       { "floor1", "floor, 1 argument: `floor.call1(record)`" },
+      { "fields", "floor reading the record: `floor.fields(user, right, "
+                  .. "record)` reads its four fields, decides nothing" },
       { "check", "`db:check(user, right, record)`, string keys" },
       { "check_local", "`check(db, user, right, record)`, method cached" },
       { "prepare", "prepared: `can(record)`, `can = db:prepare(user, right)`" },
@@ -731,14 +756,22 @@ local function render(results, opt, out)
       { "checker20", "`check(...)`, `check = db:checker()`, requests of 20" },
       { "allowed20", "`db:allowed(user, right, records)`, each request of 20 "
                      .. "as one page: per record" },
+      { "floorL", fmt("floor, loops of %d records (one user, one right; "
+                      .. "x floor of the rows below: against this one)",
+                      LOOP), "floorL" },
+      { "checkL", "`db:check(...)`, loops", "floorL" },
+      { "prepareL", "prepared `can(record)`, loops", "floorL" },
+      { "checkerL", "`check(...)`, `check = db:checker()`, loops", "floorL" },
+      { "allowedL", "`db:allowed(...)`, each loop as one page: per record",
+        "floorL" },
       { "reference", "naive: `reference.check(world, ...)` (pure Lua)" },
       { "sql", "SQL baseline: one prepared query per check" },
     }
     for _, row in ipairs(rows) do
-      local x = t[row[1]]
+      local x, f = t[row[1]], t[row[3] or "floor"]
       line("| %s | %s | %s | %s | %.1f | %.1f |", row[2], dur(x.min),
-           dur(x.median), rate(x.median), x.min / t.floor.min,
-           x.median / fl)
+           dur(x.median), rate(x.median), x.min / f.min,
+           x.median / f.median)
     end
     line("")
     line("Engine vs baselines (median): the naive reference is %.1fx, the "
@@ -746,10 +779,11 @@ local function render(results, opt, out)
          t.reference.median / t.check.median, t.sql.median / t.check.median)
     line("Where a check's time goes (medians, first stream): the integer-id "
          .. "path costs %s; reading the record table and resolving its keys "
-         .. "adds about %s (prepared - check_ids); resolving the user and "
-         .. "right keys about %s (check - prepared).", dur(t.check_ids.median),
-         ddur(t.prepare.median - t.check_ids.median),
-         ddur(t.check.median - t.prepare.median))
+         .. "adds about %s (prepared - check_ids), of which reading the four "
+         .. "fields alone is about %s (floor.fields - floor); resolving the "
+         .. "user and right keys about %s (check - prepared).",
+         dur(t.check_ids.median), ddur(t.prepare.median - t.check_ids.median),
+         ddur(t.fields.median - fl), ddur(t.check.median - t.prepare.median))
     line("")
     local s = r.snap
     line("| one-off | min | median | note |")
@@ -823,6 +857,12 @@ local function render(results, opt, out)
        .. "keys) (%s) | %.1fx floor; requests of 20: %.1fx | |", m.size,
        tm.prepare.median / tm.floor.median,
        tm.prepare20.median / tm.floor.median)
+  line("| (the same in loops of %d records by one user for one right) (%s) "
+       .. "| checker %.1fx, prepared `can(record)` %.1fx, `db:check` %.1fx "
+       .. "their floor | not judged: shown for the fast paths' own use |",
+       LOOP, m.size, tm.checkerL.median / tm.floorL.median,
+       tm.prepareL.median / tm.floorL.median,
+       tm.checkL.median / tm.floorL.median)
   if by.L then
     local s = by.L.snap
     line("| snapshot for L <= 0.5 s | %s (rebuild median %s) | %s |",
