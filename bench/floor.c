@@ -39,6 +39,13 @@ static int l_fields(lua_State *L)
   return 1;
 }
 
+/* floor.call6(a, b, c, d, e, f) -> true: the arguments of db:checker() */
+static int l_call6(lua_State *L)
+{
+  lua_pushboolean(L, lua_gettop(L) == 6);
+  return 1;
+}
+
 /* floor.call1(a) -> true: the same for one argument (the prepared path) */
 static int l_call1(lua_State *L)
 {
@@ -49,11 +56,12 @@ static int l_call1(lua_State *L)
 static const luaL_Reg floor_funcs[] = {
   { "call3", l_call3 },
   { "call1", l_call1 },
+  { "call6", l_call6 },
   { NULL, NULL }
 };
 
 /*
-** require "bench_floor" -> {call3 =, call1 =, fields =}.
+** require "bench_floor" -> {call3 =, call1 =, call6 =, fields =}.
 */
 int luaopen_bench_floor(lua_State *L);
 int luaopen_bench_floor(lua_State *L)
