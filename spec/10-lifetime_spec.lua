@@ -232,6 +232,32 @@ describe("the fast paths", function()
     assert.matches("the store is closed", helpers.error_of(function() db:checker() end))
   end)
 
+  it("db:checker() allocates nothing, so no finalizer can run inside it", function()
+    -- a finalizer run by an allocation may close the store: LuaJIT's FFI
+    -- checker once boxed the snapshot pointer, and could pass it on freed
+    local db = helpers.world()
+    local check = db:checker()
+    local uid, rid = db:id("user", "bob"), db:id("right", "documents.edit")
+    local tid, oid = db:id("tenant", "team-a"), db:id("user", "alice")
+    local jit = rawget(_G, "jit")
+    if jit then jit.off(); jit.flush() end  -- the interpreter, which sinks nothing
+    local ok, err = pcall(function()
+      check(uid, rid, tid, oid)             -- the snapshot is built
+      collectgarbage("collect")
+      collectgarbage("stop")
+      local before = collectgarbage("count")
+      for _ = 1, 1000 do
+        check(uid, rid, tid, oid)
+        check(uid, rid, tid, -1, nil, 0)
+      end
+      local after = collectgarbage("count")   -- before luassert allocates
+      assert.equal(before, after)
+    end)
+    collectgarbage("restart")
+    if jit then jit.on() end
+    assert(ok, err)
+  end)
+
   it("keeps working across writes and rebuilds, since ids are stable", function()
     local db = helpers.world()
     local can = db:prepare("bob", "documents.edit")

@@ -30,39 +30,36 @@ local function ffi_lib()
   local path = package.searchpath and package.searchpath("mandate.core", package.cpath)
   if not path then return nil end
   ffi.cdef [[
-    typedef struct mdt_snap mdt_snap;
-    typedef struct mdt_store mdt_store;
     typedef struct mdt_record { int64_t tenant, owner, unit, customer; } mdt_record;
-    int mdt_check(const mdt_snap *s, int64_t user, int64_t right, const mdt_record *rec);
-    int mdt_store_snapshot(mdt_store *st, const mdt_snap **out);
+    int mandate_ffi_check(const void *box, int64_t user, int64_t right,
+                          const mdt_record *rec);
   ]]
   -- the module's own shared object: dlopen hands back the loaded instance
   return ffi, ffi.load(path)
 end
 
 local ffi, lib = ffi_lib()
-local REASONS = core.reasons
+local REASONS, CLOSED, FAILED = core.reasons, core.ffi_closed, core.ffi_failed
 local UNKNOWN_RIGHT
 for code, name in pairs(REASONS) do
   if name == "unknown_right" then UNKNOWN_RIGHT = code end
 end
 
+-- Each call hands the engine the Db's box, never a pointer read out of it:
+-- reading one into Lua boxes it, which may run a finalizer that closes the
+-- store (see mandate_ffi_check).  So a call allocates nothing.
 local function ffi_checker(db)
-  local box = ffi.cast("mdt_store *const *", db:_box())   -- db stays referenced
-  local snap = ffi.new("const mdt_snap *[1]")
+  local box = ffi.cast("const void *", db:_box())   -- db stays referenced
   local rec = ffi.new("mdt_record")
   local slow = db.check_ids
   return function(user, right, tenant, owner, unit, customer)
-    local st = box[0]
-    if st == nil then error("mandate.Db: the store is closed", 2) end
-    -- a failing refresh returns nil, message, code: the C path reports it
-    if lib.mdt_store_snapshot(st, snap) ~= 0 then
-      return slow(db, user, right, tenant, owner, unit, customer)
-    end
     rec.tenant, rec.owner = tenant or 0, owner or 0
     rec.unit, rec.customer = unit or 0, customer or 0
-    local why = lib.mdt_check(snap[0], user, right, rec)
+    local why = lib.mandate_ffi_check(box, user, right, rec)
     if why == 0 then return true end
+    if why == CLOSED then error("mandate.Db: the store is closed", 2) end
+    -- a failing refresh returns nil, message, code: the C path reports it
+    if why == FAILED then return slow(db, user, right, tenant, owner, unit, customer) end
     if why == UNKNOWN_RIGHT then error("unknown right id " .. tostring(right), 2) end
     return false, REASONS[why]
   end

@@ -963,13 +963,37 @@ static int l_checker(lua_State *L)
 }
 
 /*
-** db:_box() -> the address of the Db's box, whose first field is the
-** store pointer (NULL once closed): LuaJIT's FFI reads it on each call.
+** db:_box() -> the address of the Db's box, which stays valid while the
+** Db lives, open or closed: what LuaJIT's FFI hands to mandate_ffi_check.
 */
 static int l_box(lua_State *L)
 {
   lua_pushlightuserdata(L, anydb(L));
   return 1;
+}
+
+/*
+** The check of lua/mandate/fast.lua's FFI checker, for LuaJIT, given the
+** Db's box rather than its store or snapshot: LuaJIT's interpreter may run
+** a GC step each time it boxes a pointer read out of a cdata, and so a
+** finalizer that closes the store, leaving such a pointer dangling before
+** it is passed on.  Here no Lua code runs.  The decision, else
+** FFI_CLOSED, or FFI_FAILED when the snapshot could not be brought up to
+** date (the classic path then reports why).
+*/
+#define FFI_CLOSED (-1)
+#define FFI_FAILED (-2)
+
+int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
+                      const mdt_record *rec);
+int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
+                      const mdt_record *rec)
+{
+  const ldb *d = (const ldb *)box;
+  const mdt_snap *s;
+  if (d->st == NULL) return FFI_CLOSED;
+  if (mdt_store_snapshot(d->st, &s) != MDT_OK) return FFI_FAILED;
+  return mdt_check(s, user, right, rec);
 }
 
 /* The closure made by db:prepare: the methods' upvalues, then db, user
@@ -1380,6 +1404,10 @@ int luaopen_mandate_core(lua_State *L)
 
   push_reasons(L);                  /* for the FFI */
   lua_setfield(L, -2, "reasons");
+  lua_pushinteger(L, FFI_CLOSED);
+  lua_setfield(L, -2, "ffi_closed");
+  lua_pushinteger(L, FFI_FAILED);
+  lua_setfield(L, -2, "ffi_failed");
   return 1;
 }
 /* }}} */
