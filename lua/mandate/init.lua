@@ -39,7 +39,6 @@ end
 core.Db.explain = explain.explain
 core.Db.effective = explain.effective
 local fast = require "mandate.fast"
-core.Db.check = fast.check
 core.Db.checker = fast.checker
 core.Db.prepare = fast.prepare
 

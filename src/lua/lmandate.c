@@ -48,8 +48,6 @@ typedef struct ldb {
 #define NUV 6
 static const char *const field_names[] = { "tenant", "owner", "unit",
                                            "customer" };
-static const int field_kinds[] = { MDT_TENANT, MDT_USER, MDT_UNIT,
-                                   MDT_CUSTOMER };
 
 static const char *const code_names[MDT_NCODES] = {
   "ok", "error", "nomem", "misuse", "range", "notfound", "invalid",
@@ -127,25 +125,16 @@ static int l_error_tostring(lua_State *L)
 static void renew_keys(ldb *d, const mdt_snap *s);
 
 /*
-** mdt_store_snapshot of d's open store, and a new key cache generation
-** whenever the snapshot may have changed.  Runs no Lua code.
-*/
-static int fresh(ldb *d, const mdt_snap **s)
-{
-  int rc = mdt_store_snapshot(d->st, s);
-  if (mdt_store_epoch(d->st) != d->epoch) renew_keys(d, *s);
-  return rc;
-}
-
-/*
-** fresh() for the store, which must still be open.  What a caller reads
-** from *s it must read before it next runs Lua code or allocates (see
-** key_keep), or hold the store meanwhile (see held).
+** mdt_store_snapshot, and a new key cache generation whenever the
+** snapshot may have changed.  What a caller reads from *s it must read
+** before it next runs Lua code or allocates (see key_keep), or hold the
+** store meanwhile (see held).
 */
 static int current(lua_State *L, ldb *d, const mdt_snap **s)
 {
-  live(L, d);
-  return fresh(d, s);
+  int rc = mdt_store_snapshot(live(L, d), s);
+  if (mdt_store_epoch(d->st) != d->epoch) renew_keys(d, *s);
+  return rc;
 }
 
 /*
@@ -563,26 +552,22 @@ static int key_room(ldb *d)
   return 1;
 }
 
-/* The id this generation cached for the string at p, else 0. */
-static mdt_id key_cached(const ldb *d, const char *p, int kind)
-{
-  const KeyEntry *e;
-  if (!d->key) return 0;
-  e = key_slot(d, p, kind);
-  return e->tag >> 3 == d->gen ? (mdt_id)e->id : 0;  /* cached ids are > 0 */
-}
-
 /*
 ** Resolve k (a string at k->idx) in s, which came from current(): from
 ** the cache, else by its text (k->keep is set then).  Allocates nothing.
 */
 static void key_find(lua_State *L, const ldb *d, const mdt_snap *s, Key *k)
 {
+  const char *p = lua_tolstring(L, k->idx, NULL);   /* reads no bytes */
   size_t len;
-  const char *p;
   k->keep = 0;
-  if ((k->id = key_cached(d, lua_tolstring(L, k->idx, NULL), k->kind)) != 0)
-    return;                                         /* read no bytes */
+  if (d->key) {
+    const KeyEntry *e = key_slot(d, p, k->kind);
+    if (e->tag >> 3 == d->gen) {
+      k->id = (mdt_id)e->id;
+      return;
+    }
+  }
   p = lua_tolstring(L, k->idx, &len);
   k->id = mdt_lookup(s, k->kind, p, len);
   k->keep = k->id > 0 && len <= SHORTSTR;
@@ -731,10 +716,12 @@ static const mdt_record *record_of(lua_State *L, const ldb *d,
                                    const mdt_snap *s, Fields fs, Key *keys,
                                    mdt_record *rec)
 {
+  static const int kinds[4] = { MDT_TENANT, MDT_USER, MDT_UNIT,
+                                MDT_CUSTOMER };
   mdt_id id[4];
   int f;
   for (f = 0; f < 4; f++) {
-    keys[f] = key_at(fs.first + f, field_kinds[f]);
+    keys[f] = key_at(fs.first + f, kinds[f]);
     id[f] = MDT_ABSENT;
     if (fs.given & (1 << f)) {
       key_find(L, d, s, &keys[f]);
@@ -985,21 +972,18 @@ static int l_box(lua_State *L)
   return 1;
 }
 
-/* LuaJIT's FFI {{{ */
-
 /*
-** lua/mandate/fast.lua calls these through LuaJIT's FFI with the address
-** of a Db's box, never its store or snapshot: LuaJIT's interpreter may
-** run a GC step each time it boxes a pointer read out of a cdata, and so
-** a finalizer that closes the store, leaving such a pointer dangling
-** before it is passed on.  Here no Lua code runs.  Each returns the
-** decision, or FFI_CLASSIC: the classic method must answer (the store is
-** closed, its snapshot could not be brought up to date, or a key is not
-** in the cache), and then reports or raises what is the matter.
+** The check of lua/mandate/fast.lua's FFI checker, for LuaJIT, given the
+** Db's box rather than its store or snapshot: LuaJIT's interpreter may run
+** a GC step each time it boxes a pointer read out of a cdata, and so a
+** finalizer that closes the store, leaving such a pointer dangling before
+** it is passed on.  Here no Lua code runs.  The decision, else
+** FFI_CLOSED, or FFI_FAILED when the snapshot could not be brought up to
+** date (the classic path then reports why).
 */
-#define FFI_CLASSIC (-1)
+#define FFI_CLOSED (-1)
+#define FFI_FAILED (-2)
 
-/* db:checker()'s check: ids, as check_ids takes them. */
 int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
                       const mdt_record *rec);
 int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
@@ -1007,58 +991,10 @@ int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
 {
   const ldb *d = (const ldb *)box;
   const mdt_snap *s;
-  if (d->st == NULL || mdt_store_snapshot(d->st, &s) != MDT_OK)
-    return FFI_CLASSIC;
+  if (d->st == NULL) return FFI_CLOSED;
+  if (mdt_store_snapshot(d->st, &s) != MDT_OK) return FFI_FAILED;
   return mdt_check(s, user, right, rec);
 }
-
-/*
-** db:check's and a prepared check's: the FFI passes a Lua string as the
-** address of its bytes, the very address the key cache knows it by
-** (lua_tolstring's).  The user and right are ids (a prepared check's) or,
-** when uid is 0, keys; the record's fields are keys, NULL when absent,
-** with has_record.  Keys met for the first time go to the classic method,
-** which resolves them by their text and caches them (anchoring each needs
-** the Lua state).
-*/
-int mandate_ffi_check_keys(void *box, mdt_id uid, mdt_id rid,
-                           const char *user, const char *right,
-                           int has_record, const char *tenant,
-                           const char *owner, const char *unit,
-                           const char *customer);
-int mandate_ffi_check_keys(void *box, mdt_id uid, mdt_id rid,
-                           const char *user, const char *right,
-                           int has_record, const char *tenant,
-                           const char *owner, const char *unit,
-                           const char *customer)
-{
-  const char *field[4];
-  mdt_id id[4];
-  ldb *d = (ldb *)box;
-  const mdt_snap *s;
-  mdt_record rec;
-  int f;
-  if (d->st == NULL || fresh(d, &s) != MDT_OK) return FFI_CLASSIC;
-  if (uid == 0 && ((uid = key_cached(d, user, MDT_USER)) == 0 ||
-                   (rid = key_cached(d, right, MDT_RIGHT)) == 0))
-    return FFI_CLASSIC;
-  field[0] = tenant;
-  field[1] = owner;
-  field[2] = unit;
-  field[3] = customer;
-  for (f = 0; f < 4; f++) {
-    id[f] = MDT_ABSENT;
-    if (field[f] != NULL &&
-        (id[f] = key_cached(d, field[f], field_kinds[f])) == 0)
-      return FFI_CLASSIC;
-  }
-  rec.tenant = id[0];
-  rec.owner = id[1];
-  rec.unit = id[2];
-  rec.customer = id[3];
-  return mdt_check(s, uid, rid, has_record ? &rec : NULL);
-}
-/* }}} */
 
 /* The closure made by db:prepare: the methods' upvalues, then db, user
 ** id and right id. */
@@ -1468,6 +1404,10 @@ int luaopen_mandate_core(lua_State *L)
 
   push_reasons(L);                  /* for the FFI */
   lua_setfield(L, -2, "reasons");
+  lua_pushinteger(L, FFI_CLOSED);
+  lua_setfield(L, -2, "ffi_closed");
+  lua_pushinteger(L, FFI_FAILED);
+  lua_setfield(L, -2, "ffi_failed");
   return 1;
 }
 /* }}} */
