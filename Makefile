@@ -111,13 +111,16 @@ ASAN_ENV   = LD_PRELOAD=$(ASAN_RT) \
              LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp:print_suppressions=0 \
              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# one per Lua: objects do not depend on the Lua headers they were built with
+ASAN_BUILD = build/asan-$(LUA)
+
 asan: deps
-	$(MAKE) --no-print-directory all BUILD=build/asan CC=clang \
+	$(MAKE) --no-print-directory all BUILD=$(ASAN_BUILD) CC=clang \
 	  CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-shared-libasan"
-	$(ASAN_ENV) build/asan/core_test
+	$(ASAN_ENV) $(ASAN_BUILD)/core_test
 	$(ASAN_ENV) MANDATE_DIFF_WORLDS=300 \
-	LUA_PATH="build/asan/?.lua;build/asan/?/init.lua;spec/?.lua;bench/?.lua;;" \
-	LUA_CPATH="build/asan/?.so;;" MANDATE_BUILD=build/asan \
+	LUA_PATH="$(ASAN_BUILD)/?.lua;$(ASAN_BUILD)/?/init.lua;spec/?.lua;bench/?.lua;;" \
+	LUA_CPATH="$(ASAN_BUILD)/?.so;;" MANDATE_BUILD=$(ASAN_BUILD) \
 	  scripts/run-specs $(LUA)
 
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full \
