@@ -18,10 +18,11 @@ static int l_call3(lua_State *L)
 }
 
 /*
-** floor.fields(a, b, record) -> a boolean: the floor plus what every check of a
-** record pays before deciding anything, reading its four fields (raw, by
-** the interned names in the upvalues, as the binding does).  A record
-** table of the bench's streams is cold, so this is mostly cache misses.
+** floor.fields(a, b, record) -> a boolean: the floor plus what every
+** check of a record pays before deciding anything, reading its four
+** fields (raw, by the interned names in the upvalues, as the binding
+** does).  A record table of the bench's streams is cold, so this is
+** mostly cache misses.
 */
 static int l_fields(lua_State *L)
 {
