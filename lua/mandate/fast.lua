@@ -39,7 +39,7 @@ local function ffi_lib()
 end
 
 local ffi, lib = ffi_lib()
-local REASONS, CLOSED, FAILED = core.reasons, core.ffi_closed, core.ffi_failed
+local REASONS = core.reasons
 local UNKNOWN_RIGHT
 for code, name in pairs(REASONS) do
   if name == "unknown_right" then UNKNOWN_RIGHT = code end
@@ -57,11 +57,10 @@ local function ffi_checker(db)
     rec.unit, rec.customer = unit or 0, customer or 0
     local why = lib.mandate_ffi_check(box, user, right, rec)
     if why == 0 then return true end
-    if why == CLOSED then error("mandate.Db: the store is closed", 2) end
-    -- a failing refresh returns nil, message, code: the C path reports it
-    if why == FAILED then return slow(db, user, right, tenant, owner, unit, customer) end
-    if why == UNKNOWN_RIGHT then error("unknown right id " .. tostring(right), 2) end
-    return false, REASONS[why]
+    if why > 0 and why ~= UNKNOWN_RIGHT then return false, REASONS[why] end
+    -- a closed store, an unknown right id (both raise) or a failing
+    -- refresh (nil, message, code): the C path answers as on every Lua
+    return slow(db, user, right, tenant, owner, unit, customer)
   end
 end
 

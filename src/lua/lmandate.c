@@ -698,12 +698,12 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
     if (meta) lua_gettable(L, i);
     else lua_rawget(L, i);
     if ((t = lua_type(L, -1)) == LUA_TSTRING) r.given |= 1 << f;
-    else if (t != LUA_TNIL && elem == 0)
-      luaL_error(L, "record.%s: expected a string key or nil, got %s",
-                 field_names[f], luaL_typename(L, -1));
-    else if (t != LUA_TNIL)
-      luaL_error(L, "records[%d].%s: expected a string key or nil, got %s",
-                 (int)elem, field_names[f], luaL_typename(L, -1));
+    else if (t != LUA_TNIL) {
+      if (elem == 0) lua_pushliteral(L, "record");
+      else lua_pushfstring(L, "records[%d]", (int)elem);
+      luaL_error(L, "%s.%s: expected a string key or nil, got %s",
+                 lua_tostring(L, -1), field_names[f], luaL_typename(L, -2));
+    }
   }
   return r;
 }
@@ -826,28 +826,36 @@ static int decision(lua_State *L, int reason, int names)
   return 2;
 }
 
+/*
+** The decision for the user and right of k[0..2) on the record of fs, in
+** s of generation gen; the keys found by their text are then cached.
+*/
+static int decide(lua_State *L, ldb *d, const mdt_snap *s, Fields fs, Key *k,
+                  uint32_t gen)
+{
+  mdt_record rec;
+  const mdt_record *p = record_of(L, d, s, fs, k + 2, &rec);
+  int reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
+  key_keep(L, d, k, 6, gen);
+  return reason;
+}
+
 /* db:check(user, right [, record]) -> true | false, reason */
 static int l_check(lua_State *L)
 {
   ldb *d = todb(L);
   const mdt_snap *s;
-  mdt_record rec;
-  const mdt_record *p;
   Key k[6];
   Fields fs;
-  int rc, reason;
-  uint32_t gen;
+  int rc;
   key_arg(L, 2);
   key_arg(L, 3);
   fs = record_fields(L, 4, 0);
   if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
-  gen = d->gen;
   user_right(L, d, s, k);
-  p = record_of(L, d, s, fs, k + 2, &rec);
-  reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
-  key_keep(L, d, k, 6, gen);
-  return decision(L, reason, lua_upvalueindex(UV_REASONS));
+  return decision(L, decide(L, d, s, fs, k, d->gen),
+                  lua_upvalueindex(UV_REASONS));
 }
 
 /*
@@ -878,10 +886,8 @@ static int l_allowed(lua_State *L)
      garbage whose collection, on a large heap, costs more than the slots */
   lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
   for (i = 1; i <= n; i++) {
-    const mdt_record *p;
-    mdt_record rec;
     Fields fs;
-    int reason;
+    int allowed;
     lua_settop(L, 5);
     lua_rawgeti(L, 4, (int)i);      /* 6: the record */
     fs = record_fields(L, 6, i);
@@ -891,11 +897,9 @@ static int l_allowed(lua_State *L)
       gen = d->gen;
       user_right(L, d, s, k);
     }
-    p = record_of(L, d, s, fs, k + 2, &rec);
-    reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
-    key_keep(L, d, k, 6, gen);
+    allowed = decide(L, d, s, fs, k, gen) == MDT_ALLOWED;
     k[0].keep = k[1].keep = 0;      /* kept now, or never in this gen */
-    if (reason == MDT_ALLOWED) {
+    if (allowed) {
       lua_pushvalue(L, 6);
       lua_rawseti(L, 5, (int)++kept);
     }
@@ -978,11 +982,10 @@ static int l_box(lua_State *L)
 ** a GC step each time it boxes a pointer read out of a cdata, and so a
 ** finalizer that closes the store, leaving such a pointer dangling before
 ** it is passed on.  Here no Lua code runs.  The decision, else
-** FFI_CLOSED, or FFI_FAILED when the snapshot could not be brought up to
-** date (the classic path then reports why).
+** FFI_CLASSIC when the store is closed or its snapshot could not be
+** brought up to date: the classic path then raises or reports why.
 */
-#define FFI_CLOSED (-1)
-#define FFI_FAILED (-2)
+#define FFI_CLASSIC (-1)
 
 int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
                       const mdt_record *rec);
@@ -991,8 +994,8 @@ int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
 {
   const ldb *d = (const ldb *)box;
   const mdt_snap *s;
-  if (d->st == NULL) return FFI_CLOSED;
-  if (mdt_store_snapshot(d->st, &s) != MDT_OK) return FFI_FAILED;
+  if (d->st == NULL || mdt_store_snapshot(d->st, &s) != MDT_OK)
+    return FFI_CLASSIC;
   return mdt_check(s, user, right, rec);
 }
 
@@ -1404,10 +1407,6 @@ int luaopen_mandate_core(lua_State *L)
 
   push_reasons(L);                  /* for the FFI */
   lua_setfield(L, -2, "reasons");
-  lua_pushinteger(L, FFI_CLOSED);
-  lua_setfield(L, -2, "ffi_closed");
-  lua_pushinteger(L, FFI_FAILED);
-  lua_setfield(L, -2, "ffi_failed");
   return 1;
 }
 /* }}} */
