@@ -375,9 +375,9 @@ end
 local function loop_floor(q, fname)
   return function(passes)
     local U, R, REC, n = q.user, q.right, q.record, q.n
-    local call3 = require("bench_floor")[fname]
+    local call = require("bench_floor")[fname]
     for _ = 1, passes do
-      for i = 1, n do call3(U[i], R[i], REC[i]) end
+      for i = 1, n do call(U[i], R[i], REC[i]) end
     end
   end
 end
