@@ -553,6 +553,30 @@ local function not_smallest(world, call, user, right, record)
   return nil
 end
 
+-- The id paths (check_ids, db:checker(), db:prepare) must decide exactly
+-- as db:check, unknown keys included: db:id gives -1 for those, never the
+-- nil that means an absent field.
+local function id_paths(db, user, right, record, ok, reason)
+  local rec = record or {}
+  local function id(kind, key)
+    if key == nil then return nil end
+    return db:id(kind, key)
+  end
+  local args = { id("user", user), id("right", right), id("tenant", rec.tenant),
+                 id("user", rec.owner), id("unit", rec.unit), id("customer", rec.customer) }
+  local paths = {
+    check_ids = { db:check_ids(unpack(args, 1, 6)) },
+    checker = { db:checker()(unpack(args, 1, 6)) },
+    prepare = { db:prepare(user, right)(record) },
+  }
+  for name, got in pairs(paths) do
+    if got[1] ~= ok or got[2] ~= reason then
+      return "ids", format("%s: %s, check %s (ids %s)", name, show_result(got[1], got[2]),
+                           show_result(ok, reason), show(args))
+    end
+  end
+end
+
 local function probe_check(db, world, p, count)
   local user, right, record = p.user, p.right, p.record
   local ok, reason = db:check(user, right, record)
@@ -561,6 +585,8 @@ local function probe_check(db, world, p, count)
     return "check", format("check: engine %s, reference %s", show_result(ok, reason),
                            show_result(rok, rreason))
   end
+  local kind, message = id_paths(db, user, right, record, ok, reason)
+  if kind then return kind, message end
   if count then
     stats.checks = stats.checks + 1
     if ok then stats.allowed = stats.allowed + 1 else stats.denials = stats.denials + 1 end

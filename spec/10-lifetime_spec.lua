@@ -121,7 +121,7 @@ describe("the fast paths", function()
     local rights = { "documents.edit", "documents.see", "admin.open", "reports.create" }
     local function id(kind, key)
       if key == nil then return nil end
-      return db:id(kind, key) or -1              -- -1: given, but names nothing
+      return db:id(kind, key)              -- -1: given, but names nothing
     end
     for _, u in ipairs(users) do
       for _, r in ipairs(rights) do
@@ -209,7 +209,7 @@ describe("the fast paths", function()
     local rights = { "documents.edit", "documents.see", "admin.open", "reports.create" }
     local function id(kind, key)
       if key == nil then return nil end
-      return db:id(kind, key) or -1
+      return db:id(kind, key)
     end
     for _, u in ipairs(users) do
       for _, r in ipairs(rights) do
@@ -230,6 +230,28 @@ describe("the fast paths", function()
     db:close()
     assert.matches("the store is closed", helpers.error_of(function() check(uid, rid) end))
     assert.matches("the store is closed", helpers.error_of(function() db:checker() end))
+  end)
+
+  it("the id paths refuse what is not an integer id, on every Lua", function()
+    -- LuaJIT's FFI would read false as 0 (absent: common data) and 1.5 as
+    -- 1, Lua 5.1 cut 1.5 to 1: each would turn "names nothing" into
+    -- "absent" or into another record's id
+    local db = helpers.world()
+    local check = db:checker()
+    local uid, rid = db:id("user", "bob"), db:id("right", "documents.edit")
+    local tid = db:id("tenant", "team-a")
+    for _, bad in ipairs({ false, true, 1.5, tid + 0.5, "team-a", {} }) do
+      for place = 3, 6 do
+        local args = { uid, rid, tid, nil, nil, nil }
+        args[place] = bad
+        local want = "bad argument #" .. place
+        assert.matches(want, helpers.error_of(function() check(unpack(args, 1, 6)) end), nil, true)
+        assert.matches(want, helpers.error_of(function() db:check_ids(unpack(args, 1, 6)) end),
+                       nil, true)
+      end
+      assert.matches("bad argument #1", helpers.error_of(function() check(bad, rid) end), nil, true)
+      assert.matches("bad argument #2", helpers.error_of(function() check(uid, bad) end), nil, true)
+    end
   end)
 
   it("checks allocate nothing once their keys are known, so no finalizer runs inside", function()
@@ -298,7 +320,7 @@ describe("the fast paths", function()
                    helpers.error_of(function() db:check("alice", "admin.open", { owner = 7 }) end))
     assert.matches("record must be a table",
                    helpers.error_of(function() db:check("alice", "admin.open", "team-a") end))
-    assert.is_nil(db:id("user", "nobody"))
+    assert.are.equal(-1, db:id("user", "nobody"))    -- names nothing: never nil (absent)
     assert.matches("invalid option 'group'",
                    helpers.error_of(function() db:id("group", "x") end))
   end)

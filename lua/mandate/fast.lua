@@ -45,14 +45,30 @@ for code, name in pairs(REASONS) do
   if name == "unknown_right" then UNKNOWN_RIGHT = code end
 end
 
+-- Is v an integer id, as check_ids takes it?  (An integral number: the
+-- classic path refuses the rest.)
+local function id(v)
+  return type(v) == "number" and v % 1 == 0
+end
+
+local function opt(v)
+  return v == nil or id(v)
+end
+
 -- Each call hands the engine the Db's box, never a pointer read out of it:
 -- reading one into Lua boxes it, which may run a finalizer that closes the
 -- store (see mandate_ffi_check).  So a call allocates nothing.
 local function ffi_checker(db)
   local box = ffi.cast("const void *", db:_box())   -- db stays referenced
   local rec = ffi.new("mdt_record")
-  local slow = db.check_ids
+  local slow = db:_checker()    -- the classic checker: its errors, its argument numbers
   return function(user, right, tenant, owner, unit, customer)
+    -- the FFI would turn false into 0 (absent: common data) and cut 1.5
+    -- to 1; anything but integers and nil goes where it raises
+    if not (id(user) and id(right) and opt(tenant) and opt(owner)
+            and opt(unit) and opt(customer)) then
+      return slow(user, right, tenant, owner, unit, customer)
+    end
     rec.tenant, rec.owner = tenant or 0, owner or 0
     rec.unit, rec.customer = unit or 0, customer or 0
     local why = lib.mandate_ffi_check(box, user, right, rec)
@@ -60,7 +76,7 @@ local function ffi_checker(db)
     if why > 0 and why ~= UNKNOWN_RIGHT then return false, REASONS[why] end
     -- a closed store, an unknown right id (both raise) or a failing
     -- refresh (nil, message, code): the C path answers as on every Lua
-    return slow(db, user, right, tenant, owner, unit, customer)
+    return slow(user, right, tenant, owner, unit, customer)
   end
 end
 

@@ -47,6 +47,20 @@ static int lua_isinteger(lua_State *L, int i)
   return 0;
 }
 
+/*
+** 5.1's luaL_checkinteger truncates 1.5 to 1: an id that names nothing
+** would name something.  Refuse what 5.3 and 5.4 refuse.
+*/
+static lua_Integer mdt_checkinteger(lua_State *L, int i)
+{
+  lua_Number n = luaL_checknumber(L, i);
+  if (!(n > -9007199254740992.0 && n < 9007199254740992.0) ||
+      n != (lua_Number)(lua_Integer)n)
+    luaL_argerror(L, i, "number has no integer representation");
+  return (lua_Integer)n;
+}
+#define luaL_checkinteger(L, i) mdt_checkinteger((L), (i))
+
 #elif LUA_VERSION_NUM == 503
 
 #define lua_newuserdatauv(L, sz, nuv) lua_newuserdata((L), (sz))

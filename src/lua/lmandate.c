@@ -797,7 +797,11 @@ static int l_parse_value(lua_State *L)
   return 1;
 }
 
-/* db:id(kind, key) -> the stable integer id, or nil */
+/*
+** db:id(kind, key) -> the stable integer id, or MDT_UNKNOWN (-1) for a
+** key that names nothing: never nil, which the id path reads as an absent
+** field (an unknown tenant would become common data).
+*/
 static int l_id(lua_State *L)
 {
   ldb *d = todb(L);
@@ -806,8 +810,7 @@ static int l_id(lua_State *L)
   key_arg(L, 3);
   key_find(L, d, snapshot(L, d), &k);
   key_keep(L, d, &k, 1, d->gen);
-  if (k.id) lua_pushinteger(L, (lua_Integer)k.id);
-  else lua_pushnil(L);
+  lua_pushinteger(L, (lua_Integer)(k.id ? k.id : MDT_UNKNOWN));
   return 1;
 }
 /* }}} */
