@@ -397,11 +397,8 @@ describe("resolve_list", function()
     assert.are.equal(2, pages)
     -- de-duplication is the same on every page: max-const never comes back
     assert.are.same({ "jo-daily", "max-comm", "max-parl" }, seen)
-    local r = db:resolve_list("acme-politics", "alice", { limit = 0 })
-    assert.are.same({}, r.roles)
+    local r = db:resolve_list("acme-politics", "alice", { limit = 3 })
     assert.are.equal(4, r.total)
-    assert.is_nil(r.next)
-    r = db:resolve_list("acme-politics", "alice", { limit = 3 })
     assert.are.equal("max-const", r.next)
     r = db:resolve_list("acme-politics", "alice", { limit = 4 })
     assert.is_nil(r.next)
@@ -730,14 +727,13 @@ describe("bad input", function()
                 .. "channel name (\"email\"), got true",
             function() db:resolve_list("acme-press", "alice",
                                        { dedupe = true }) end)
-    rejects(db, "resolve_list: options.limit: expected a count (an integer "
-                .. ">= 0), got -1",
-            function() db:resolve_list("acme-press", "alice",
-                                       { limit = -1 }) end)
-    rejects(db, "resolve_list: options.limit: expected a count (an integer "
-                .. ">= 0), got 1.5",
-            function() db:resolve_list("acme-press", "alice",
-                                       { limit = 1.5 }) end)
+    for _, bad in ipairs { -1, 0, 1.5, "2" } do
+      rejects(db, "resolve_list: options.limit: expected a page size (an "
+                  .. "integer >= 1; nil for the whole list), got "
+                  .. (type(bad) == "string" and "'" .. bad .. "'" or tostring(bad)),
+              function() db:resolve_list("acme-press", "alice",
+                                         { limit = bad }) end)
+    end
     rejects(db, "resolve_list: options.after: 'nope' is not a role "
                 .. "(db:roles() lists them)",
             function() db:resolve_list("acme-press", "alice",
@@ -952,6 +948,41 @@ describe("the store", function()
     local r = b:resolve_list("bolt-vip", "alice")
     assert.are.same({ "ann-x", "jo-blog", "max-parl" }, keys(r))
     assert.are.equal("Ann", r.roles[1].label)
+    a:close()
+    b:close()
+    helpers.remove_store(path)
+  end)
+
+  it("answers for a user another handle made since the last refresh as "
+     .. "check does", function()
+    local path = helpers.tmpname()
+    local a = assert(mandate.open(path))
+    local b = assert(mandate.open(path))
+    world(a)
+    b:set_refresh_interval(60)
+    assert.is_true(b:check("alice", "documents.see"))   -- b's snapshot
+    assert.are.same({ "ann-x", "jo-blog" },
+                    keys(b:resolve_list("bolt-vip", "alice")))
+    a:put_user("newbie")
+    a:set_access("newbie", "acme", "full")
+    -- b's snapshot does not hold newbie yet: unknown, as for db:check
+    assert.are.same({ false, "unknown_user" },
+                    { b:check("newbie", "documents.see") })
+    assert.are.same({ nil, "unknown_user" },
+                    { b:resolve_list("acme-press", "newbie") })
+    assert.are.same({ nil, "unknown_user" }, { b:lists("newbie") })
+    assert.are.same({ nil, "unknown_user" },
+                    { b:lists_for("newbie", "jo-daily") })
+    -- after the refresh, newbie is known everywhere at once
+    assert(b:refresh())
+    assert.are.same({ "jo-daily", "max-parl" },
+                    keys(b:resolve_list("acme-press", "newbie")))
+    assert.are.same({ "acme-politics", "acme-press" }, (function()
+      local t = {}
+      for i, l in ipairs(assert(b:lists("newbie"))) do t[i] = l.key end
+      return t
+    end)())
+    assert.are.equal(2, #assert(b:lists_for("newbie", "jo-daily")))
     a:close()
     b:close()
     helpers.remove_store(path)

@@ -58,6 +58,7 @@ local write = require "mandate.write"
 local V = require "mandate.validate"
 
 local C = {}    -- the public methods, installed into mandate.Db
+local byte = string.byte
 local show, fail = V.show, V.fail
 local writer, record, existing = write.writer, write.record, write.existing
 local some, cascade_option = write.some, write.cascade_option
@@ -190,10 +191,12 @@ local function tenant_after(opt, row, old_key)
   return opt.key, opt.id
 end
 
--- A count option: an integer >= 0.
-local function count_option(fn, arg, v)
-  if v ~= nil and not (type(v) == "number" and v % 1 == 0 and v >= 0) then
-    fail(fn, arg, "expected a count (an integer >= 0), got %s", show(v))
+-- A page size option: an integer >= 1 (a page of 0 roles could not say
+-- where the next page starts).
+local function page_size_option(fn, arg, v)
+  if v ~= nil and not (type(v) == "number" and v % 1 == 0 and v >= 1) then
+    fail(fn, arg, "expected a page size (an integer >= 1; nil for the whole "
+         .. "list), got %s", show(v))
   end
   return v
 end
@@ -944,8 +947,12 @@ local function gate(db, user)
   local u = read.row(db, "user", user)
   if not u then return nil, "unknown_user" end
   if u.active ~= 1 then return nil, "inactive_user" end
+  -- the engine's snapshot decides access, as for db:check: a user that
+  -- another handle made since the last refresh is not in it yet
+  local tenant_access = db:_tenant_access(user)
+  if not tenant_access then return nil, "unknown_user" end
   local visible, access = {}, {}
-  for t, a in pairs(db:_tenant_access(user)) do
+  for t, a in pairs(tenant_access) do
     if a > 0 then
       visible[t] = true
       access[t] = ACCESS_NAMES[a]
@@ -975,6 +982,18 @@ end
 local SQL_ROLE_PLACE = "SELECT r.key, c.key AS contact FROM roles r"
   .. " JOIN contacts c ON c.id = r.contact_id WHERE r.key = ?1"
 
+-- Whether string a sorts before b in byte order, as SQLite's BINARY
+-- collation sorts them (Lua's `<` follows the C library's collation, which
+-- a host's locale may change: LC_COLLATE=de_DE.UTF-8 puts "a" before "B").
+local function bytes_before(a, b)
+  if a == b then return false end
+  local n = #a < #b and #a or #b
+  local i = 1
+  while i <= n and byte(a, i) == byte(b, i) do i = i + 1 end
+  if i > n then return #a < #b end
+  return byte(a, i) < byte(b, i)
+end
+
 -- The index in m after which the page starts: the member `after` itself,
 -- or, when it is not a member, the last member before it in the stable
 -- order (byte order of contact key, then role key).
@@ -988,7 +1007,8 @@ local function page_start(m, after, place)
   while lo < hi do
     local mid = math.floor((lo + hi + 1) / 2)
     local c = contacts[mid]
-    if c < ck or (c == ck and keys[mid] < after) then lo = mid
+    if bytes_before(c, ck) or (c == ck and bytes_before(keys[mid], after))
+    then lo = mid
     else hi = mid - 1 end
   end
   return lo
@@ -1027,7 +1047,7 @@ local RESOLVE_OPTIONS = { "dedupe", "limit", "after" }
 -- @tparam[opt] string options.dedupe "contact", or the name of a channel
 -- ("email")
 -- @tparam[opt] number options.limit at most this many roles (an integer
--- >= 0)
+-- >= 1; without it the page runs to the end of the list)
 -- @tparam[opt] string options.after a role's key: only roles after it in
 -- the stable order (it need not be on the list any more, but it must
 -- exist)
@@ -1056,7 +1076,7 @@ C.resolve_list = viewer("resolve_list",
   elseif dedupe ~= nil then
     V.key(fn, "options.dedupe", dedupe)
   end
-  local limit = count_option(fn, "options.limit", opts.limit)
+  local limit = page_size_option(fn, "options.limit", opts.limit)
   local place
   if opts.after ~= nil then
     V.key(fn, "options.after", opts.after)
