@@ -234,6 +234,9 @@ end
 
 -- Run impl inside a read transaction unless one is open already.
 local function in_read_tx(db, impl, ...)
+  -- never a row of another coroutine's open change set (mandate.write,
+  -- loaded by then: it requires this module)
+  if db:_owner() ~= "none" then package.loaded["mandate.write"].may_read(db) end
   if db:_in_transaction() then return impl(db, ...) end
   db:_exec("BEGIN")
   local r = pack(pcall(impl, db, ...))

@@ -110,6 +110,7 @@ end
 local function roll_back(db, own)
   if own then
     try(db, "ROLLBACK")
+    pcall(db._release, db)
   else
     try(db, "ROLLBACK TO mandate")
     try(db, "RELEASE mandate")
@@ -118,8 +119,40 @@ local function roll_back(db, own)
   state(db).torn = nil
 end
 
-local function store_error(message)
-  return setmetatable({ code = "error", message = message }, core.Error)
+local function store_error(message, code)
+  return setmetatable({ code = code or "error", message = message }, core.Error)
+end
+
+--[[
+A change set belongs to the coroutine that opened it (see "Change sets and
+coroutines" in src/lua/lmandate.c).  While its owner is suspended, a call
+from elsewhere must neither join it nor read it: writers and transactions
+return nil, message, "busy", SQL readers likewise, checks read the
+committed state.  One whose owner died inside it (closed, or collected
+after the server dropped it) is rolled back by the next caller.
+]]
+local function settle(db)
+  local st = state(db)
+  roll_back(db, true)
+  st.depth = 0
+end
+
+local BUSY = "another coroutine's change set is open on this store (its "
+  .. "owner yielded inside it); try again once it has ended"
+
+-- nil when the caller may write now, else the message of a "busy" result
+local function busy(db, name)
+  local where = db:_owner()
+  if where == "away" then return name and name .. ": " .. BUSY or BUSY end
+  if where == "gone" then settle(db) end
+  return nil
+end
+
+-- For the SQL readers (mandate.read): raise "busy" as a store error, or
+-- settle an abandoned change set first.
+local function may_read(db)
+  local why = busy(db)
+  if why then error(store_error(why, "busy"), 0) end
 end
 
 -- A mandate.Error when the enclosing transaction is lost (SQLite rolls
@@ -141,8 +174,9 @@ end
 -- transaction.  Polling data_version first lets the snapshot notice other
 -- connections' commits, so that `existing_id` can trust it until the change
 -- set ends: nobody else can commit in between.
-local function start(db)
+local function start(db, own)
   db:_poll()
+  if own then db:_claim() end
   return read.revision(db)
 end
 
@@ -186,7 +220,7 @@ local function run(db, name, impl, direct, ...)
   local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
                                          or "SAVEPOINT mandate")
   if ok then
-    if not nested then ok, e = pcall(start, db) end
+    if not nested then ok, e = pcall(start, db, own) end
     if ok then
       if not nested then st.base = e end
       local done, result = pcall(impl, db, name, ...)
@@ -195,7 +229,10 @@ local function run(db, name, impl, direct, ...)
         if ok then
           ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
         end
-        if ok then return true, result end
+        if ok then
+          if own then db:_release() end
+          return true, result
+        end
       else
         e = result
       end
@@ -220,6 +257,8 @@ local function writer(name, impl, direct)
   return function(db, ...)
     local problem = V.db_problem(db, name)
     if problem then error(problem, 2) end
+    local why = busy(db, name)
+    if why then return nil, why, "busy" end
     local status, a, b = run(db, name, impl, direct, ...)
     if status == true then return a end
     if status == USAGE then error(a, 2) end
@@ -259,6 +298,8 @@ function W.transaction(db, fn)
   if not callable(fn) then
     error("transaction: fn: expected a function, got " .. show(fn), 2)
   end
+  local why = busy(db, "transaction")
+  if why then return nil, why, "busy" end
   local st = state(db)
   local outer = st.depth == 0
   local own = outer and not db:_in_transaction()
@@ -266,7 +307,7 @@ function W.transaction(db, fn)
   local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
                                          or "SAVEPOINT mandate")
   if ok and outer then
-    ok, e = pcall(start, db)
+    ok, e = pcall(start, db, own)
     if ok then st.base = e else roll_back(db, own) end
   end
   if ok then
@@ -285,6 +326,7 @@ function W.transaction(db, fn)
     if outer then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
     if ok then ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate") end
     if ok then
+      if own then db:_release() end
       if r.n == 1 then return true end
       return unpack(r, 2, r.n)
     end
@@ -1347,6 +1389,7 @@ The writer machinery, for modules that add writers of their own
 return {
   methods = W,
   writer = writer,
+  may_read = may_read,
   record = record,
   existing = existing,
   some = some,

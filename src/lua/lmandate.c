@@ -34,6 +34,10 @@ typedef struct ldb {
   int anchors;              /* registry ref of this generation's strings */
   uint32_t anchorgen;       /* the generation anchors belongs to */
   uint64_t epoch;           /* the store's epoch the generation is for */
+  int owned;                /* a coroutine's change set is open: see
+                               "Change sets and coroutines" */
+  int away;                 /* this call comes from outside it */
+  int owner;                /* registry ref of a weak table {owner} */
 } ldb;
 
 /*
@@ -124,15 +128,108 @@ static int l_error_tostring(lua_State *L)
 
 static void renew_keys(ldb *d, const mdt_snap *s);
 
+/* Change sets and coroutines {{{ */
+
+/*
+** A change set belongs to the coroutine that opened it.  In a web server
+** every request of a worker is a coroutine sharing one handle, and any
+** I/O yields: while the owner is suspended, a call from anywhere else
+** must neither see its uncommitted rows nor join it.  So:
+**  - a change set opened by a coroutine (not the main thread, which
+**    cannot yield) claims the handle (db:_claim) and pins the committed
+**    snapshot (mdt_store_pin);
+**  - a call made while the owner is suspended, or after it died inside
+**    the change set, is "away": its checks read the pinned snapshot,
+**    resolve keys by their text (the key cache may hold ids of rows the
+**    change set created) and cache nothing; writers and SQL readers
+**    refuse as busy (lua/mandate/write.lua, read.lua);
+**  - a call made by the owner, or by a coroutine it resumed (the owner
+**    is then "normal"), is inside it, as before.
+** The owner is held weakly: a coroutine dropped while suspended inside a
+** change set (a request the server aborted) is collected, and the next
+** writer rolls the change set back.
+*/
+enum { OWN_NONE, OWN_IN, OWN_AWAY, OWN_GONE };
+
+static const char *const own_names[] = { "none", "in", "away", "gone" };
+
+/* Where the running coroutine L stands to d's open change set. */
+static int owner_state(lua_State *L, const ldb *d)
+{
+  lua_State *co;
+  lua_Debug ar;
+  if (!d->owned) return OWN_NONE;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->owner);
+  lua_rawgeti(L, -1, 1);
+  co = lua_tothread(L, -1);
+  lua_pop(L, 2);
+  if (co == NULL) return OWN_GONE;          /* collected while suspended */
+  if (co == L) return OWN_IN;
+  if (lua_status(co) == LUA_YIELD) return OWN_AWAY;
+  if (lua_status(co) == LUA_OK && lua_getstack(co, 0, &ar))
+    return OWN_IN;                          /* "normal": it resumed L */
+  return OWN_GONE;                          /* dead: closed or failed */
+}
+
+/* db:_owner() -> "none" | "in" | "away" | "gone" (see owner_state) */
+static int l_owner(lua_State *L)
+{
+  lua_pushstring(L, own_names[owner_state(L, todb(L))]);
+  return 1;
+}
+
+/*
+** db:_claim(): the change set just opened (BEGIN, nothing written yet)
+** belongs to the running coroutine; on the main thread nothing is
+** claimed.  A failed pin raises a mandate.Error: the caller rolls back.
+*/
+static int l_claim(lua_State *L)
+{
+  ldb *d = todb(L);
+  int rc;
+  if (lua_pushthread(L)) return 0;          /* the main thread */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->owner);
+  lua_pushvalue(L, -2);
+  lua_rawseti(L, -2, 1);
+  if ((rc = mdt_store_pin(d->st)) != MDT_OK) {
+    lua_pushnil(L);
+    lua_rawseti(L, -2, 1);
+    return raise_store(L, d->st, rc);
+  }
+  d->owned = 1;
+  return 0;
+}
+
+/* db:_release(): the claimed change set has ended (committed or not). */
+static int l_release(lua_State *L)
+{
+  ldb *d = todb(L);
+  d->owned = 0;
+  mdt_store_unpin(d->st);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->owner);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, 1);
+  return 0;
+}
+/* }}} */
+
 /*
 ** mdt_store_snapshot, and a new key cache generation whenever the
-** snapshot may have changed.  What a caller reads from *s it must read
-** before it next runs Lua code or allocates (see key_keep), or hold the
-** store meanwhile (see held).
+** snapshot may have changed; for a call away from an open change set,
+** the committed snapshot it pinned.  What a caller reads from *s it must
+** read before it next runs Lua code or allocates (see key_keep), or hold
+** the store meanwhile (see held).
 */
 static int current(lua_State *L, ldb *d, const mdt_snap **s)
 {
-  int rc = mdt_store_snapshot(live(L, d), s);
+  int rc;
+  mdt_store *st = live(L, d);
+  if (d->owned && (d->away = owner_state(L, d) >= OWN_AWAY) != 0) {
+    *s = mdt_store_pinned(st);
+    return MDT_OK;
+  }
+  d->away = 0;
+  rc = mdt_store_snapshot(st, s);
   if (mdt_store_epoch(d->st) != d->epoch) renew_keys(d, *s);
   return rc;
 }
@@ -182,9 +279,16 @@ static int l_open(lua_State *L)
   int rc;
   ldb *d = (ldb *)lua_newuserdatauv(L, sizeof *d, 0);
   memset(d, 0, sizeof *d);           /* closed until the open succeeds */
+  d->anchors = d->owner = LUA_NOREF;
   d->gen = 1;                        /* tag 0 marks a never-used entry */
   lua_newtable(L);                   /* the anchors' registry slot, made */
   d->anchors = luaL_ref(L, LUA_REGISTRYINDEX);  /* now: later, no allocation */
+  lua_newtable(L);                   /* {owner}, weak: see owner_state */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  d->owner = luaL_ref(L, LUA_REGISTRYINDEX);
   luaL_getmetatable(L, DB_TYPE);
   lua_setmetatable(L, -2);
   rc = mdt_store_open(path, &d->st, err, sizeof err);
@@ -204,6 +308,9 @@ static int l_close(lua_State *L)
   d->key = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, d->anchors);
   d->anchors = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, d->owner);
+  d->owner = LUA_NOREF;
+  d->owned = 0;
   return 0;
 }
 
@@ -561,7 +668,7 @@ static void key_find(lua_State *L, const ldb *d, const mdt_snap *s, Key *k)
   const char *p = lua_tolstring(L, k->idx, NULL);   /* reads no bytes */
   size_t len;
   k->keep = 0;
-  if (d->key) {
+  if (d->key && !d->away) {
     const KeyEntry *e = key_slot(d, p, k->kind);
     if (e->tag >> 3 == d->gen) {
       k->id = (mdt_id)e->id;
@@ -586,6 +693,7 @@ static void key_keep(lua_State *L, ldb *d, const Key *keys, int n,
                      uint32_t gen)
 {
   int j;
+  if (d->away) return;              /* its ids are the pinned snapshot's */
   for (j = 0; j < n; j++) {
     const Key *k = &keys[j];
     KeyEntry *e;
@@ -929,7 +1037,7 @@ static int check_ids_from(lua_State *L, ldb *d, int base, int names)
   rec.owner = opt_id(L, base + 3);
   rec.unit = opt_id(L, base + 4);
   rec.customer = opt_id(L, base + 5);
-  if ((rc = mdt_store_snapshot(d->st, &s)) != MDT_OK)
+  if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   reason = mdt_check(s, u, r, &rec);
   if (reason == MDT_UNKNOWN_RIGHT)
@@ -997,8 +1105,8 @@ int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
 {
   const ldb *d = (const ldb *)box;
   const mdt_snap *s;
-  if (d->st == NULL || mdt_store_snapshot(d->st, &s) != MDT_OK)
-    return FFI_CLASSIC;
+  if (d->st == NULL || d->owned || mdt_store_snapshot(d->st, &s) != MDT_OK)
+    return FFI_CLASSIC;             /* owned: only Lua knows who calls */
   return mdt_check(s, user, right, rec);
 }
 
@@ -1315,6 +1423,9 @@ static const luaL_Reg db_methods[] = {
   { "_box", l_box },
   { "prepare", l_prepare },
   { "_prepare_ids", l_prepare_ids },
+  { "_owner", l_owner },
+  { "_claim", l_claim },
+  { "_release", l_release },
   { "_check_prepared", l_check_prepared },
   { "id", l_id },
   { "access", l_access },

@@ -372,11 +372,14 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
   if (st->interval >= 0 && sqlite3_get_autocommit(st->db) &&
       now() >= st->next_poll && (rc = mdt_store_refresh(st)) != MDT_OK)
     return rc;
-  if (!st->stale && st->ntouched && !patch_is_cheaper(st)) st->stale = 1;
+  /* a pinned snapshot is read as it is: the change set gets a new one */
+  if (!st->stale && st->ntouched &&
+      (st->snap == st->pinned || !patch_is_cheaper(st)))
+    st->stale = 1;
   if (st->stale) {
     mdt_snap *s = NULL;
     if ((rc = build(st, &s)) != MDT_OK) return rc;
-    mdt_snap_free(st->snap);
+    if (st->snap != st->pinned) mdt_snap_free(st->snap);
     *out = st->snap = s;
     st->epoch++;
     st->stale = 0;
@@ -388,6 +391,27 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
   }
   st->ntouched = 0;
   return rc;
+}
+
+int mdt_store_pin(mdt_store *st)
+{
+  const mdt_snap *s;
+  int rc;
+  mdt_store_unpin(st);
+  if ((rc = mdt_store_snapshot(st, &s)) != MDT_OK) return rc;
+  st->pinned = st->snap;
+  return MDT_OK;
+}
+
+const mdt_snap *mdt_store_pinned(const mdt_store *st)
+{
+  return st->pinned;
+}
+
+void mdt_store_unpin(mdt_store *st)
+{
+  if (st->pinned != st->snap) mdt_snap_free(st->pinned);
+  st->pinned = NULL;
 }
 
 void mdt_store_set_interval(mdt_store *st, double seconds)

@@ -237,6 +237,7 @@ void mdt_store_close(mdt_store *st)
   if (!st) return;
   free_stmts(st);
   sqlite3_close_v2(st->db);     /* NULL is a harmless no-op */
+  mdt_store_unpin(st);
   mdt_snap_free(st->snap);
   free(st->touched);
   free(st);

@@ -96,6 +96,21 @@ void mdt_store_release(mdt_store *st);
 int mdt_store_held(const mdt_store *st);
 
 /*
+** Pinning keeps the committed state readable while a change set is open:
+** mdt_store_pin (right after the change set's BEGIN, before it writes)
+** brings the snapshot up to date and keeps it as it is, so that callers
+** outside the change set (in Lua: other coroutines, while its owner has
+** yielded) read mdt_store_pinned, never an uncommitted row.  Meanwhile
+** the change set's own writes go into a new snapshot: the pinned one is
+** never patched.  mdt_store_unpin (after COMMIT or ROLLBACK) lets it go.
+** mdt_store_pin returns MDT_OK or the code of a failed refresh;
+** mdt_store_pinned is NULL when nothing is pinned.
+*/
+int mdt_store_pin(mdt_store *st);
+const mdt_snap *mdt_store_pinned(const mdt_store *st);
+void mdt_store_unpin(mdt_store *st);
+
+/*
 ** A number that changes before the snapshot changes in any way (a
 ** rebuild, or a patch of users whose keys may change): what a caller
 ** derived from the snapshot, such as ids of keys, holds until it moves.

@@ -18,6 +18,8 @@ struct mdt_store {
   stmt_slot *stmts;         /* open-addressing cache, power-of-two size */
   size_t nstmts, capstmts;
   mdt_snap *snap;           /* NULL until first needed */
+  mdt_snap *pinned;         /* the committed state while a change set is
+                               open for a coroutine (mdt_store_pin) */
   int stale;                /* rebuild the whole snapshot before use */
   int holds;                /* > 0: hand out the snapshot as it is */
   mdt_id *touched;          /* users to patch before use (may repeat) */
