@@ -30,8 +30,9 @@ LUAOUT    = $(LUAMODS:lua/%=$(BUILD)/%)
 RUNENV    = LUA_PATH="$(BUILD)/?.lua;$(BUILD)/?/init.lua;spec/?.lua;bench/?.lua;;" \
             LUA_CPATH="$(BUILD)/?.so;;"
 
-.PHONY: all deps test demo bench bench-instructions bench-checker bench-large asan valgrind lint coverage \
-        fuzz rock install clean help
+.PHONY: all deps deps-gates test demo bench bench-instructions bench-checker bench-large asan valgrind \
+        lint coverage fuzz rock install uninstall check-install nginx-example nginx-example-stop \
+        clean help
 
 all: $(SO) $(LUAOUT) $(BUILD)/quickstart $(BUILD)/core_test
 
@@ -40,8 +41,13 @@ $(BUILD)/bench_floor.so: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
+# what building and running need (a compiler, pkg-config, SQLite, this Lua)
+# and what the gates need besides (every Lua, busted, linters, nginx, ...)
 deps:
-	@scripts/install-deps
+	@scripts/install-deps $(notdir $(LUA))
+
+deps-gates:
+	@scripts/install-deps --gates
 
 $(BUILD)/obj/%.o: src/%.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -66,7 +72,7 @@ $(BUILD)/core_test: spec/c/core_test.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) -Isrc/core -o $@ $< $(CORE_SRC)
 
-test: deps all
+test: deps-gates all
 	$(BUILD)/core_test
 	$(RUNENV) MANDATE_BUILD=$(BUILD) scripts/run-specs $(LUA)
 
@@ -80,7 +86,7 @@ bench: deps all $(BUILD)/bench_floor.so
 	$(RUNENV) $(LUA) bench/contacts_bench.lua | tee -a bench/results.md
 
 # instructions per call: stable on a noisy machine (valgrind counts, not clocks)
-bench-instructions: deps all
+bench-instructions: deps-gates all
 	@for m in none floor check prepared check_ids; do \
 	  $(RUNENV) valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 	    $(LUA) bench/instructions.lua $$m 2>&1 | \
@@ -114,7 +120,7 @@ ASAN_ENV   = LD_PRELOAD=$(ASAN_RT) \
 # one per Lua: objects do not depend on the Lua headers they were built with
 ASAN_BUILD = build/asan-$(LUA)
 
-asan: deps
+asan: deps-gates
 	$(MAKE) --no-print-directory all BUILD=$(ASAN_BUILD) CC=clang \
 	  CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-shared-libasan"
 	$(ASAN_ENV) $(ASAN_BUILD)/core_test
@@ -126,19 +132,19 @@ asan: deps
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full \
            --errors-for-leak-kinds=definite --show-leak-kinds=definite
 
-valgrind: deps all
+valgrind: deps-gates all
 	$(VALGRIND) $(BUILD)/core_test
 	$(RUNENV) MANDATE_BUILD=$(BUILD) MANDATE_DIFF_WORLDS=100 \
 	  scripts/run-specs "$(VALGRIND) $(LUA)"
 
-lint: deps
+lint: deps-gates
 	luacheck -q lua spec $(wildcard bench examples)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	  --std=c99 --inline-suppr -Isrc/core -Isrc/store src examples/c spec/c
 
 COVERAGE_MIN = 90
 
-coverage: deps
+coverage: deps-gates
 	rm -rf build/cov
 	$(MAKE) --no-print-directory all BUILD=build/cov \
 	  CFLAGS="-O0 -g --coverage" LDFLAGS="--coverage"
@@ -159,27 +165,106 @@ include fuzz/fuzz.mk
 
 # -- packaging ---------------------------------------------------------------
 
+# Install where $(LUA) itself looks under PREFIX: scripts/lua-dirs.lua reads
+# the interpreter's package.path and package.cpath (Debian's lua5.4 and
+# PREFIX=/usr/local: /usr/local/share/lua/5.4, /usr/local/lib/lua/5.4).  A
+# PREFIX it does not search gets PREFIX/share/lua/V and PREFIX/lib/lua/V, and
+# `make install` prints the LUA_PATH and LUA_CPATH to set.
 PREFIX    ?= /usr/local
-LMOD      = $(DESTDIR)$(shell $(PKGCONF) --define-variable=prefix=$(PREFIX) --variable=INSTALL_LMOD $(LUAPKG))
-CMOD      = $(DESTDIR)$(shell $(PKGCONF) --define-variable=prefix=$(PREFIX) --variable=INSTALL_CMOD $(LUAPKG))
+LUA_DIRS   = $(shell env -u LUA_PATH -u LUA_CPATH -u LUA_INIT \
+               -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_INIT_5_4 \
+               -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_INIT_5_3 \
+               $(LUA) scripts/lua-dirs.lua $(PREFIX))
+LUA_SHAREDIR ?= $(word 1,$(LUA_DIRS))
+LUA_LIBDIR   ?= $(word 2,$(LUA_DIRS))
+LMOD      = $(DESTDIR)$(LUA_SHAREDIR)
+CMOD      = $(DESTDIR)$(LUA_LIBDIR)
 
-install: all
+install: deps all
+	@test -n "$(LUA_SHAREDIR)" -a -n "$(LUA_LIBDIR)" || \
+	  { echo "install: cannot tell where $(LUA) looks for modules" \
+	         "(set LUA_SHAREDIR and LUA_LIBDIR)"; exit 1; }
 	install -d $(LMOD)/mandate $(CMOD)/mandate
 	install -m 644 $(LUAMODS) $(LMOD)/mandate/
 	install -m 755 $(SO) $(CMOD)/mandate/
+	@case "$(word 3,$(LUA_DIRS))" in searched) ;; *) \
+	  echo "install: $(LUA) does not search $(LUA_SHAREDIR) and $(LUA_LIBDIR);" \
+	       "before running it, set"; \
+	  echo "  export LUA_PATH=\"$(LUA_SHAREDIR)/?.lua;$(LUA_SHAREDIR)/?/init.lua;;\""; \
+	  echo "  export LUA_CPATH=\"$(LUA_LIBDIR)/?.so;;\"";; esac
 
-# the rockspec builds the same module offline into a throwaway tree, and
-# the installed rock must load and answer a check
-rock: deps
-	rm -rf build/rock-tree
-	luarocks make --tree build/rock-tree --lua-version=5.4 mandate-scm-1.rockspec
-	LUA_PATH="build/rock-tree/share/lua/5.4/?.lua;build/rock-tree/share/lua/5.4/?/init.lua" \
-	LUA_CPATH="build/rock-tree/lib/lua/5.4/?.so" \
-	  lua5.4 scripts/check-rock.lua
+uninstall:
+	rm -f $(addprefix $(LMOD)/mandate/,$(notdir $(LUAMODS))) $(CMOD)/mandate/core.so
+	rmdir $(LMOD)/mandate $(CMOD)/mandate 2>/dev/null || true
+
+# the install gate: make install into a staging root (DESTDIR) for each Lua,
+# then README's first script from an empty directory with the stock
+# interpreter; the same for a PREFIX that needs LUA_PATH and LUA_CPATH
+check-install: deps-gates
+	scripts/check-install
+
+# the rockspec builds the same module offline, from a copy of the sources
+# (the source tree stays as it was), into a throwaway tree per Lua, and the
+# installed rock must load and answer a check
+ROCK_LUAS ?= lua5.4 lua5.3 lua5.1 luajit
+
+rock: deps-gates
+	scripts/check-rock $(ROCK_LUAS)
+
+# examples/openresty/nginx.conf rendered into build/nginx-example and started
+# on 127.0.0.1:NGINX_PORT (8080) with a sample store; stop it with
+# `make nginx-example-stop`
+NGINX_PORT ?= 8080
+
+nginx-example:
+	@scripts/install-deps --nginx
+	scripts/run-openresty-example start $(NGINX_PORT)
+
+nginx-example-stop:
+	scripts/run-openresty-example stop
 
 help:
-	@echo "make [all|test|demo|bench|bench-large|asan|valgrind|lint|coverage|fuzz|rock|install|clean]"
-	@echo "LUA=lua5.3|lua5.1|luajit selects another Lua (LUAPKG=luajit for its pkg-config name)"
+	@echo "make [TARGET] [VARIABLE=value ...]"
+	@echo
+	@echo "build and use"
+	@echo "  all                the module, quickstart and core_test in BUILD (default)"
+	@echo "  demo               build, then examples/demo.lua on two real stores"
+	@echo "  install            install for LUA under PREFIX (DESTDIR for staging)"
+	@echo "  uninstall          remove what install put there"
+	@echo "  nginx-example      render examples/openresty/nginx.conf, start it on NGINX_PORT"
+	@echo "  nginx-example-stop stop that nginx"
+	@echo "  deps               the Debian packages to build and run (scripts/install-deps)"
+	@echo "  deps-gates         also those every gate needs (scripts/install-deps --gates)"
+	@echo "  clean              remove build/"
+	@echo
+	@echo "gates (bash .ci/run runs them all)"
+	@echo "  test               core_test and every busted spec"
+	@echo "  lint               luacheck and cppcheck"
+	@echo "  asan, valgrind     the suite under AddressSanitizer+UBSan, under valgrind"
+	@echo "  coverage           gcov/lcov line coverage of src/, fails under COVERAGE_MIN %"
+	@echo "  check-install      staged install per Lua, then README's first script"
+	@echo "  rock               luarocks make per Lua (ROCK_LUAS) from a copy, then load it"
+	@echo "  fuzz, fuzz-smoke   libFuzzer targets for FUZZ_SECONDS, FUZZ_SMOKE_SECONDS each"
+	@echo "  fuzz-build, fuzz-merge, fuzz-clean   (fuzz/README.md)"
+	@echo
+	@echo "benchmarks"
+	@echo "  bench              worlds S and M, then list resolution (bench/results.md)"
+	@echo "  bench-large        world L (bench/results-L.md)"
+	@echo "  bench-instructions instructions per call under callgrind"
+	@echo "  bench-checker      db:checker() alone"
+	@echo
+	@echo "variables (now)"
+	@echo "  LUA=$(LUA)       lua5.4, lua5.3, lua5.1 or luajit (or a path)"
+	@echo "  LUAPKG=$(LUAPKG)    its pkg-config name (luajit for LUA=luajit)"
+	@echo "  BUILD=$(BUILD)   build directory"
+	@echo "  CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) WERROR=$(WERROR) PKGCONF=$(PKGCONF)"
+	@echo "  PREFIX=$(PREFIX)   DESTDIR=$(DESTDIR)   (install, uninstall)"
+	@echo "  LUA_SHAREDIR, LUA_LIBDIR   where install puts the .lua files and core.so"
+	@echo "                     (default: where LUA looks under PREFIX)"
+	@echo "  ROCK_LUAS=$(ROCK_LUAS)   NGINX_PORT=$(NGINX_PORT)"
+	@echo "  COVERAGE_MIN=$(COVERAGE_MIN)   FUZZ_SECONDS=$(FUZZ_SECONDS)" \
+	      "FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_ARGS=$(FUZZ_ARGS)"
+	@echo "  environment: MANDATE_GC=generational|aggressive, MANDATE_DIFF_WORLDS=N (specs)"
 
 clean:
 	rm -rf build

@@ -1,8 +1,13 @@
 rockspec_format = "3.0"
 package = "mandate"
 version = "scm-1"
+-- `luarocks build mandate-scm-1.rockspec` fetches the repository's main
+-- branch; `luarocks make` builds a checkout (or a copy of one) offline.  A
+-- release's rockspec is this file as mandate-X.Y.Z-1.rockspec with
+-- version = "X.Y.Z-1" and tag = "vX.Y.Z" in source.
 source = {
-  url = "git+file://.",   -- `luarocks make` builds the checkout in place
+  url = "git+https://github.com/mandate-rights/mandate.git",
+  branch = "main",
 }
 description = {
   summary = "Embeddable multi-tenant rights engine: C core, Lua API, SQLite store",
@@ -10,7 +15,7 @@ description = {
 mandate answers "may this user see or change this record?" across tenants,
 an org tree, scoped rights, bundles and per-user overrides, from a compiled
 in-memory snapshot of a SQLite store.]],
-  license = "MIT",
+  license = "MIT",   -- LICENSE
 }
 dependencies = {
   "lua >= 5.1, < 5.5",
