@@ -3,16 +3,61 @@
 --   GET /check?user=&right=&tenant=&owner=&unit=&customer=
 --       200 "allowed" | 403 "denied: REASON" | 400 bad request | 503 store failure
 --   GET /explain?... (same arguments): 200 and the explanation's text
+--
+-- The workers only read: the store is opened {readonly = true} (every
+-- writer would return the store's error) and {create = false} (a mistyped
+-- path is a failure, not a new empty store that answers "unknown right").
+-- When the store cannot be opened, or fails later, every request is
+-- answered 503 from the first one on; the worker logs each failure once
+-- (until the store answers again) and tries to open it again at most once
+-- per refresh interval.
 local mandate = require "mandate"
 
 local M = {}
-local db
+local db                                -- the worker's store, once open
+local path, refresh = nil, 1
+local failure                           -- {code =, message =} while none
+local last_attempt = -math.huge         -- ngx.now() of the last open
+local logged                            -- the failure logged last
+
+-- Log a store failure once: not again until the store has answered.
+local function note(code, message)
+  local text = ("mandate: store %s: %s (%s)"):format(path, message, code)
+  if text ~= logged then
+    ngx.log(ngx.ERR, text)
+    logged = text
+  end
+end
+
+local function open()
+  last_attempt = ngx.now()
+  local d, message, code = mandate.open(path, { readonly = true, create = false })
+  if not d then
+    failure = { code = code or "error", message = message }
+    return note(failure.code, message)
+  end
+  d:set_refresh_interval(refresh)
+  db, failure, logged = d, nil, nil
+end
 
 --- Open the store for this worker.  Other processes' commits (an admin
 -- script, another worker's writes) are seen within refresh seconds.
-function M.init(path, refresh)
-  db = assert(mandate.open(path))
-  db:set_refresh_interval(refresh or 1)
+function M.init(store, seconds)
+  path, refresh = store, seconds or 1
+  open()
+end
+
+local function unavailable(code, message)
+  note(code, message)
+  ngx.status = ngx.HTTP_SERVICE_UNAVAILABLE
+  ngx.say("store failure (", code, "): ", message)
+end
+
+-- The store, or nil after answering 503.
+local function store()
+  if not db and ngx.now() - last_attempt >= refresh then open() end
+  if db then return db end
+  unavailable(failure.code, failure.message)
 end
 
 local function request()
@@ -38,13 +83,13 @@ end
 function M.check()
   local user, right, record = request()
   if not (user and right) then return bad_request("user and right are required") end
+  local s = store()
+  if not s then return end
   -- an unknown right raises: a bug in the caller, answered 400, never allowed
-  local ok, allowed, reason, code = pcall(db.check, db, user, right, record)
+  local ok, allowed, reason, code = pcall(s.check, s, user, right, record)
   if not ok then return bad_request(tostring(allowed)) end
-  if allowed == nil then
-    ngx.status = ngx.HTTP_SERVICE_UNAVAILABLE
-    return ngx.say("store failure (", code, "): ", reason)
-  end
+  if allowed == nil then return unavailable(code, reason) end
+  logged = nil
   if allowed then return ngx.say("allowed") end
   ngx.status = ngx.HTTP_FORBIDDEN
   ngx.say("denied: ", reason)
@@ -54,8 +99,12 @@ end
 function M.explain()
   local user, right, record = request()
   if not (user and right) then return bad_request("user and right are required") end
-  local ok, e = pcall(db.explain, db, user, right, record)
+  local s = store()
+  if not s then return end
+  local ok, e, message, code = pcall(s.explain, s, user, right, record)
   if not ok then return bad_request(tostring(e)) end
+  if e == nil then return unavailable(code, message) end
+  logged = nil
   ngx.say(e.text)
 end
 
