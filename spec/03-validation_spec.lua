@@ -4,6 +4,7 @@
 -- the store is unchanged afterwards (helpers.rejects).
 
 local helpers = require "helpers"
+local V = require "mandate.validate"
 local rejects = helpers.rejects
 
 local KEY_RULE = "(keys are 1 to 200 bytes of UTF-8 text without control "
@@ -104,14 +105,14 @@ describe("wrong types", function()
             function() db:transaction("x") end)
     rejects(db, "set_actor: name: expected a string key, got 5",
             function() db:set_actor(5) end)
-    rejects(db, "audit: options.since: expected a revision number or an "
-                .. "ISO-8601 time string, got true",
+    rejects(db, "audit: options.since: expected a revision number or a "
+                .. "time string (ISO 8601, or '@' and a Unix time), got true",
             function() db:audit{ since = true } end)
-    rejects(db, "audit: options.limit: expected a count (an integer >= 0), "
-                .. "got -1",
+    rejects(db, "audit: options.limit: expected a count (an integer from 0 "
+                .. "to 2^53), got -1",
             function() db:audit{ limit = -1 } end)
-    rejects(db, "audit: options.user: unknown option (allowed: since, actor, "
-                .. "subject, op, limit)",
+    rejects(db, "audit: options.user: unknown option (allowed: since, "
+                .. "before, actor, subject, op, limit)",
             function() db:audit{ user = "alice" } end)
   end)
 end)
@@ -522,5 +523,149 @@ describe("errors", function()
     rejects(db, "put_unit: options.level: 'a\\\\b\\nc' is not a level "
                 .. "(levels: country, branch, department, team)",
             function() db:put_unit("x", { level = "a\\b\nc" }) end)
+  end)
+end)
+
+describe("NUL bytes (issue 22)", function()
+  local db
+  before_each(function() db = helpers.world() end)
+
+  it("in values: refused, never stored up to the NUL", function()
+    rejects(db, "set_override: value: 'team\\000+customer' is not a value of "
+                .. "scope right 'documents.edit': it contains a NUL byte "
+                .. "(allowed: " .. SCOPES .. ", each optionally with "
+                .. "+customer)",
+            function() db:set_override("alice", "documents.edit",
+                                       "team\0+customer") end)
+    rejects(db, 'put_bundle: options.rights["documents.see"]: \'all\\000\' '
+                .. "is not a value of scope right 'documents.see': it "
+                .. "contains a NUL byte (allowed: " .. SCOPES .. ")",
+            function() db:put_bundle("x", { rights = {
+              ["documents.see"] = "all\0" } }) end)
+    rejects(db, "set_bundle_right: value: 'branch\\000none' is not a value "
+                .. "of scope right 'documents.see': it contains a NUL byte "
+                .. "(allowed: " .. SCOPES .. ")",
+            function() db:set_bundle_right("admin", "documents.see",
+                                           "branch\0none") end)
+    assert.are.equal("department+customer",
+                     db:overrides("alice")["documents.edit"])
+  end)
+
+  it("in keys of every kind", function()
+    local k = "a\0b"
+    local calls = {
+      function() db:put_unit(k, { level = "team" }) end,
+      function() db:put_unit("x", { level = "team", parent = k }) end,
+      function() db:put_tenant(k) end,
+      function() db:put_right(k, { kind = "flag" }) end,
+      function() db:put_bundle(k) end,
+      function() db:put_bundle("x", { rights = { [k] = true } }) end,
+      function() db:put_user(k) end,
+      function() db:put_user("x", { unit = k }) end,
+      function() db:put_user("x", { bundles = { k } }) end,
+      function() db:set_override(k, "admin.open", true) end,
+      function() db:set_override("alice", k, true) end,
+      function() db:set_access("alice", k, "full") end,
+      function() db:assign_customer("alice", k) end,
+      function() db:set_levels{ "country", k } end,
+      function() db:set_actor(k) end,
+      function() db:put_contact(k) end,
+      function() db:put_role(k, { contact = "c" }) end,
+      function() db:put_role("r", { contact = k }) end,
+      function() db:put_role("r", { contact = "c", tags = { k } }) end,
+      function() db:put_role("r", { contact = "c", channels = { [k] = "x" } })
+      end,
+      function() db:put_list(k, { tenant = "team-a" }) end,
+      function() db:put_list("l", { tenant = "team-a", tags = { k } }) end,
+    }
+    db:put_contact("c")
+    for _, call in ipairs(calls) do
+      rejects(db, { pattern = "'a\\000b' " }, call)
+    end
+  end)
+
+  it("in text the store keeps: labels, areas, addresses", function()
+    local rule = "(text is stored without NUL bytes: SQLite's functions and "
+                 .. "most readers end it there)"
+    rejects(db, "put_unit: options.label: 'Sales\\000 Hamburg' contains a "
+                .. "NUL byte " .. rule,
+            function() db:put_unit("hh", { label = "Sales\0 Hamburg" }) end)
+    rejects(db, "put_tenant: options.label: '\\000' contains a NUL byte "
+                .. rule,
+            function() db:put_tenant("team-a", { label = "\0" }) end)
+    rejects(db, "put_right: options.area: 'Docs\\000' contains a NUL byte "
+                .. rule,
+            function() db:put_right("admin.open", { area = "Docs\0" }) end)
+    rejects(db, "put_bundle: options.label: 'a\\000' contains a NUL byte "
+                .. rule,
+            function() db:put_bundle("admin", { label = "a\0" }) end)
+    rejects(db, "put_user: options.label: 'Bob\\000' contains a NUL byte "
+                .. rule,
+            function() db:put_user("bob", { label = "Bob\0" }) end)
+    rejects(db, "put_contact: options.label: 'ACME\\000' contains a NUL "
+                .. "byte " .. rule,
+            function() db:put_contact("acme", { label = "ACME\0" }) end)
+    db:put_contact("acme")
+    rejects(db, 'put_role: options.channels["email"]: \'a@b\\000.c\' '
+                .. "contains a NUL byte " .. rule,
+            function() db:put_role("r", { contact = "acme",
+                                          channels = { email = "a@b\0.c" } })
+            end)
+    rejects(db, "put_list: options.label: 'L\\000' contains a NUL byte "
+                .. rule,
+            function() db:put_list("l", { tenant = "team-a",
+                                          label = "L\0" }) end)
+    -- other control characters stay allowed in text
+    assert.truthy(db:put_unit("hh", { label = "Sales\nHamburg\t1" }))
+    assert.are.equal("Sales\nHamburg\t1", db:get_unit("hh").label)
+  end)
+end)
+
+describe("long keys and values in messages (issue 22)", function()
+  local db
+  before_each(function() db = helpers.world() end)
+  local big = ("r"):rep(2 ^ 20)
+
+  it("are quoted cut, so no message grows with its input", function()
+    local calls = {
+      function() db:put_unit("x", { [big] = 1 }) end,
+      function() db:put_bundle("x", { rights = { [big] = "team" } }) end,
+      function() db:set_override("alice", "documents.edit", big) end,
+      function() db:set_override("alice", big, "team") end,
+      function() db:audit{ since = big } end,
+    }
+    for _, call in ipairs(calls) do
+      local text = rejects(db, { pattern = ("r"):rep(57) .. "%.%.%." }, call)
+      assert.is_true(#text < 300, text:sub(1, 300))
+    end
+    local _, message, code = db:effective(big)
+    assert.are.equal("notfound", code)
+    assert.is_true(#message < 300, message:sub(1, 300))
+  end)
+
+  it("are cut at the start of a character", function()
+    local text = rejects(db, { pattern = "is not a level" }, function()
+      db:put_unit("x", { level = ("é"):rep(100) })
+    end)
+    assert.is_true(V.is_utf8(text), text)
+    assert.are.equal("put_unit: options.level: '" .. ("é"):rep(28) .. "...' "
+                     .. "is not a level (levels: country, branch, department, "
+                     .. "team)", text)
+  end)
+
+  it("and an explanation's text stays bounded too", function()
+    local why = db:explain(big, "documents.edit", { tenant = big, owner = big,
+                                                     unit = big,
+                                                     customer = big })
+    assert.are.equal("unknown_user", why.reason)
+    assert.is_true(#why.text < 2000, #why.text)
+    why = db:explain("alice", "documents.edit", { tenant = "team-a",
+                                                  owner = big })
+    assert.is_true(#why.text < 2000, #why.text)
+    -- keys up to 200 bytes are shown whole
+    local key = ("k"):rep(200)
+    db:put_user(key, { unit = "hh" })
+    why = db:explain(key, "documents.edit", { owner = "alice" })
+    assert.truthy(why.text:find(key, 1, true))
   end)
 end)

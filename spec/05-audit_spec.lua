@@ -4,6 +4,7 @@
 
 local helpers = require "helpers"
 local json = require "mandate.json"
+local V = require "mandate.validate"
 
 -- The rows written since revision r, without id and time.
 local function rows_since(db, r)
@@ -381,6 +382,162 @@ describe("db:audit", function()
     assert.are.equal('{"active":false,"bundles":["inside-sales","admin"],'
                      .. '"key":"bob","label":"Bob","unit":"hh-sales"}',
                      row.after)
+  end)
+end)
+
+describe("db:audit's bounds (issue 22)", function()
+  -- six rows at known times: 2024 is a leap year
+  local TIMES = {
+    "2024-02-29T23:30:00.000Z", "2024-03-01T00:00:00.000Z",
+    "2024-03-01T12:00:00.250Z", "2024-03-01T12:00:00.999Z",
+    "2024-03-01T12:00:01.000Z", "2025-01-01T00:00:00.000Z",
+  }
+  local db
+  before_each(function()
+    db = helpers.open()
+    db:set_levels{ "team" }
+    for _, t in ipairs({ "a", "b", "c", "d", "e" }) do db:put_tenant(t) end
+    for id, time in ipairs(TIMES) do
+      db:_exec("UPDATE audit SET time = ?1 WHERE id = ?2", time, id)
+    end
+  end)
+
+  local function ids(options)
+    local list = {}
+    for i, row in ipairs(db:audit(options)) do list[i] = row.id end
+    return list
+  end
+
+  it("finds a row by its own time cut to whole seconds", function()
+    local live = helpers.world()
+    local rows = live:audit()
+    local last = rows[#rows]
+    local cut = last.time:sub(1, 19) .. "Z"      -- "2024-05-01T12:00:00Z"
+    local found = live:audit{ since = cut }
+    assert.are.equal(last.id, found[#found].id)
+    local same = live:audit{ since = last.time }
+    assert.are.equal(last.id, same[#same].id)
+    assert.are.equal(last.time, same[1].time)
+  end)
+
+  it("compares times as times, however they are written", function()
+    local cases = {
+      { "2024-03-01", { 2, 3, 4, 5, 6 } },
+      { "2024-03-01T00:00Z", { 2, 3, 4, 5, 6 } },
+      { "2024-03-01T01:00+01:00", { 2, 3, 4, 5, 6 } },
+      { "2024-02-29T19:00-05:00", { 2, 3, 4, 5, 6 } },
+      { "2024-03-01T00:30:00+01:00", { 1, 2, 3, 4, 5, 6 } },
+      { "2024-03-01T12:00:00Z", { 3, 4, 5, 6 } },
+      { "2024-03-01T12:00:00.25Z", { 3, 4, 5, 6 } },
+      { "2024-03-01T12:00:00.2501Z", { 4, 5, 6 } },
+      { "2024-03-01 12:00:00.250", { 3, 4, 5, 6 } },   -- no zone: UTC
+      { "2024-03-01t12:00:00,250z", { 3, 4, 5, 6 } },
+      { "2024-03-01T07:00:00.25-0500", { 3, 4, 5, 6 } },
+      { "2024-03-01T14:00:00.25+02", { 3, 4, 5, 6 } },
+      { "2024-03-01T12:00:00.999999Z", { 5, 6 } },
+      { "2024-12-31T23:59:59.9999-00:00", { 6 } },
+      { "@1709294400", { 3, 4, 5, 6 } },               -- 2024-03-01T12:00Z
+      { "@1709294400.25", { 3, 4, 5, 6 } },
+      { "@1709294400.2501", { 4, 5, 6 } },
+      { "@1709251200", { 2, 3, 4, 5, 6 } },
+      { "@-1.5", { 1, 2, 3, 4, 5, 6 } },
+      { "0000-01-01", { 1, 2, 3, 4, 5, 6 } },
+      { "9999-12-31T23:59:59.999Z", {} },
+    }
+    for _, case in ipairs(cases) do
+      assert.are.same(case[2], ids{ since = case[1] }, case[1])
+    end
+  end)
+
+  it("takes before: strictly before a time or a revision", function()
+    assert.are.same({ 1, 2 }, ids{ before = "2024-03-01T12:00:00.25Z" })
+    assert.are.same({ 1, 2, 3 }, ids{ before = "@1709294400.2501" })
+    assert.are.same({ 2, 3, 4, 5 }, ids{ since = "2024-03-01",
+                                         before = "2024-03-02" })
+    assert.are.same({ 1, 2 }, ids{ before = 3 })
+    assert.are.same({ 3, 4 }, ids{ since = 2, before = 5 })
+    assert.are.same({}, ids{ since = "2024-03-02", before = "2024-03-01" })
+    assert.are.same({ 4, 5 }, ids{ before = "2025-01-01", limit = 2 })
+  end)
+
+  it("raises for text that is not a time", function()
+    local rule = "(times are ISO 8601 such as '2024-03-01', "
+      .. "'2024-03-01T12:00:00Z' or '2024-03-01T13:00:00.25+01:00' (no zone: "
+      .. "UTC), or Unix times such as '@1709294400')"
+    for _, v in ipairs({ "2026-12-7", "yesterday", "", "2024-03-01T12",
+                         "2024-03-01T12:00:00.Z", "2024-03-01T12:00Z+01:00",
+                         "20240301", "@", "@1e9", "@12.", " 2024-03-01",
+                         "2024-03-01T12:00:00+1:00" }) do
+      helpers.rejects(db, "audit: options.since: " .. V.show(v)
+                          .. " is not a time " .. rule,
+                      function() db:audit{ since = v } end)
+    end
+    helpers.rejects(db, "audit: options.since: '2026-13-01' is not a time: "
+                        .. "the month 13 is not 01 to 12",
+                    function() db:audit{ since = "2026-13-01" } end)
+    helpers.rejects(db, "audit: options.since: '2025-02-29' is not a time: "
+                        .. "2025-02 has no day 29",
+                    function() db:audit{ since = "2025-02-29" } end)
+    helpers.rejects(db, "audit: options.before: '2024-04-31T10:00Z' is not "
+                        .. "a time: 2024-04 has no day 31",
+                    function() db:audit{ before = "2024-04-31T10:00Z" } end)
+    helpers.rejects(db, "audit: options.since: '2024-03-01T24:00Z' is not a "
+                        .. "time: the hour 24 is not 00 to 23",
+                    function() db:audit{ since = "2024-03-01T24:00Z" } end)
+    helpers.rejects(db, "audit: options.since: '2024-03-01T12:60Z' is not a "
+                        .. "time: the minute 60 is not 00 to 59",
+                    function() db:audit{ since = "2024-03-01T12:60Z" } end)
+    helpers.rejects(db, "audit: options.since: '2024-03-01T12:00:60Z' is "
+                        .. "not a time: the second 60 is not 00 to 59",
+                    function() db:audit{ since = "2024-03-01T12:00:60Z" } end)
+    helpers.rejects(db, "audit: options.since: '2024-03-01T12:00+24:00' is "
+                        .. "not a time: the offset's hour 24 is not 00 to 23",
+                    function() db:audit{ since = "2024-03-01T12:00+24:00" } end)
+    helpers.rejects(db, "audit: options.since: '2024-03-01T00:00-01:60' is "
+                        .. "not a time: the offset's minute 60 is not 00 to 59",
+                    function() db:audit{ since = "2024-03-01T00:00-01:60" } end)
+    helpers.rejects(db, "audit: options.since: '0000-01-01T00:00+01:00' is "
+                        .. "not a time between the years 0000 and 9999 (UTC)",
+                    function() db:audit{ since = "0000-01-01T00:00+01:00" } end)
+    helpers.rejects(db, "audit: options.since: '@253402300800' is not a time "
+                        .. "between the years 0000 and 9999 (UTC)",
+                    function() db:audit{ since = "@253402300800" } end)
+    -- a long text is quoted cut
+    local text = helpers.rejects(db, { pattern = "^audit: options%.since: '"
+                                         .. ("9"):rep(57) .. "%.%.%.' is "
+                                         .. "not a time" },
+                                 function()
+                                   db:audit{ since = ("9"):rep(2 ^ 20) }
+                                 end)
+    assert.is_true(#text < 400, #text)
+  end)
+
+  it("raises for a revision that is not an integer from 0 to 2^53",
+     function()
+    for _, v in ipairs({ -1, 1.5, 0 / 0, math.huge, -math.huge, 1e300,
+                         2 ^ 53 + 2 }) do
+      helpers.rejects(db, "audit: options.since: expected a revision number "
+                          .. "(an integer from 0 to 2^53), got " .. V.show(v),
+                      function() db:audit{ since = v } end)
+      helpers.rejects(db, "audit: options.before: expected a revision number "
+                          .. "(an integer from 0 to 2^53), got " .. V.show(v),
+                      function() db:audit{ before = v } end)
+    end
+    assert.are.same({}, ids{ since = 2 ^ 53 })
+    assert.are.same({ 1, 2, 3, 4, 5, 6 }, ids{ since = 0 })
+  end)
+
+  it("raises for a limit that is not an integer from 0 to 2^53", function()
+    for _, v in ipairs({ 1e300, 0 / 0, math.huge, -math.huge, -1, 1.5,
+                         2 ^ 53 + 2, "5", true }) do
+      helpers.rejects(db, "audit: options.limit: expected a count (an "
+                          .. "integer from 0 to 2^53), got " .. V.show(v),
+                      function() db:audit{ limit = v } end)
+    end
+    assert.are.same({}, ids{ limit = 0 })
+    assert.are.same({ 6 }, ids{ limit = 1 })
+    assert.are.same({ 1, 2, 3, 4, 5, 6 }, ids{ limit = 2 ^ 53 })
+    assert.are.same({ 5, 6 }, ids{ limit = 2.0 })
   end)
 end)
 

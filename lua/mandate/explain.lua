@@ -4,9 +4,15 @@
 -- administrator can read.
 -- @module mandate.explain
 
+local V = require "mandate.validate"
+
 local M = {}
 
 local concat, format = table.concat, string.format
+
+-- Texts quote keys whole (a key has at most 200 bytes) and cut anything
+-- longer, which names nothing stored: a text never grows with its input.
+local SHOWN = 200
 
 local REASON_TEXT = {
   unknown_user = "there is no such user",
@@ -28,15 +34,22 @@ local MATCH_TEXT = {
 }
 
 local function show(v)
-  if type(v) == "string" then return format("%q", v) end
-  if type(v) == "table" then
-    local keys, parts = {}, {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do parts[#parts + 1] = k .. " = " .. show(v[k]) end
-    return "{" .. concat(parts, ", ") .. "}"
-  end
+  if type(v) == "string" then return format("%q", V.cut(v, SHOWN)) end
+  if type(v) == "table" then return "a table" end
   return tostring(v)
+end
+
+-- A record's four fields, the others left out; read raw, as a record's
+-- __index may do anything (it ran once already, for the check).
+local RECORD_FIELDS = { "customer", "owner", "tenant", "unit" }
+
+local function record_text(record)
+  local parts = {}
+  for _, k in ipairs(RECORD_FIELDS) do
+    local v = rawget(record, k)
+    if v ~= nil then parts[#parts + 1] = k .. " = " .. show(v) end
+  end
+  return "{" .. concat(parts, ", ") .. "}"
 end
 
 --- The call that applies a fix, as text: `set_access("emma", "B", "full")`.
@@ -84,8 +97,10 @@ end
 
 local function paragraph(e, user, right, record)
   local s = {}
-  s[#s + 1] = format("%s %s use %s%s.", user, e.allowed and "may" or "may not", right,
-                     record and (" on " .. show(record)) or "")
+  s[#s + 1] = format("%s %s use %s%s.", V.cut(tostring(user), SHOWN),
+                     e.allowed and "may" or "may not",
+                     V.cut(tostring(right), SHOWN),
+                     record and (" on " .. record_text(record)) or "")
   if not e.allowed then s[#s + 1] = format("Denied (%s): %s.", e.reason, REASON_TEXT[e.reason]) end
   if e.reason ~= "unknown_user" then
     s[#s + 1] = format("The %s right's effective value is %s, %s.", e.kind, show(e.value),
@@ -110,6 +125,24 @@ local function paragraph(e, user, right, record)
   return concat(s, " ")
 end
 
+-- A store failure while a method runs (a snapshot that cannot be loaded)
+-- answers nil, message, code, as every method does; other errors raise on.
+local function answer(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if V.is_store_error(e) then return nil, e.message, e.code end
+  error(e, 0)
+end
+
+local function explain(db, user, right, record)
+  local e = db:_explain(user, right, record)
+  e.user, e.right, e.record = user, right, record
+  e.fix = make_fix(e, user, right, record)
+  e.fix_kind, e.fix_access, e.fix_value = nil, nil, nil
+  e.text = paragraph(e, user, right, record)
+  return e
+end
+
 --- Explain a check.
 -- @tparam string user
 -- @tparam string right raises for an unknown right, like `check`
@@ -120,24 +153,14 @@ end
 -- (the unit a level value reaches), `matched`, `failing`, `fix` (nil when
 -- allowed; else `{kind =, call = {method, args...}, text =}`, with no `call`
 -- when no single change can allow it) and `text`, one readable paragraph.
+-- @treturn[2] nil when the store fails (its snapshot cannot be loaded)
+-- @treturn[2] string message
+-- @treturn[2] string code ("invalid", "busy", ...)
 function M.explain(db, user, right, record)
-  local e = db:_explain(user, right, record)
-  e.user, e.right, e.record = user, right, record
-  e.fix = make_fix(e, user, right, record)
-  e.fix_kind, e.fix_access, e.fix_value = nil, nil, nil
-  e.text = paragraph(e, user, right, record)
-  return e
+  return answer(pcall(explain, db, user, right, record))
 end
 
---- The per-user rights table: "right | by bundle | by user | effective".
--- @tparam string user
--- @treturn table one row per right in catalog order: `right`, `kind`,
--- `area`, `label`, `bundles` ({bundle = value}), `override` (or nil),
--- `effective`, `source` ("override", "bundles", "none")
--- @treturn[2] nil for an unknown user
--- @treturn[2] string message
--- @treturn[2] string code "notfound"
-function M.effective(db, user)
+local function effective(db, user)
   local rows = db:_effective(user)
   if not rows then return nil, format("effective: unknown user %s", show(user)), "notfound" end
   local catalog = {}
@@ -147,6 +170,18 @@ function M.effective(db, user)
     if r then row.area, row.label = r.area, r.label end
   end
   return rows
+end
+
+--- The per-user rights table: "right | by bundle | by user | effective".
+-- @tparam string user
+-- @treturn table one row per right in catalog order: `right`, `kind`,
+-- `area`, `label`, `bundles` ({bundle = value}), `override` (or nil),
+-- `effective`, `source` ("override", "bundles", "none")
+-- @treturn[2] nil for an unknown user, or a failure of the store
+-- @treturn[2] string message
+-- @treturn[2] string code "notfound", or the store's ("invalid", "busy")
+function M.effective(db, user)
+  return answer(pcall(effective, db, user))
 end
 
 return M

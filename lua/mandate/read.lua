@@ -478,14 +478,26 @@ M.revision = reader("revision", R.revision)
 local SQL_AUDIT = "SELECT id, revision, time, actor, op, subject, before,"
   .. " after FROM audit"
   .. " WHERE (?1 IS NULL OR revision > ?1) AND (?2 IS NULL OR time >= ?2)"
-  .. " AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR subject = ?4)"
-  .. " AND (?5 IS NULL OR op = ?5)"
-  .. " ORDER BY id DESC LIMIT ?6"
+  .. " AND (?3 IS NULL OR revision < ?3) AND (?4 IS NULL OR time < ?4)"
+  .. " AND (?5 IS NULL OR actor = ?5) AND (?6 IS NULL OR subject = ?6)"
+  .. " AND (?7 IS NULL OR op = ?7)"
+  .. " ORDER BY id DESC LIMIT ?8"
 
-local AUDIT_OPTIONS = { "since", "actor", "subject", "op", "limit" }
+local AUDIT_OPTIONS = { "since", "before", "actor", "subject", "op", "limit" }
 
-local function is_count(v)
-  return type(v) == "number" and v % 1 == 0 and v >= 0
+-- A bound of the audit trail: a revision number, or a time as text in the
+-- trail's own form (see validate.time); returns revision, time.
+local function audit_bound(fn, name, v)
+  local arg = "options." .. name
+  if type(v) == "number" then
+    return V.count(fn, arg, v, "a revision number"), nil
+  elseif type(v) == "string" then
+    return nil, V.time(fn, arg, v)
+  elseif v ~= nil then
+    V.fail(fn, arg, "expected a revision number or a time string (ISO "
+           .. "8601, or '@' and a Unix time), got %s", V.show(v))
+  end
+  return nil, nil
 end
 
 --- The audit trail: one row per change, newest last.
@@ -496,14 +508,30 @@ end
 -- when the entity did not exist before or after.  Subjects are
 -- "kind:key" ("user:alice"; overrides, access and customers of a user
 -- are filed under the user), or "levels".
+--
+-- `since` and `before` bound the rows by revision or by time.  A number
+-- is a revision: `since = r` keeps the changes after revision r (as
+-- `db:revision()` returned it before them), `before = r` those before
+-- revision r.  A string is a time, compared as a time with the rows'
+-- (UTC, in milliseconds): ISO 8601, a date ("2024-03-01": its midnight
+-- in UTC) or a date and time ("2024-03-01T12:00", "2024-03-01 12:00:05",
+-- "2024-03-01T12:00:05.250Z", "2024-03-01T13:00:05+01:00"; no zone is
+-- UTC), or a Unix time written "@1709294405" (or "@1709294405.25").
+-- `since = t` keeps the rows at or after t, `before = t` those strictly
+-- before t, so consecutive windows never share a row; a row's own time,
+-- even cut to whole seconds, finds it with `since`.  Anything else
+-- raises: "2024-3-1", "yesterday", month 13, February 30.
 -- @function audit
 -- @tparam[opt] table options
 -- @tparam[opt] number|string options.since a revision: only changes
--- after it; or an ISO-8601 UTC time: only changes at or after it
+-- after it; or a time: only changes at or after it
+-- @tparam[opt] number|string options.before a revision or a time: only
+-- changes before it (`until` is a word of Lua)
 -- @tparam[opt] string options.actor only changes by this actor
 -- @tparam[opt] string options.subject only changes of this subject
 -- @tparam[opt] string options.op only this operation ("put_user")
--- @tparam[opt] number options.limit only the newest this many rows
+-- @tparam[opt] number options.limit only the newest this many rows: an
+-- integer from 0 to 2^53 (0: none; leave it out for all)
 -- @treturn {table,...} the rows, oldest first
 -- @treturn[2] nil
 -- @treturn[2] string message
@@ -511,27 +539,20 @@ end
 M.audit = reader("audit", function(db, opts)
   local fn = "audit"
   opts = V.options(fn, opts, AUDIT_OPTIONS)
-  local since_rev, since_time
-  if type(opts.since) == "string" then
-    since_time = opts.since
-  elseif is_count(opts.since) then
-    since_rev = opts.since
-  elseif opts.since ~= nil then
-    V.fail(fn, "options.since", "expected a revision number or an ISO-8601 "
-           .. "time string, got %s", V.show(opts.since))
-  end
+  local since_rev, since_time = audit_bound(fn, "since", opts.since)
+  local before_rev, before_time = audit_bound(fn, "before", opts.before)
   for _, name in ipairs({ "actor", "subject", "op" }) do
     if opts[name] ~= nil and type(opts[name]) ~= "string" then
       V.fail(fn, "options." .. name, "expected a string, got %s",
              V.show(opts[name]))
     end
   end
-  if opts.limit ~= nil and not is_count(opts.limit) then
-    V.fail(fn, "options.limit", "expected a count (an integer >= 0), got %s",
-           V.show(opts.limit))
+  local limit = -1                    -- SQLite: no limit
+  if opts.limit ~= nil then
+    limit = V.count(fn, "options.limit", opts.limit, "a count")
   end
-  local rows = db:_rows(SQL_AUDIT, since_rev, since_time, opts.actor,
-                        opts.subject, opts.op, opts.limit or -1)
+  local rows = db:_rows(SQL_AUDIT, since_rev, since_time, before_rev,
+                        before_time, opts.actor, opts.subject, opts.op, limit)
   local list, n = {}, #rows
   for i = n, 1, -1 do
     local row = rows[i]

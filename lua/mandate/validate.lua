@@ -56,16 +56,40 @@ local function escape_byte(c)
   return named_escapes[c] or format("\\%03d", byte(c))
 end
 
+--- The most bytes of a string a message quotes: longer strings are cut
+-- to their first `V.CUT - 3` bytes (at a character's start) and "...",
+-- so that no message grows with its input.
+V.CUT = 60
+
+--- s cut to at most max bytes: its first max - 3 bytes, backed off to
+-- the start of a UTF-8 character, then "...".
+-- @tparam string s
+-- @tparam[opt=V.CUT] number max
+-- @treturn string
+function V.cut(s, max)
+  max = max or V.CUT
+  if #s <= max then return s end
+  local n = max - 3
+  local c = byte(s, n + 1)
+  while n > 0 and c and c >= 0x80 and c < 0xC0 do  -- n + 1 continues a char
+    c = byte(s, n)
+    n = n - 1
+  end
+  return s:sub(1, n) .. "..."
+end
+local cut = V.cut
+
 --- A value as messages show it: strings quoted ('hh-sales'), control
--- characters escaped, long strings cut; other values by type.
+-- characters escaped, long strings cut (`V.cut`); NaN as nan, other
+-- values by type.
 -- @param v any value
 -- @treturn string
 function V.show(v)
   local t = type(v)
   if t == "string" then
-    local s = v
-    if #s > 60 then s = s:sub(1, 57) .. "..." end
-    return "'" .. s:gsub("[%c\\]", escape_byte) .. "'"
+    return "'" .. cut(v):gsub("[%c\\]", escape_byte) .. "'"
+  elseif t == "number" and v ~= v then
+    return "nan"                      -- not "-nan", as some C libraries say
   elseif t == "number" or t == "boolean" or t == "nil" then
     return tostring(v)
   end
@@ -73,12 +97,13 @@ function V.show(v)
 end
 local show = V.show
 
---- The name of a field of a table argument: `options.rights["x"]`.
+--- The name of a field of a table argument: `options.rights["x"]`; a
+-- long key is cut as `V.show` cuts.
 -- @tparam string arg the table's argument name
 -- @tparam string k the field's key
 -- @treturn string
 function V.field(arg, k)
-  return arg .. '["' .. k:gsub('[%c"\\]', escape_byte) .. '"]'
+  return arg .. '["' .. cut(k):gsub('[%c"\\]', escape_byte) .. '"]'
 end
 
 --- Words joined with ", ", each shown as is.
@@ -87,10 +112,10 @@ end
 -- @treturn string
 function V.list(list, max)
   if max and #list > max then
-    local cut = {}
-    for i = 1, max do cut[i] = list[i] end
-    cut[max + 1] = format("... (%d in all)", #list)
-    return concat(cut, ", ")
+    local first = {}
+    for i = 1, max do first[i] = list[i] end
+    first[max + 1] = format("... (%d in all)", #list)
+    return concat(first, ", ")
   end
   return concat(list, ", ")
 end
@@ -141,6 +166,8 @@ end
 
 local KEY_RULE = "keys are 1 to 200 bytes of UTF-8 text without control "
                  .. "characters"
+local NUL_RULE = "text is stored without NUL bytes: SQLite's functions "
+                 .. "and most readers end it there"
 
 --- Is s valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF)?
 -- @tparam string s
@@ -212,8 +239,22 @@ function V.text(fn, arg, v)
     V.fail(fn, arg, "expected a string (or false to remove it), got %s",
            show(v))
   end
+  V.utf8_text(fn, arg, v)
+  return v
+end
+
+--- Check text the store keeps (a label, an address): valid UTF-8 without
+-- NUL bytes, which SQLite's functions and most readers take as the end.
+-- @tparam string fn
+-- @tparam string arg
+-- @tparam string v
+-- @treturn string v
+function V.utf8_text(fn, arg, v)
   if not V.is_utf8(v) then
     V.fail(fn, arg, "%s is not valid UTF-8 text", show(v))
+  end
+  if v:find("\0", 1, true) then
+    V.fail(fn, arg, "%s contains a NUL byte (%s)", show(v), NUL_RULE)
   end
   return v
 end
@@ -267,7 +308,8 @@ function V.options(fn, opts, allowed, arg)
   for _, name in ipairs(allowed) do ok[name] = true end
   for k in pairs(opts) do
     if not ok[k] then
-      local where = type(k) == "string" and k:find("^[%a_][%w_]*$")
+      local where = type(k) == "string" and #k <= V.CUT
+                    and k:find("^[%a_][%w_]*$")
                     and arg .. "." .. k or arg .. "[" .. show(k) .. "]"
       V.fail(fn, where, "unknown option (allowed: %s)", concat(allowed, ", "))
     end
@@ -346,12 +388,192 @@ function V.channels(fn, arg, t)
       V.fail(fn, V.field(arg, k), "expected a non-empty string, got %s",
              show(v))
     end
-    if not V.is_utf8(v) then
-      V.fail(fn, V.field(arg, k), "%s is not valid UTF-8 text", show(v))
-    end
+    V.utf8_text(fn, V.field(arg, k), v)
     copy[k] = v
   end
   return copy
+end
+-- }}}
+
+-- Numbers and times {{{
+
+--- The largest count or revision an argument may give: every integer up
+-- to it is exact in a Lua number and in SQLite's.
+V.MAX_COUNT = 2^53
+
+local tointeger = math.tointeger or function(v) return v end
+
+--- Check a count or revision number: an integer from 0 to 2^53 (not NaN,
+-- not infinite, not a fraction).
+-- @tparam string fn
+-- @tparam string arg
+-- @param v the value
+-- @tparam string what what it is ("a count", "a revision number")
+-- @treturn number v, an integer (Lua 5.3+: of the integer subtype)
+function V.count(fn, arg, v, what)
+  if type(v) ~= "number" or v ~= v or v < 0 or v > V.MAX_COUNT
+     or v % 1 ~= 0 then
+    V.fail(fn, arg, "expected %s (an integer from 0 to 2^53), got %s", what,
+           show(v))
+  end
+  return tointeger(v)
+end
+
+local floor = math.floor
+local MS_PER_DAY = 86400000
+
+-- Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H.
+-- Hinnant's days_from_civil), and back; plain floors, as Lua 5.1 has no //.
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524)
+                     - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
+end
+
+local MIN_MS = days_from_civil(0, 1, 1) * MS_PER_DAY
+local MAX_MS = days_from_civil(10000, 1, 1) * MS_PER_DAY - 1
+
+local MONTH_DAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+local function month_days(y, m)
+  if m == 2 and y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then
+    return 29
+  end
+  return MONTH_DAYS[m]
+end
+
+-- Milliseconds of a fraction of a second given as digits, rounded up (a
+-- bound between two milliseconds lies before the later one only).
+local function fraction_ms(digits)
+  if digits == nil then return 0 end
+  local ms = tonumber((digits .. "00"):sub(1, 3))
+  if digits:find("[1-9]", 4) then ms = ms + 1 end
+  return ms
+end
+
+--- The audit trail's form of a time: UTC with milliseconds,
+-- "2024-03-01T12:00:00.250Z" (`strftime('%Y-%m-%dT%H:%M:%fZ')`); its
+-- texts sort as their times do.
+-- @tparam number ms milliseconds since 1970-01-01T00:00:00Z, in the
+-- years 0000 to 9999
+-- @treturn string
+function V.time_text(ms)
+  local days = floor(ms / MS_PER_DAY)
+  local rest = ms - days * MS_PER_DAY
+  local y, m, d = civil_from_days(days)
+  return format("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+                floor(rest / 3600000), floor(rest / 60000) % 60,
+                floor(rest / 1000) % 60, rest % 1000)
+end
+
+local TIME_RULE = "times are ISO 8601 such as '2024-03-01', "
+  .. "'2024-03-01T12:00:00Z' or '2024-03-01T13:00:00.25+01:00' (no zone: "
+  .. "UTC), or Unix times such as '@1709294400'"
+
+-- A number field of a time: its value, or a failure naming it.
+local function field_in(fn, arg, v, what, text, lo, hi)
+  local n = tonumber(text)
+  if n < lo or n > hi then
+    V.fail(fn, arg, "%s is not a time: the %s %s is not %02d to %02d", show(v),
+           what, text, lo, hi)
+  end
+  return n
+end
+
+-- Milliseconds since 1970 of an ISO 8601 time, or nil when the text has
+-- not its shape; raises for fields out of range.
+local function iso_ms(fn, arg, v)
+  local ys, mos, ds, rest = v:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
+  if not ys then return nil end
+  local hs, mis, ss, frac, zone = "00", "00", "00", nil, ""
+  if rest ~= "" then
+    hs, mis, rest = rest:match("^[Tt ](%d%d):(%d%d)(.*)$")
+    if not hs then return nil end
+    local s2, r2 = rest:match("^:(%d%d)(.*)$")
+    if s2 then
+      ss, rest = s2, r2
+      local f2, r3 = rest:match("^[.,](%d+)(.*)$")
+      if f2 then frac, rest = f2, r3 end
+    end
+    zone = rest
+  end
+  local sign, ohs, oms = 0, "00", "00"
+  if zone ~= "" and zone ~= "Z" and zone ~= "z" then
+    local sg, oh, om = zone:match("^([-+])(%d%d):?(%d%d)$")
+    if not sg then
+      sg, oh = zone:match("^([-+])(%d%d)$")
+      om = "00"
+    end
+    if not sg then return nil end
+    sign, ohs, oms = sg == "-" and -1 or 1, oh, om
+  end
+  local y = tonumber(ys)
+  local m = field_in(fn, arg, v, "month", mos, 1, 12)
+  local d = tonumber(ds)
+  if d < 1 or d > month_days(y, m) then
+    V.fail(fn, arg, "%s is not a time: %s-%s has no day %s", show(v), ys,
+           mos, ds)
+  end
+  local h = field_in(fn, arg, v, "hour", hs, 0, 23)
+  local mi = field_in(fn, arg, v, "minute", mis, 0, 59)
+  local sec = field_in(fn, arg, v, "second", ss, 0, 59)
+  local off = field_in(fn, arg, v, "offset's hour", ohs, 0, 23) * 60
+              + field_in(fn, arg, v, "offset's minute", oms, 0, 59)
+  return days_from_civil(y, m, d) * MS_PER_DAY
+         + ((h * 60 + mi - sign * off) * 60 + sec) * 1000 + fraction_ms(frac)
+end
+
+-- Milliseconds since 1970 of a Unix time "@seconds[.fraction]", or nil.
+local function unix_ms(v)
+  local sign, int, frac = v:match("^@([-+]?)(%d+)%.(%d+)$")
+  if not sign then sign, int = v:match("^@([-+]?)(%d+)$") end
+  if not sign then return nil end
+  if #int > 15 then return MAX_MS + 1 end         -- far outside, exactly
+  if sign == "-" then                              -- up: toward zero
+    return -(tonumber(int) * 1000 + tonumber(((frac or "") .. "000"):sub(1, 3)))
+  end
+  return tonumber(int) * 1000 + fraction_ms(frac)
+end
+
+--- Check a time given as a string and return it in the audit trail's
+-- form (`V.time_text`).  ISO 8601 in the extended format: a date
+-- ("2024-03-01", midnight) or a date, "T" (or a space), hours and
+-- minutes, optional seconds with an optional fraction ("." or ","), and
+-- an optional zone ("Z", "+01:00", "-0430", "+01"; none: UTC).  Or a Unix
+-- time: "@" and seconds since 1970, optionally signed and with a
+-- fraction (the notation of git and date).  A fraction finer than a
+-- millisecond rounds up, so that comparing the result with the trail's
+-- times at or after it, or before it, compares with the exact time.
+-- @tparam string fn
+-- @tparam string arg
+-- @tparam string v
+-- @treturn string the time as "2024-03-01T12:00:00.250Z"
+function V.time(fn, arg, v)
+  local ms = unix_ms(v) or iso_ms(fn, arg, v)
+  if not ms then
+    V.fail(fn, arg, "%s is not a time (%s)", show(v), TIME_RULE)
+  end
+  if ms < MIN_MS or ms > MAX_MS then
+    V.fail(fn, arg, "%s is not a time between the years 0000 and 9999 "
+           .. "(UTC)", show(v))
+  end
+  return V.time_text(ms)
 end
 -- }}}
 
@@ -463,18 +685,24 @@ function V.value(fn, arg, right, v, levels)
   if right.kind == "flag" then
     if type(v) == "boolean" then text = v and "true" or "false" end
   elseif type(v) == "string" then
+    if v:find("\0", 1, true) then     -- C would read it up to the NUL
+      V.fail(fn, arg, "%s is not a value of scope right %s: it contains a "
+             .. "NUL byte (allowed: %s)", show(v), show(right.key),
+             V.allowed_values(right, levels))
+    end
     text = core.parse_value(levels, "scope", customer_ok, v)
     if not text and not customer_ok
        and core.parse_value(levels, "scope", true, v) then
-      V.fail(fn, arg, "%s is not a value of scope right '%s': it has no "
+      V.fail(fn, arg, "%s is not a value of scope right %s: it has no "
              .. "customer part (allowed: %s; put_right with customer = true "
-             .. "to allow +customer)", show(v), right.key,
+             .. "to allow +customer)", show(v), show(right.key),
              V.allowed_values(right, levels))
     end
   end
   if not text then
-    V.fail(fn, arg, "%s is not a value of %s right '%s' (allowed: %s)",
-           show(v), right.kind, right.key, V.allowed_values(right, levels))
+    V.fail(fn, arg, "%s is not a value of %s right %s (allowed: %s)",
+           show(v), right.kind, show(right.key),
+           V.allowed_values(right, levels))
   end
   return text
 end
