@@ -134,8 +134,8 @@ describe("mandate.open", function()
   end)
 
   it("raises for a path that is not a string", function()
-    assert.are.equal("mandate.open: path: expected a file name, \":memory:\""
-                     .. " or nil, got 42",
+    assert.are.equal("mandate.open: path: expected a file name (a non-empty string without"
+                     .. " NUL), \":memory:\" or nil, got 42",
                      helpers.error_of(function() mandate.open(42) end))
   end)
 end)

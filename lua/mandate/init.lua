@@ -43,20 +43,55 @@ core.Db.checker = fast.checker
 core.Db.prepare = fast.prepare
 
 --- Open a store, creating it (and its schema) when missing.
--- A store made by an older mandate is upgraded in place.
+-- A store made by an older mandate is upgraded in place.  An open that
+-- fails changes nothing in the file: a store of a newer mandate, or a
+-- database of another application (one that holds tables of its own),
+-- is refused; `create = true` adds mandate's tables to the latter.
 -- @tparam[opt] string path a file name; nil or ":memory:" for a private
 -- in-memory store
+-- @tparam[opt] table options
+-- @tparam[opt] boolean options.readonly checks, readers and refresh work,
+-- every writer returns the store's error (`nil, message, "ioerr"`); a
+-- store of an older schema is refused (it cannot be upgraded), and so is
+-- a missing file
+-- @tparam[opt] boolean options.create `false`: a missing file is an
+-- error (`nil, message, "notfound"`), never a new empty store (what a web
+-- worker wants); `true`: also add mandate's tables to a database that
+-- holds other tables
 -- @treturn mandate.Db the store handle; closed by `db:close()`, `__close`
 -- or when collected
 -- @treturn[2] nil
 -- @treturn[2] string message
--- @treturn[2] string code ("ioerr", "busy", "error", ...)
-function mandate.open(path)
-  if path ~= nil and type(path) ~= "string" then
-    error("mandate.open: path: expected a file name, \":memory:\" or nil, "
-          .. "got " .. V.show(path), 2)
+-- @treturn[2] string code ("notfound", "invalid", "ioerr", "busy", "error")
+function mandate.open(path, options)
+  if path ~= nil and (type(path) ~= "string" or path == "" or path:find("\0", 1, true)) then
+    error("mandate.open: path: expected a file name (a non-empty string "
+          .. "without NUL), \":memory:\" or nil, got " .. V.show(path), 2)
   end
-  return core.open(path)
+  local memory = path == nil or path == ":memory:"
+  local readonly, create
+  if options ~= nil then
+    if type(options) ~= "table" then
+      error("mandate.open: options: expected a table {readonly =, create =} or nil, got "
+            .. V.show(options), 2)
+    end
+    for k, v in pairs(options) do
+      if k ~= "readonly" and k ~= "create" then
+        error("mandate.open: options: " .. V.show(k) .. " is not an option "
+              .. "(readonly, create)", 2)
+      end
+      if type(v) ~= "boolean" then
+        error("mandate.open: options." .. k .. ": expected true or false, got "
+              .. V.show(v), 2)
+      end
+    end
+    readonly, create = options.readonly, options.create
+    if memory and (readonly or create == false) then
+      error("mandate.open: options." .. (readonly and "readonly" or "create")
+            .. ": an in-memory store is always new and writable", 2)
+    end
+  end
+  return core.open(path, readonly, create)
 end
 
 return mandate

@@ -98,6 +98,48 @@ static ldb *todb(lua_State *L)
   return d;
 }
 
+#define SHOWN_MAX 60            /* bytes of a key quoted in a message */
+
+/*
+** Push value i as a message shows it: a string quoted, cut to SHOWN_MAX
+** bytes (a 1 MB key must not make a 1 MB message that a web server
+** echoes), a number as it is, anything else by its type.
+*/
+static const char *push_shown(lua_State *L, int i)
+{
+  size_t len;
+  const char *p;
+  if (lua_type(L, i) == LUA_TNUMBER) {
+    lua_pushvalue(L, i);
+    return lua_tostring(L, -1);     /* the copy is converted, not i */
+  }
+  if (lua_type(L, i) != LUA_TSTRING) {
+    lua_pushstring(L, luaL_typename(L, i));     /* void in 5.1 */
+    return lua_tostring(L, -1);
+  }
+  p = lua_tolstring(L, i, &len);
+  if (len <= SHOWN_MAX) return lua_pushfstring(L, "'%s'", p);
+  lua_pushliteral(L, "'");
+  lua_pushlstring(L, p, SHOWN_MAX);
+  lua_pushfstring(L, "...' (%d bytes)", (int)(len > INT_MAX ? INT_MAX : len));
+  lua_concat(L, 3);
+  return lua_tostring(L, -1);
+}
+
+/*
+** luaL_checkoption, with the bad value shown by push_shown: the stock one
+** quotes it whole.
+*/
+static int check_option(lua_State *L, int i, const char *const names[])
+{
+  const char *name = luaL_checkstring(L, i);
+  int k;
+  for (k = 0; names[k]; k++)
+    if (strcmp(names[k], name) == 0) return k;
+  return luaL_argerror(L, i, lua_pushfstring(L, "invalid option %s",
+                                             push_shown(L, i)));
+}
+
 /* Raise a mandate.Error for a runtime failure of the store. */
 static int raise_store(lua_State *L, mdt_store *st, int code)
 {
@@ -272,11 +314,19 @@ static int held(lua_State *L, lua_CFunction body, int fresh)
 
 /* Opening and closing {{{ */
 
+/*
+** core.open(path, readonly, create): create nil opens or creates, false
+** only opens, true also adds mandate's tables to a database holding
+** others (see mdt_store_open).  mandate.open checks the arguments.
+*/
 static int l_open(lua_State *L)
 {
   const char *path = luaL_optstring(L, 1, NULL);
   char err[600];
-  int rc;
+  int rc, flags = lua_toboolean(L, 2) ? MDT_OPEN_READONLY : 0;
+  if (lua_type(L, 3) == LUA_TBOOLEAN)
+    flags |= lua_toboolean(L, 3) ? MDT_OPEN_ADOPT : MDT_OPEN_NOCREATE;
+  lua_settop(L, 1);
   ldb *d = (ldb *)lua_newuserdatauv(L, sizeof *d, 0);
   memset(d, 0, sizeof *d);           /* closed until the open succeeds */
   d->anchors = d->owner = LUA_NOREF;
@@ -291,7 +341,7 @@ static int l_open(lua_State *L)
   d->owner = luaL_ref(L, LUA_REGISTRYINDEX);
   luaL_getmetatable(L, DB_TYPE);
   lua_setmetatable(L, -2);
-  rc = mdt_store_open(path, &d->st, err, sizeof err);
+  rc = mdt_store_open(path, flags, &d->st, err, sizeof err);
   if (rc != MDT_OK) return fail_result(L, err, rc);
   return 1;
 }
@@ -504,7 +554,7 @@ static const char *const kind_names[] = {
 static int l_known(lua_State *L)
 {
   ldb *d = todb(L);
-  int kind = luaL_checkoption(L, 2, NULL, kind_names);
+  int kind = check_option(L, 2, kind_names);
   size_t len;
   const char *key = luaL_checklstring(L, 3, &len);
   const mdt_snap *s = mdt_store_current(live(L, d));
@@ -759,8 +809,8 @@ static void user_and(lua_State *L, const ldb *d, const mdt_snap *s, int kind,
 /* Raise for the unknown right at index i: a programmer error. */
 static int unknown_right(lua_State *L, int i)
 {
-  return luaL_error(L, "unknown right '%s' (not in the catalog; see "
-                       "db:rights())", lua_tostring(L, i));
+  return luaL_error(L, "unknown right %s (not in the catalog; see "
+                       "db:rights())", push_shown(L, i));
 }
 
 /* user_and for argument 3 a right, which must be known. */
@@ -772,25 +822,56 @@ static void user_right(lua_State *L, const ldb *d, const mdt_snap *s, Key *k)
 
 /* A record's fields as pushed by record_fields. */
 typedef struct Fields {
-  int first;                /* stack index of the tenant; 0: no record */
+  int record;               /* 0: no record */
   int given;                /* bit f: field f is a string, not nil */
+  int idx[4];               /* stack index of each given field */
 } Fields;
 
 #define RECORD_SHAPE "a table {tenant=, owner=, unit=, customer=}"
+#define FIELDS_ALLOWED "a record's fields are tenant, owner, unit and customer"
+
+/* The field a key at index k names: 0..3, or -1 (not a field). */
+static int field_of(lua_State *L, int k)
+{
+  size_t len;
+  const char *p;
+  int f;
+  if (lua_type(L, k) != LUA_TSTRING) return -1;   /* never converted: next */
+  p = lua_tolstring(L, k, &len);
+  switch (len) {                    /* the four names differ in length */
+    case 6: f = 0; break;
+    case 5: f = 1; break;
+    case 4: f = 2; break;
+    case 8: f = 3; break;
+    default: return -1;
+  }
+  return memcmp(p, field_names[f], len) == 0 ? f : -1;
+}
+
+/* Push "record" or "records[elem]": the place errors name. */
+static const char *record_place(lua_State *L, lua_Integer elem)
+{
+  if (elem == 0) lua_pushliteral(L, "record");   /* void in 5.1 */
+  else lua_pushfstring(L, "records[%d]", (int)elem);
+  return lua_tostring(L, -1);
+}
 
 /*
 ** Push the four fields of the record at index i: argument i (nil or a
 ** table) when elem is 0, else element elem of a sequence of records (a
-** table), which errors name.  Before the snapshot is taken: a record's
-** __index may run any code, writes and checks too.  A table without a
-** metatable is read raw: lua_gettable would look for an __index on every
-** absent field, and most records leave out two of the four.
+** table), which errors name.  Any other key raises: a misspelt "tenant"
+** would make the record common data, a misspelt "owner" ask only whether
+** the user holds the right at all.  One pass of lua_next reads the fields
+** and finds strays, about what four raw reads cost.  A table with a
+** metatable is read with lua_gettable (a proxy's __index answers), and
+** its raw keys must be fields too.  Before the snapshot is taken: a
+** record's __index may run any code, writes and checks too.
 */
 static Fields record_fields(lua_State *L, int i, lua_Integer elem)
 {
   Fields r;
   int f, meta, t;
-  r.first = r.given = 0;
+  r.record = r.given = 0;
   if (elem == 0) {
     if (lua_isnoneornil(L, i)) return r;
     luaL_argcheck(L, lua_istable(L, i), i,
@@ -799,18 +880,35 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
     luaL_error(L, "records[%d] must be " RECORD_SHAPE ", got %s", (int)elem,
                luaL_typename(L, i));
   }
-  r.first = lua_gettop(L) + 1;
+  r.record = 1;
+  luaL_checkstack(L, 2 * 4 + 4 + 8, "record");  /* pairs, gets, messages */
   if ((meta = lua_getmetatable(L, i)) != 0) lua_pop(L, 1);
+  lua_pushnil(L);
+  while (lua_next(L, i)) {          /* each pair stays: value at top */
+    if ((f = field_of(L, -2)) < 0) {
+      lua_pop(L, 1);
+      record_place(L, elem);
+      push_shown(L, -2);
+      luaL_error(L, "%s: %s is not a field (" FIELDS_ALLOWED ")",
+                 lua_tostring(L, -2), lua_tostring(L, -1));
+    }
+    r.idx[f] = lua_gettop(L);
+    r.given |= 1 << f;
+    lua_pushvalue(L, -2);           /* the key, for the next step */
+  }
   for (f = 0; f < 4; f++) {
-    lua_pushvalue(L, lua_upvalueindex(UV_FIELDS + f));
-    if (meta) lua_gettable(L, i);
-    else lua_rawget(L, i);
-    if ((t = lua_type(L, -1)) == LUA_TSTRING) r.given |= 1 << f;
-    else if (t != LUA_TNIL) {
-      if (elem == 0) lua_pushliteral(L, "record");
-      else lua_pushfstring(L, "records[%d]", (int)elem);
+    if (meta) {
+      lua_pushvalue(L, lua_upvalueindex(UV_FIELDS + f));
+      lua_gettable(L, i);
+      r.idx[f] = lua_gettop(L);
+      r.given |= 1 << f;
+    }
+    if (!(r.given & (1 << f))) continue;
+    if ((t = lua_type(L, r.idx[f])) == LUA_TNIL) r.given &= ~(1 << f);
+    else if (t != LUA_TSTRING) {
       luaL_error(L, "%s.%s: expected a string key or nil, got %s",
-                 lua_tostring(L, -1), field_names[f], luaL_typename(L, -2));
+                 record_place(L, elem), field_names[f],
+                 luaL_typename(L, r.idx[f]));
     }
   }
   return r;
@@ -829,14 +927,14 @@ static const mdt_record *record_of(lua_State *L, const ldb *d,
   mdt_id id[4];
   int f;
   for (f = 0; f < 4; f++) {
-    keys[f] = key_at(fs.first + f, kinds[f]);
+    keys[f] = key_at(fs.given & (1 << f) ? fs.idx[f] : 0, kinds[f]);
     id[f] = MDT_ABSENT;
     if (fs.given & (1 << f)) {
       key_find(L, d, s, &keys[f]);
       id[f] = keys[f].id ? keys[f].id : MDT_UNKNOWN;
     }
   }
-  if (!fs.first) return NULL;
+  if (!fs.record) return NULL;
   rec->tenant = id[0];
   rec->owner = id[1];
   rec->unit = id[2];
@@ -883,7 +981,7 @@ static int l_parse_value(lua_State *L)
   mdt_value v;
   static const char *const kinds[] = { "flag", "scope", NULL };
   luaL_checktype(L, 1, LUA_TTABLE);
-  kind = luaL_checkoption(L, 2, NULL, kinds) ? MDT_SCOPE : MDT_FLAG;
+  kind = check_option(L, 2, kinds) ? MDT_SCOPE : MDT_FLAG;
   n = (int)lua_rawlen(L, 1);
   luaL_argcheck(L, n <= MDT_MAX_LEVELS, 1, "too many levels");
   for (i = 0; i < n; i++) {
@@ -893,11 +991,14 @@ static int l_parse_value(lua_State *L)
     levels[i] = lua_tostring(L, -1);
     lua_pop(L, 1);                  /* the table keeps the string alive */
   }
-  if (lua_type(L, 4) == LUA_TBOOLEAN) text = lua_toboolean(L, 4) ? "true"
-                                                                 : "false";
-  else if (lua_type(L, 4) == LUA_TSTRING) text = lua_tostring(L, 4);
-  else return 0;
-  len = strlen(text);
+  if (lua_type(L, 4) == LUA_TBOOLEAN) {
+    text = lua_toboolean(L, 4) ? "true" : "false";
+    len = strlen(text);
+  } else if (lua_type(L, 4) == LUA_TSTRING) {
+    text = lua_tolstring(L, 4, &len);   /* all of it: "team\0+x" is no value */
+  } else {
+    return 0;
+  }
   if (mdt_value_parse(levels, n, kind, customer_ok, text, len, &v) != MDT_OK)
     return 0;
   mdt_value_format(levels, n, kind, v, buf, sizeof buf);
@@ -913,7 +1014,7 @@ static int l_parse_value(lua_State *L)
 static int l_id(lua_State *L)
 {
   ldb *d = todb(L);
-  int kind = luaL_checkoption(L, 2, NULL, kind_names);
+  int kind = check_option(L, 2, kind_names);
   Key k = key_at(3, kind);
   key_arg(L, 3);
   key_find(L, d, snapshot(L, d), &k);
@@ -1041,7 +1142,7 @@ static int check_ids_from(lua_State *L, ldb *d, int base, int names)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   reason = mdt_check(s, u, r, &rec);
   if (reason == MDT_UNKNOWN_RIGHT)
-    return luaL_error(L, "unknown right id %d", (int)r);
+    return luaL_error(L, "unknown right id %s", push_shown(L, base + 1));
   return decision(L, reason, names);
 }
 

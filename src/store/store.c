@@ -182,30 +182,79 @@ fail:
   return rc;
 }
 
-static int configure(mdt_store *st, int in_memory)
+/*
+** Refuse, before anything in the file changes, what is not a mandate
+** store of a version this build can use: a newer schema, a database of
+** another application (unless MDT_OPEN_ADOPT), an older schema that a
+** read-only open cannot upgrade.
+*/
+static int inspect(mdt_store *st, int flags)
+{
+  static const char sql[] = "SELECT count(*), coalesce(sum(name = 'meta'), 0)"
+    " FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+  int have, want = mdt_schema_version(), rc, tables, meta;
+  sqlite3_stmt *stmt;
+  if ((rc = user_version(st, &have)) != MDT_OK) return rc;
+  if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL)) != SQLITE_OK)
+    return mdt_store_fail(st, rc);
+  rc = sqlite3_step(stmt);
+  tables = sqlite3_column_int(stmt, 0);
+  meta = sqlite3_column_int(stmt, 1);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW) return mdt_store_fail(st, rc);
+  if (have > want)
+    return mdt_store_error(st, MDT_ERROR,
+        "store schema version %d is newer than this mandate (%d)", have, want);
+  if (have > 0 && !meta)
+    return mdt_store_error(st, MDT_INVALID, "not a mandate store: its "
+        "user_version is %d, and it has no table meta", have);
+  if (have == 0 && tables > 0 && !(flags & MDT_OPEN_ADOPT))
+    return mdt_store_error(st, MDT_INVALID, "not a mandate store: it holds "
+        "%d table%s of another application (the create option adds "
+        "mandate's tables to it)", tables, tables == 1 ? "" : "s");
+  if (have < want && (flags & MDT_OPEN_READONLY))
+    return mdt_store_error(st, MDT_ERROR, "store schema version %d is older "
+        "than this mandate (%d): open it writable once to upgrade it",
+        have, want);
+  return MDT_OK;
+}
+
+/*
+** Connection settings, the checks of inspect, the migrations, and only
+** then what persists in the file (WAL): an open that refuses changes
+** nothing.
+*/
+static int configure(mdt_store *st, int in_memory, int flags)
 {
   int rc;
   sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
   sqlite3_extended_result_codes(st->db, 1);
   if ((rc = exec(st, "PRAGMA foreign_keys = ON")) != MDT_OK) return rc;
-  /* WAL lets web workers read while an admin script writes */
-  if (!in_memory && (rc = exec(st, "PRAGMA journal_mode = WAL")) != MDT_OK)
-    return rc;
   if ((rc = exec(st, "PRAGMA synchronous = NORMAL")) != MDT_OK) return rc;
   /* bulk changes: keep a large transaction's pages and every savepoint's
      journal in memory instead of spilling to pwrite/pread */
   if ((rc = exec(st, "PRAGMA cache_size = -65536")) != MDT_OK) return rc;
   if ((rc = exec(st, "PRAGMA temp_store = MEMORY")) != MDT_OK) return rc;
-  return migrate(st);
+  if ((rc = inspect(st, flags)) != MDT_OK) return rc;
+  if (flags & MDT_OPEN_READONLY) return MDT_OK;
+  if ((rc = migrate(st)) != MDT_OK) return rc;
+  /* WAL lets web workers read while an admin script writes */
+  if (!in_memory && (rc = exec(st, "PRAGMA journal_mode = WAL")) != MDT_OK)
+    return rc;
+  return MDT_OK;
 }
 
-int mdt_store_open(const char *path, mdt_store **out, char *errbuf,
-                   size_t errcap)
+int mdt_store_open(const char *path, int flags, mdt_store **out,
+                   char *errbuf, size_t errcap)
 {
   mdt_store *st;
   int in_memory = !path || !strcmp(path, ":memory:");
-  int rc;
+  int rc, open_flags = SQLITE_OPEN_NOMUTEX;
   *out = NULL;
+  open_flags |= flags & MDT_OPEN_READONLY ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE;
+  if (in_memory || !(flags & (MDT_OPEN_NOCREATE | MDT_OPEN_READONLY)))
+    open_flags |= SQLITE_OPEN_CREATE;         /* read-only creates nothing */
   st = calloc(1, sizeof *st);
   if (!st) {
     if (errcap) snprintf(errbuf, errcap, "out of memory");
@@ -213,14 +262,18 @@ int mdt_store_open(const char *path, mdt_store **out, char *errbuf,
   }
   st->stale = 1;
   st->interval = DEFAULT_INTERVAL;
-  rc = sqlite3_open_v2(in_memory ? ":memory:" : path, &st->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                       SQLITE_OPEN_NOMUTEX, NULL);
-  if (rc != SQLITE_OK) {
+  rc = sqlite3_open_v2(in_memory ? ":memory:" : path, &st->db, open_flags,
+                       NULL);
+  if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_CANTOPEN &&
+      !(open_flags & SQLITE_OPEN_CREATE)) {
+    rc = mdt_store_error(st, MDT_NOTFOUND, "no such store (and not to be "
+                         "created: %s)", open_flags & SQLITE_OPEN_READONLY ?
+                         "opened read-only" : "create is false");
+  } else if (rc != SQLITE_OK) {
     rc = st->db ? mdt_store_fail(st, rc)
                 : mdt_store_error(st, MDT_NOMEM, "out of memory");
   } else {
-    rc = configure(st, in_memory);
+    rc = configure(st, in_memory, flags);
   }
   if (rc != MDT_OK) {
     if (errcap) snprintf(errbuf, errcap, "%s: %s", in_memory ? ":memory:" : path,

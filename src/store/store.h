@@ -18,15 +18,25 @@
 
 typedef struct mdt_store mdt_store;
 
+/* Flags of mdt_store_open. */
+#define MDT_OPEN_READONLY 1     /* no writes; an older schema is refused */
+#define MDT_OPEN_NOCREATE 2     /* a missing file is MDT_NOTFOUND */
+#define MDT_OPEN_ADOPT    4     /* add mandate's tables to a database that
+                                   holds other tables */
+
 /*
-** Open (creating when missing) the store at path; NULL or ":memory:" gives
-** a private in-memory store.  Applies pragmas (foreign keys, WAL for files,
-** busy timeout) and migrates the schema to the current version inside one
-** transaction.  Returns MDT_OK and *out, or an error code with *out NULL
-** and the message copied to errbuf (errcap bytes).
+** Open (creating when missing, unless MDT_OPEN_NOCREATE) the store at
+** path; NULL or ":memory:" gives a private in-memory store.  Applies
+** pragmas (foreign keys, busy timeout) and migrates the schema to the
+** current version inside one transaction, then switches a file to WAL.
+** Refuses, changing nothing in the file: a newer schema (MDT_ERROR), a
+** database of another application (MDT_INVALID; one with tables but no
+** schema version is adopted with MDT_OPEN_ADOPT), an older schema when
+** MDT_OPEN_READONLY.  Returns MDT_OK and *out, or an error code with *out
+** NULL and the message copied to errbuf (errcap bytes).
 */
-int mdt_store_open(const char *path, mdt_store **out, char *errbuf,
-                   size_t errcap);
+int mdt_store_open(const char *path, int flags, mdt_store **out,
+                   char *errbuf, size_t errcap);
 
 /* Close the connection and free everything.  Accepts NULL. */
 void mdt_store_close(mdt_store *st);
