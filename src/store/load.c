@@ -7,6 +7,8 @@
 ** two paths cannot drift apart.
 */
 #define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,17 +17,25 @@
 
 /* Rows of the model, in the order the builder wants them {{{ */
 
+/*
+** Every column a row handler checks is read as the store holds it (a
+** word stays a word: an unknown one is named, never read as a default),
+** so that a row written by hand names itself when it cannot be loaded.
+*/
 static const char *const sql_levels =
-  "SELECT name FROM levels ORDER BY depth";
+  "SELECT name, depth FROM levels ORDER BY depth";
 static const char *const sql_units =
-  "SELECT u.id, u.key, l.depth, u.parent_id FROM units u"
-  " JOIN levels l ON l.name = u.level ORDER BY u.id";
+  "SELECT u.id, u.key, l.depth, u.parent_id, u.level FROM units u"
+  " LEFT JOIN levels l ON l.name = u.level ORDER BY u.id";
 static const char *const sql_tenants =
   "SELECT id, key, CASE default_access WHEN 'full' THEN 2"
-  " WHEN 'read' THEN 1 ELSE 0 END FROM tenants ORDER BY id";
+  " WHEN 'read' THEN 1 WHEN 'hidden' THEN 0 ELSE -1 END, default_access"
+  " FROM tenants ORDER BY id";
 static const char *const sql_rights =
-  "SELECT id, key, kind = 'scope', mode = 'read', customer FROM rights"
-  " ORDER BY id";
+  "SELECT id, key, CASE kind WHEN 'scope' THEN 1 WHEN 'flag' THEN 0"
+  " ELSE -1 END, CASE mode WHEN 'read' THEN 1 WHEN 'write' THEN 0"
+  " ELSE -1 END, CASE WHEN customer IN (0, 1) THEN customer ELSE -1 END,"
+  " kind, mode, customer FROM rights ORDER BY id";
 static const char *const sql_bundles =
   "SELECT id, key FROM bundles ORDER BY id";
 static const char *const sql_bundle_rights =
@@ -33,8 +43,8 @@ static const char *const sql_bundle_rights =
 static const char *const sql_customers =
   "SELECT id, key FROM customers WHERE id > ?1 ORDER BY id";
 static const char *const sql_users =
-  "SELECT id, key, unit_id, active FROM users"
-  " WHERE id BETWEEN ?1 AND ?2 ORDER BY id";
+  "SELECT id, key, unit_id, CASE WHEN active IN (0, 1) THEN active"
+  " ELSE -1 END, active FROM users WHERE id BETWEEN ?1 AND ?2 ORDER BY id";
 static const char *const sql_user_bundles =
   "SELECT user_id, bundle_id FROM user_bundles"
   " WHERE user_id BETWEEN ?1 AND ?2 ORDER BY user_id, position";
@@ -43,11 +53,161 @@ static const char *const sql_overrides =
   " WHERE user_id BETWEEN ?1 AND ?2";
 static const char *const sql_access =
   "SELECT user_id, tenant_id, CASE access WHEN 'full' THEN 2"
-  " WHEN 'read' THEN 1 ELSE 0 END FROM access"
+  " WHEN 'read' THEN 1 WHEN 'hidden' THEN 0 ELSE -1 END, access FROM access"
   " WHERE user_id BETWEEN ?1 AND ?2";
 static const char *const sql_managers =
   "SELECT user_id, customer_id FROM account_managers"
   " WHERE user_id BETWEEN ?1 AND ?2";
+/* }}} */
+
+/* Naming a row that cannot be loaded {{{ */
+
+/*
+** A row the writers would never store (written by hand, or by another
+** program) fails the load with a message that names the table, the row's
+** keys and the bad value:
+**
+**   loading the snapshot: bundle_rights (bundle "b", right "r"): value
+**   "galaxy" is not a value of a scope right (none, own, team, all)
+**
+** Stored text is quoted with at most SHOWN bytes of it, so no message
+** grows with what the store holds.
+*/
+#define SHOWN 60
+
+static const char *const kindname[MDT_NKINDS] = {
+  "level", "unit", "tenant", "right", "bundle", "user", "customer"
+};
+
+typedef struct Msg {
+  char buf[448];              /* within the store's message, with room */
+  size_t n;
+} Msg;
+
+/* Append to m, printf-style; what does not fit is dropped. */
+static void add(Msg *m, const char *fmt, ...)
+{
+  va_list ap;
+  int k;
+  size_t room = sizeof m->buf - m->n;
+  if (room <= 1) return;
+  va_start(ap, fmt);
+  k = vsnprintf(m->buf + m->n, room, fmt, ap);
+  va_end(ap);
+  if (k > 0) m->n += (size_t)k < room ? (size_t)k : room - 1;
+}
+
+/*
+** Append t (len bytes, NULs included) with control characters, quotes
+** and backslashes escaped; beyond SHOWN bytes only the first SHOWN - 3,
+** cut at a character's start, then "...".
+*/
+static void add_text(Msg *m, const char *t, size_t len, int quoted)
+{
+  size_t i, end = len;
+  if (len > SHOWN)
+    for (end = SHOWN - 3; end > 0 && ((unsigned char)t[end] & 0xC0) == 0x80;)
+      end--;
+  if (quoted) add(m, "\"");
+  for (i = 0; i < end; i++) {
+    unsigned char c = (unsigned char)t[i];
+    if (c < 0x20 || c == 0x7f) add(m, "\\%03u", (unsigned)c);
+    else if (quoted && (c == '"' || c == '\\')) add(m, "\\%c", c);
+    else add(m, "%c", c);
+  }
+  add(m, "%s%s", end < len ? "..." : "", quoted ? "\"" : "");
+}
+
+/* Append column col of row as quoted text. */
+static void add_col(Msg *m, sqlite3_stmt *row, int col)
+{
+  const unsigned char *t = sqlite3_column_text(row, col);
+  if (t == NULL) add(m, "NULL");
+  else add_text(m, (const char *)t, (size_t)sqlite3_column_bytes(row, col), 1);
+}
+
+/* Append `kind "key"` for id, or `kind id N` when the snapshot has none. */
+static void add_key(Msg *m, const mdt_snap *s, int kind, mdt_id id)
+{
+  const char *k = mdt_key(s, kind, id);
+  if (k == NULL) {
+    add(m, "%s id %lld", kindname[kind], (long long)id);
+    return;
+  }
+  add(m, "%s ", kindname[kind]);
+  add_text(m, k, strlen(k), 1);
+}
+
+/* Start m: "loading the snapshot: table (". */
+static void head(Msg *m, const char *table)
+{
+  m->n = 0;
+  m->buf[0] = '\0';
+  add(m, "loading the snapshot: %s (", table);
+}
+
+/* Start m for a row of an entity: "...: table (kind "key"): ". */
+static void head_entity(Msg *m, const char *table, int kind,
+                        sqlite3_stmt *row, int keycol)
+{
+  head(m, table);
+  add(m, "%s ", kindname[kind]);
+  add_col(m, row, keycol);
+  add(m, "): ");
+}
+
+/* Start m for a row that links two ids: "...: table (a "x", b "y"): ". */
+static void head_link(Msg *m, const mdt_snap *s, const char *table,
+                      int kind_a, mdt_id a, int kind_b, mdt_id b)
+{
+  head(m, table);
+  add_key(m, s, kind_a, a);
+  add(m, ", ");
+  add_key(m, s, kind_b, b);
+  add(m, "): ");
+}
+
+/* Fail with m. */
+static int fail(mdt_store *st, int rc, Msg *m)
+{
+  return mdt_store_error(st, rc, "%s", m->buf);
+}
+
+/* Fail with m and the message of the builder, which returned rc. */
+static int fail_core(mdt_store *st, const mdt_snap *s, int rc, Msg *m)
+{
+  add(m, "%s", mdt_snap_errmsg(s));
+  return fail(st, rc, m);
+}
+
+/*
+** Fail a row that links a user (loaded just before its rows) to an id of
+** kind: the id names nothing, or the builder refused.
+*/
+static int fail_link(mdt_store *st, const mdt_snap *s, int rc, Msg *m,
+                     int kind)
+{
+  if (rc != MDT_NOTFOUND) return fail_core(st, s, rc, m);
+  add(m, "there is no %s with this id", kindname[kind]);
+  return fail(st, rc, m);
+}
+
+/* Append the values a right of this kind takes, levels bottom up. */
+static void add_values(Msg *m, const mdt_snap *s, int kind, int custok)
+{
+  int n, d;
+  const char *const *levels = mdt_levels(s, &n);
+  if (kind == MDT_FLAG) {
+    add(m, "a flag right (true, false)");
+    return;
+  }
+  add(m, "a scope right%s (none, own", custok ? "" : " without a customer part");
+  for (d = n - 1; d >= 0; d--) {
+    add(m, ", ");
+    add_text(m, levels[d], strlen(levels[d]), 0);
+  }
+  add(m, ", all%s)", custok ? ", each optionally with +customer" : "");
+}
 /* }}} */
 
 /* Reading rows {{{ */
@@ -55,8 +215,8 @@ static const char *const sql_managers =
 typedef int (*row_fn)(mdt_store *st, mdt_snap *s, sqlite3_stmt *row);
 
 /*
-** Run sql with up to two integer parameters and hand every row to fn.
-** Builder failures keep the core's message, prefixed with the query.
+** Run sql with up to two integer parameters and hand every row to fn,
+** which sets the store's message when it fails.
 */
 static int each_row(mdt_store *st, mdt_snap *s, const char *sql, int nparams,
                     mdt_id a, mdt_id b, row_fn fn)
@@ -70,8 +230,7 @@ static int each_row(mdt_store *st, mdt_snap *s, const char *sql, int nparams,
     int r = fn(st, s, stmt);
     if (r != MDT_OK) {
       sqlite3_reset(stmt);
-      return mdt_store_error(st, r, "loading the snapshot: %s",
-                             mdt_snap_errmsg(s));
+      return r;
     }
   }
   sqlite3_reset(stmt);
@@ -93,97 +252,186 @@ static mdt_id col_id(sqlite3_stmt *row, int col)
 {
   return (mdt_id)sqlite3_column_int64(row, col);
 }
-
-/* Parse a stored value for right r; the writers only store valid text. */
-static int value_of(mdt_snap *s, mdt_id right, sqlite3_stmt *row, int col,
-                    mdt_value *v)
-{
-  int kind, mode, customer_ok, n, rc;
-  const char *const *levels = mdt_levels(s, &n);
-  if ((rc = mdt_right_info(s, right, &kind, &mode, &customer_ok)) != MDT_OK)
-    return rc;
-  return mdt_value_parse(levels, n, kind, customer_ok, text(row, col),
-                         (size_t)sqlite3_column_bytes(row, col), v);
-}
 /* }}} */
 
 /* Row handlers {{{ */
 
 static int on_unit(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_add_unit(s, col_id(r, 0), text(r, 1), col_int(r, 2),
-                           col_id(r, 3));
+  Msg m;
+  int rc;
+  if (sqlite3_column_type(r, 2) == SQLITE_NULL) {   /* no such level */
+    head_entity(&m, "units", MDT_UNIT, r, 1);
+    add(&m, "level ");
+    add_col(&m, r, 4);
+    add(&m, " is not a level");
+    return fail(st, MDT_INVALID, &m);
+  }
+  rc = mdt_snap_add_unit(s, col_id(r, 0), text(r, 1), col_int(r, 2),
+                         col_id(r, 3));
+  if (rc == MDT_OK) return MDT_OK;
+  head_entity(&m, "units", MDT_UNIT, r, 1);
+  return fail_core(st, s, rc, &m);
 }
 
 static int on_tenant(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_add_tenant(s, col_id(r, 0), text(r, 1), col_int(r, 2));
+  Msg m;
+  int rc;
+  if (col_int(r, 2) < 0) {
+    head_entity(&m, "tenants", MDT_TENANT, r, 1);
+    add(&m, "default_access ");
+    add_col(&m, r, 3);
+    add(&m, " is not an access (full, read, hidden)");
+    return fail(st, MDT_INVALID, &m);
+  }
+  rc = mdt_snap_add_tenant(s, col_id(r, 0), text(r, 1), col_int(r, 2));
+  if (rc == MDT_OK) return MDT_OK;
+  head_entity(&m, "tenants", MDT_TENANT, r, 1);
+  return fail_core(st, s, rc, &m);
 }
 
 static int on_right(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_add_right(s, col_id(r, 0), text(r, 1),
-                            col_int(r, 2) ? MDT_SCOPE : MDT_FLAG,
-                            col_int(r, 3) ? MDT_READ_MODE : MDT_WRITE,
-                            col_int(r, 4));
+  static const char *const column[] = { "kind", "mode", "customer" };
+  static const char *const allowed[] = { "a kind (flag, scope)",
+                                         "a mode (read, write)", "0 or 1" };
+  Msg m;
+  int rc, c;
+  for (c = 0; c < 3; c++)
+    if (col_int(r, 2 + c) < 0) {
+      head_entity(&m, "rights", MDT_RIGHT, r, 1);
+      add(&m, "%s ", column[c]);
+      add_col(&m, r, 5 + c);
+      add(&m, " is not %s", allowed[c]);
+      return fail(st, MDT_INVALID, &m);
+    }
+  rc = mdt_snap_add_right(s, col_id(r, 0), text(r, 1),
+                          col_int(r, 2) ? MDT_SCOPE : MDT_FLAG,
+                          col_int(r, 3) ? MDT_READ_MODE : MDT_WRITE,
+                          col_int(r, 4));
+  if (rc == MDT_OK) return MDT_OK;
+  head_entity(&m, "rights", MDT_RIGHT, r, 1);
+  return fail_core(st, s, rc, &m);
 }
 
 static int on_bundle(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_add_bundle(s, col_id(r, 0), text(r, 1));
+  Msg m;
+  int rc = mdt_snap_add_bundle(s, col_id(r, 0), text(r, 1));
+  if (rc == MDT_OK) return MDT_OK;
+  head_entity(&m, "bundles", MDT_BUNDLE, r, 1);
+  return fail_core(st, s, rc, &m);
+}
+
+/*
+** A row of bundle_rights or overrides: owner id, right id, value text.
+** The writers store only values of the right; anything else is named.
+*/
+static int on_value(mdt_store *st, mdt_snap *s, sqlite3_stmt *r,
+                    const char *table, int owner_kind)
+{
+  mdt_id who = col_id(r, 0), right = col_id(r, 1);
+  int kind, mode, custok, n, rc;
+  const char *const *levels = mdt_levels(s, &n);
+  const char *t;
+  mdt_value v;
+  Msg m;
+  if (mdt_right_info(s, right, &kind, &mode, &custok) != MDT_OK) {
+    head_link(&m, s, table, owner_kind, who, MDT_RIGHT, right);
+    return fail_link(st, s, MDT_NOTFOUND, &m, MDT_RIGHT);
+  }
+  t = text(r, 2);
+  rc = mdt_value_parse(levels, n, kind, custok, t,
+                       (size_t)sqlite3_column_bytes(r, 2), &v);
+  if (rc != MDT_OK) {
+    head_link(&m, s, table, owner_kind, who, MDT_RIGHT, right);
+    add(&m, "value ");
+    add_col(&m, r, 2);
+    add(&m, " is not a value of ");
+    add_values(&m, s, kind, custok);
+    return fail(st, MDT_INVALID, &m);
+  }
+  rc = owner_kind == MDT_BUNDLE ? mdt_snap_bundle_value(s, who, right, v)
+                                : mdt_snap_user_override(s, who, right, v);
+  if (rc == MDT_OK) return MDT_OK;
+  head_link(&m, s, table, owner_kind, who, MDT_RIGHT, right);
+  return fail_core(st, s, rc, &m);
 }
 
 static int on_bundle_right(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  mdt_value v;
-  int rc = value_of(s, col_id(r, 1), r, 2, &v);
-  (void)st;
-  return rc != MDT_OK ? rc : mdt_snap_bundle_value(s, col_id(r, 0),
-                                                   col_id(r, 1), v);
+  return on_value(st, s, r, "bundle_rights", MDT_BUNDLE);
 }
 
 static int on_customer(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_add_customer(s, col_id(r, 0), text(r, 1));
+  Msg m;
+  int rc = mdt_snap_add_customer(s, col_id(r, 0), text(r, 1));
+  if (rc == MDT_OK) return MDT_OK;
+  head_entity(&m, "customers", MDT_CUSTOMER, r, 1);
+  return fail_core(st, s, rc, &m);
 }
 
 static int on_user(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
+  Msg m;
+  int rc;
   st->users_loaded++;
-  return mdt_snap_put_user(s, col_id(r, 0), text(r, 1), col_id(r, 2),
-                           col_int(r, 3));
+  if (col_int(r, 3) < 0) {
+    head_entity(&m, "users", MDT_USER, r, 1);
+    add(&m, "active ");
+    add_col(&m, r, 4);
+    add(&m, " is not 0 or 1");
+    return fail(st, MDT_INVALID, &m);
+  }
+  rc = mdt_snap_put_user(s, col_id(r, 0), text(r, 1), col_id(r, 2),
+                         col_int(r, 3));
+  if (rc == MDT_OK) return MDT_OK;
+  head_entity(&m, "users", MDT_USER, r, 1);
+  return fail_core(st, s, rc, &m);
 }
 
 static int on_user_bundle(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_user_bundle(s, col_id(r, 0), col_id(r, 1));
+  Msg m;
+  int rc = mdt_snap_user_bundle(s, col_id(r, 0), col_id(r, 1));
+  if (rc == MDT_OK) return MDT_OK;
+  head_link(&m, s, "user_bundles", MDT_USER, col_id(r, 0), MDT_BUNDLE,
+            col_id(r, 1));
+  return fail_link(st, s, rc, &m, MDT_BUNDLE);
 }
 
 static int on_override(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  mdt_value v;
-  int rc = value_of(s, col_id(r, 1), r, 2, &v);
-  (void)st;
-  return rc != MDT_OK ? rc : mdt_snap_user_override(s, col_id(r, 0),
-                                                    col_id(r, 1), v);
+  return on_value(st, s, r, "overrides", MDT_USER);
 }
 
 static int on_access(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_user_access(s, col_id(r, 0), col_id(r, 1), col_int(r, 2));
+  Msg m;
+  int rc = MDT_INVALID;
+  if (col_int(r, 2) >= 0 &&
+      (rc = mdt_snap_user_access(s, col_id(r, 0), col_id(r, 1),
+                                 col_int(r, 2))) == MDT_OK)
+    return MDT_OK;
+  head_link(&m, s, "access", MDT_USER, col_id(r, 0), MDT_TENANT,
+            col_id(r, 1));
+  if (col_int(r, 2) >= 0) return fail_link(st, s, rc, &m, MDT_TENANT);
+  add(&m, "access ");
+  add_col(&m, r, 3);
+  add(&m, " is not an access (full, read, hidden)");
+  return fail(st, rc, &m);
 }
 
 static int on_manager(mdt_store *st, mdt_snap *s, sqlite3_stmt *r)
 {
-  (void)st;
-  return mdt_snap_user_customer(s, col_id(r, 0), col_id(r, 1));
+  Msg m;
+  int rc = mdt_snap_user_customer(s, col_id(r, 0), col_id(r, 1));
+  if (rc == MDT_OK) return MDT_OK;
+  head_link(&m, s, "account_managers", MDT_USER, col_id(r, 0),
+            MDT_CUSTOMER, col_id(r, 1));
+  return fail_link(st, s, rc, &m, MDT_CUSTOMER);
 }
 /* }}} */
 
@@ -204,29 +452,47 @@ static int load_users(mdt_store *st, mdt_snap *s, mdt_id lo, mdt_id hi)
   return each_row(st, s, sql_managers, 2, lo, hi, on_manager);
 }
 
+/*
+** The level names, top to bottom.  Their depths run 0, 1, 2, ... (units
+** take their depth from this table); a gap, a repeat or a 33rd level is
+** named like any bad row.
+*/
 static int load_levels(mdt_store *st, mdt_snap *s)
 {
   const char *names[MDT_MAX_LEVELS];
   char *copies[MDT_MAX_LEVELS];
   sqlite3_stmt *stmt;
-  int n = 0, i, rc = mdt_store_prepare(st, sql_levels, strlen(sql_levels),
-                                        &stmt);
+  Msg m;
+  int n = 0, i, step = SQLITE_DONE, rc = mdt_store_prepare(st, sql_levels,
+                                              strlen(sql_levels), &stmt);
   if (rc != MDT_OK) return rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && n < MDT_MAX_LEVELS) {
-    copies[n] = malloc((size_t)sqlite3_column_bytes(stmt, 0) + 1);
-    if (!copies[n]) { rc = SQLITE_NOMEM; break; }
-    strcpy(copies[n], text(stmt, 0));
-    names[n] = copies[n];
-    n++;
+  while (rc == MDT_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (n == MDT_MAX_LEVELS || sqlite3_column_int64(stmt, 1) != n) {
+      head_entity(&m, "levels", MDT_LEVEL, stmt, 0);
+      if (n == MDT_MAX_LEVELS)
+        add(&m, "a level beyond the %d allowed", MDT_MAX_LEVELS);
+      else
+        add(&m, "depth %lld, but the next level's depth is %d (depths run "
+            "0, 1, 2, ... from the top)",
+            (long long)sqlite3_column_int64(stmt, 1), n);
+      rc = fail(st, MDT_INVALID, &m);
+    } else if ((copies[n] = malloc((size_t)sqlite3_column_bytes(stmt, 0)
+                                   + 1)) == NULL) {
+      rc = mdt_store_error(st, MDT_NOMEM, "out of memory");
+    } else {
+      strcpy(copies[n], text(stmt, 0));
+      names[n] = copies[n];
+      n++;
+    }
   }
+  if (rc == MDT_OK && step != SQLITE_DONE) rc = mdt_store_fail(st, step);
   sqlite3_reset(stmt);
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-    /* a store without levels yet still answers checks: flags, own, all */
-    rc = n ? mdt_snap_set_levels(s, names, n) : MDT_OK;
-    if (rc != MDT_OK)
-      mdt_store_error(st, rc, "loading levels: %s", mdt_snap_errmsg(s));
-  } else {
-    rc = mdt_store_fail(st, rc);
+  /* a store without levels yet still answers checks: flags, own, all */
+  if (rc == MDT_OK && n > 0 &&
+      (rc = mdt_snap_set_levels(s, names, n)) != MDT_OK) {
+    m.n = 0;
+    add(&m, "loading the snapshot: levels: ");
+    fail_core(st, s, rc, &m);
   }
   for (i = 0; i < n; i++) free(copies[i]);
   return rc;
