@@ -264,6 +264,7 @@ help:
 	@echo "  ROCK_LUAS=$(ROCK_LUAS)   NGINX_PORT=$(NGINX_PORT)"
 	@echo "  COVERAGE_MIN=$(COVERAGE_MIN)   FUZZ_SECONDS=$(FUZZ_SECONDS)" \
 	      "FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_ARGS=$(FUZZ_ARGS)"
+	@echo "  FUZZ_CC=$(FUZZ_CC) FUZZ_DIR=$(FUZZ_DIR) FUZZ_SAN, FUZZ_CFLAGS (fuzz/fuzz.mk)"
 	@echo "  environment: MANDATE_GC=generational|aggressive, MANDATE_DIFF_WORLDS=N (specs)"
 
 clean:
