@@ -36,6 +36,9 @@ describe("a row written into the store by hand", function()
       { db:check("bob", "admin.open", { tenant = "team-a" }) },
       { db:explain("alice", "documents.edit") },
       { db:effective("bob") },
+      { db:access("bob", "team-a") },
+      { db:id("user", "bob") },
+      { db:prepare("bob", "admin.open") },
     }
     for _, answer in ipairs(answers) do
       assert.are.same({ nil, "loading the snapshot: " .. message,

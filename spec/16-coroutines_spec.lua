@@ -157,7 +157,9 @@ describe("a change set across coroutines", function()
     assert.same({ "full", true }, { db:access("alice", "B") })
     assert.same({ "hidden", false }, { db:access("bob", "H") })
     local n = 0
-    for _, e in ipairs(db:audit { op = "set_access" }) do if e.subject:find("bob", 1, true) then n = n + 1 end end
+    for _, e in ipairs(db:audit { op = "set_access" }) do
+      if e.subject:find("bob", 1, true) then n = n + 1 end
+    end
     assert.equal(0, n)                       -- the dropped change set left no audit row
   end)
 
@@ -199,8 +201,7 @@ describe("a change set across coroutines", function()
         end
         local fail = math.random() < 0.3
         cos[c] = coroutine.create(function()
-          local mine, ok, e, code = {}, nil, nil, nil
-          local _
+          local mine, ok, e, code, _ = {}
           repeat                                 -- busy: wait, as a request would
             ok, e, _, code = pcall(db.transaction, db, function()
               for _, w in ipairs(plan) do

@@ -106,7 +106,8 @@ local prepare_ids, check_prepared = core.Db._prepare_ids, core.Db._check_prepare
 M.prepare = core.Db.prepare
 if rawget(_G, "jit") then
   function M.prepare(db, user, right)
-    local uid, rid = prepare_ids(db, user, right)
+    local uid, rid, code = prepare_ids(db, user, right)
+    if uid == nil then return nil, rid, code end
     return function(record)
       return check_prepared(db, uid, rid, record)
     end

@@ -9,6 +9,7 @@
 ** Lua layer can roll back and return nil, message, code.
 */
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,31 +99,53 @@ static ldb *todb(lua_State *L)
   return d;
 }
 
-#define SHOWN_MAX 60            /* bytes of a key quoted in a message */
+#define SHOWN_MAX 60            /* bytes of a string quoted in a message */
 
 /*
-** Push value i as a message shows it: a string quoted, cut to SHOWN_MAX
-** bytes (a 1 MB key must not make a 1 MB message that a web server
-** echoes), a number as it is, anything else by its type.
+** Push value i as a message shows it, as lua/mandate/validate.lua's
+** V.show does: a string quoted, control bytes escaped, one longer than
+** SHOWN_MAX cut to SHOWN_MAX - 3 bytes at a character's start and "..."
+** (a 1 MB key must not make a 1 MB message that a web server echoes); a
+** number as it is, anything else by its type.
 */
 static const char *push_shown(lua_State *L, int i)
 {
-  size_t len;
+  size_t len, n, j;
   const char *p;
+  luaL_Buffer b;
   if (lua_type(L, i) == LUA_TNUMBER) {
     lua_pushvalue(L, i);
     return lua_tostring(L, -1);     /* the copy is converted, not i */
   }
   if (lua_type(L, i) != LUA_TSTRING) {
-    lua_pushstring(L, luaL_typename(L, i));     /* void in 5.1 */
+    lua_pushfstring(L, "a %s", luaL_typename(L, i));
     return lua_tostring(L, -1);
   }
   p = lua_tolstring(L, i, &len);
-  if (len <= SHOWN_MAX) return lua_pushfstring(L, "'%s'", p);
-  lua_pushliteral(L, "'");
-  lua_pushlstring(L, p, SHOWN_MAX);
-  lua_pushfstring(L, "...' (%d bytes)", (int)(len > INT_MAX ? INT_MAX : len));
-  lua_concat(L, 3);
+  n = len;
+  if (len > SHOWN_MAX) {
+    n = SHOWN_MAX - 3;
+    while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80) n--;
+  }
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '\'');
+  for (j = 0; j < n; j++) {
+    unsigned char c = (unsigned char)p[j];
+    char esc[8];
+    if (c == '\n') luaL_addstring(&b, "\\n");
+    else if (c == '\r') luaL_addstring(&b, "\\r");
+    else if (c == '\t') luaL_addstring(&b, "\\t");
+    else if (c == '\\') luaL_addstring(&b, "\\\\");
+    else if (c < 0x20 || c == 0x7f) {
+      snprintf(esc, sizeof esc, "\\%03d", c);
+      luaL_addstring(&b, esc);
+    } else {
+      luaL_addchar(&b, (char)c);
+    }
+  }
+  if (n < len) luaL_addstring(&b, "...");
+  luaL_addchar(&b, '\'');
+  luaL_pushresult(&b);
   return lua_tostring(L, -1);
 }
 
@@ -885,16 +908,17 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
   if ((meta = lua_getmetatable(L, i)) != 0) lua_pop(L, 1);
   lua_pushnil(L);
   while (lua_next(L, i)) {          /* each pair stays: value at top */
-    if ((f = field_of(L, -2)) < 0) {
-      lua_pop(L, 1);
-      record_place(L, elem);
-      push_shown(L, -2);
-      luaL_error(L, "%s: %s is not a field (" FIELDS_ALLOWED ")",
-                 lua_tostring(L, -2), lua_tostring(L, -1));
+    if ((f = field_of(L, -2)) >= 0) {
+      r.idx[f] = lua_gettop(L);
+      r.given |= 1 << f;
+      lua_pushvalue(L, -2);         /* the key, for the next step */
+      continue;
     }
-    r.idx[f] = lua_gettop(L);
-    r.given |= 1 << f;
-    lua_pushvalue(L, -2);           /* the key, for the next step */
+    lua_pop(L, 1);
+    record_place(L, elem);
+    push_shown(L, -2);
+    luaL_error(L, "%s: %s is not a field (" FIELDS_ALLOWED ")",
+               lua_tostring(L, -2), lua_tostring(L, -1));
   }
   for (f = 0; f < 4; f++) {
     if (meta) {
@@ -1014,10 +1038,13 @@ static int l_parse_value(lua_State *L)
 static int l_id(lua_State *L)
 {
   ldb *d = todb(L);
-  int kind = check_option(L, 2, kind_names);
+  int kind = check_option(L, 2, kind_names), rc;
   Key k = key_at(3, kind);
+  const mdt_snap *s;
   key_arg(L, 3);
-  key_find(L, d, snapshot(L, d), &k);
+  if ((rc = current(L, d, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
+  key_find(L, d, s, &k);
   key_keep(L, d, &k, 1, d->gen);
   lua_pushinteger(L, (lua_Integer)(k.id ? k.id : MDT_UNKNOWN));
   return 1;
@@ -1261,16 +1288,19 @@ static int l_check_prepared(lua_State *L)
 
 /*
 ** db:_prepare_ids(user, right) -> user id (MDT_UNKNOWN for none), right
-** id: what a prepared check keeps; raises for an unknown right.
+** id: what a prepared check keeps; raises for an unknown right; nil,
+** message, code when the snapshot cannot be brought up to date.
 */
 static int l_prepare_ids(lua_State *L)
 {
   ldb *d = todb(L);
   const mdt_snap *s;
   Key k[2];
+  int rc;
   key_arg(L, 2);
   key_arg(L, 3);
-  s = snapshot(L, d);
+  if ((rc = current(L, d, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
   user_right(L, d, s, k);
   key_keep(L, d, k, 2, d->gen);
   lua_pushinteger(L, (lua_Integer)(k[0].id ? k[0].id : MDT_UNKNOWN));
@@ -1285,7 +1315,7 @@ static int l_prepare_ids(lua_State *L)
 static int l_prepare(lua_State *L)
 {
   int i;
-  l_prepare_ids(L);                 /* pushes the two ids */
+  if (l_prepare_ids(L) != 2) return 3;  /* nil, message, code */
   for (i = 1; i <= NUV; i++) lua_pushvalue(L, lua_upvalueindex(i));
   lua_pushvalue(L, 1);              /* the closure keeps the Db alive */
   lua_pushvalue(L, -NUV - 3);
@@ -1304,10 +1334,11 @@ static int l_access(lua_State *L)
   ldb *d = todb(L);
   const mdt_snap *s;
   Key k[2];
-  int explicit_row, a;
+  int explicit_row, a, rc;
   key_arg(L, 2);
   key_arg(L, 3);
-  s = snapshot(L, d);
+  if ((rc = current(L, d, &s)) != MDT_OK)
+    return fail_result(L, mdt_store_errmsg(d->st), rc);
   user_and(L, d, s, MDT_TENANT, k);
   a = k[0].id ? mdt_access(s, k[0].id, k[1].id, &explicit_row) : -1;
   key_keep(L, d, k, 2, d->gen);
