@@ -88,6 +88,8 @@ describe("a change set across coroutines", function()
     assert.same({ nil, "busy" }, { t[1], t[3] })
     assert.same({ nil, "busy" }, { select(1, db:get_user("alice")), select(3, db:get_user("alice")) })
     assert.same({ nil, "busy" }, { select(1, db:audit {}), select(3, db:audit {}) })
+    local report = require "mandate.report"
+    assert.equal("busy", select(3, report.access_matrix(db)))
     local ok, err = co()                           -- the owner fails: its change set rolls back
     assert.is_false(ok)
     assert.matches("request failed", err)

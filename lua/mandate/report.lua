@@ -2,6 +2,8 @@
 -- plain-text renderer for any list of rows (used by the demo and the CLI).
 -- @module mandate.report
 
+local read = require "mandate.read"
+
 local M = {}
 
 local SQL_MATRIX = [[
@@ -17,7 +19,10 @@ SELECT u.key AS user, t.key AS tenant,
 -- {[user] = {[tenant] = "full"|"read"|"hidden"}}, explicit = {[user] =
 -- {[tenant] = true}}}`; `explicit` marks the user's own rows, the other
 -- cells are the tenant's default.
-function M.access_matrix(db)
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy": another coroutine's change set is open)
+M.access_matrix = read.reader("access_matrix", function(db)
   local m = { tenants = {}, users = {}, access = {}, explicit = {} }
   for _, t in ipairs(db:_rows("SELECT key FROM tenants ORDER BY key")) do
     m.tenants[#m.tenants + 1] = t.key
@@ -31,7 +36,7 @@ function M.access_matrix(db)
     m.explicit[r.user][r.tenant] = r.explicit == 1 or nil
   end
   return m
-end
+end)
 
 local text_table
 
