@@ -893,7 +893,7 @@ static const char *record_place(lua_State *L, lua_Integer elem)
 static Fields record_fields(lua_State *L, int i, lua_Integer elem)
 {
   Fields r;
-  int f, meta, t;
+  int f, meta, t, top;
   r.record = r.given = 0;
   if (elem == 0) {
     if (lua_isnoneornil(L, i)) return r;
@@ -904,12 +904,17 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
                luaL_typename(L, i));
   }
   r.record = 1;
-  luaL_checkstack(L, 2 * 4 + 4 + 8, "record");  /* pairs, gets, messages */
-  if ((meta = lua_getmetatable(L, i)) != 0) lua_pop(L, 1);
+  /* room: a caller has at most 6 slots in use, LUA_MINSTACK (20) takes
+     the four pairs and a message's three; the gets want four more */
+  if ((meta = lua_getmetatable(L, i)) != 0) {
+    lua_pop(L, 1);
+    luaL_checkstack(L, 4, "record");
+  }
+  top = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, i)) {          /* each pair stays: value at top */
     if ((f = field_of(L, -2)) >= 0) {
-      r.idx[f] = lua_gettop(L);
+      r.idx[f] = top += 2;
       r.given |= 1 << f;
       lua_pushvalue(L, -2);         /* the key, for the next step */
       continue;
