@@ -119,16 +119,18 @@ function M.show(db, out)
   end
 
   out("\n== CRM: one list page, as each user may see it (db:allowed)\n")
-  local page = {
-    { id = "D1", tenant = "crm-de", owner = "alice" },
-    { id = "D2", tenant = "crm-de", owner = "bob" },
-    { id = "D3", tenant = "crm-de", owner = "dave", customer = "ACME" },
-    { id = "D4", tenant = "hr", owner = "alice" },
-    { id = "D5", tenant = "crm-de", owner = "erin" },
+  local page = {     -- the application's rows, each with its record
+    { id = "D1", record = { tenant = "crm-de", owner = "alice" } },
+    { id = "D2", record = { tenant = "crm-de", owner = "bob" } },
+    { id = "D3", record = { tenant = "crm-de", owner = "dave", customer = "ACME" } },
+    { id = "D4", record = { tenant = "hr", owner = "alice" } },
+    { id = "D5", record = { tenant = "crm-de", owner = "erin" } },
   }
   for _, user in ipairs { "alice", "bob", "carol", "dave", "erin" } do
     local ids = {}
-    for _, doc in ipairs(db:allowed(user, "documents.view", page)) do ids[#ids + 1] = doc.id end
+    for _, doc in ipairs(db:allowed(user, "documents.view", page, "record")) do
+      ids[#ids + 1] = doc.id
+    end
     out(string.format("%-6s documents.view: %s\n", user,
                       #ids > 0 and table.concat(ids, " ") or "(none)"))
   end

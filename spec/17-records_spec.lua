@@ -71,6 +71,31 @@ describe("a record", function()
                  helpers.error_of(function() db:check("alice", EDIT, odd) end))
   end)
 
+  it("of an application's row: db:allowed(user, right, rows, field) returns the rows", function()
+    local db = helpers.world()
+    local rows = {
+      { id = 1, record = { tenant = "team-a", owner = "alice" } },
+      { id = 2, record = { tenant = "team-a", owner = "bob" } },
+      { id = 3, record = { tenant = "no-such-tenant", owner = "alice" } },
+    }
+    local want = {}
+    for _, row in ipairs(rows) do
+      if db:check("alice", EDIT, row.record) then want[#want + 1] = row end
+    end
+    assert.same(want, db:allowed("alice", EDIT, rows, "record"))
+    assert.equal(rows[1], db:allowed("alice", EDIT, rows, "record")[1])   -- the row itself
+    -- the rows' own fields are no record fields; the record is still strict
+    assert.equal("records[1] must be a row (a table) with a record at .record, got string",
+                 helpers.error_of(function() db:allowed("alice", EDIT, { "x" }, "record") end))
+    assert.equal("records[1].record must be " .. "a table {tenant=, owner=, unit=, customer=}"
+                 .. ", got nil",
+                 helpers.error_of(function() db:allowed("alice", EDIT, { { id = 1 } }, "record") end))
+    assert.equal("records[2].record: 'ownr' is not a field (" .. ALLOWED .. ")",
+                 helpers.error_of(function()
+                   db:allowed("alice", EDIT, { rows[1], { record = { ownr = "bob" } } }, "record")
+                 end))
+  end)
+
   it("with a field of the wrong type still names it", function()
     local db = helpers.world()
     assert.equal("record.owner: expected a string key or nil, got table",

@@ -871,11 +871,16 @@ static int field_of(lua_State *L, int k)
   return memcmp(p, field_names[f], len) == 0 ? f : -1;
 }
 
-/* Push "record" or "records[elem]": the place errors name. */
-static const char *record_place(lua_State *L, lua_Integer elem)
+/*
+** Push the place errors name: "record", or "records[elem]" (then
+** ".field" when the record is that field of a row: see db:allowed).
+*/
+static const char *record_place(lua_State *L, lua_Integer elem,
+                                const char *field)
 {
   if (elem == 0) lua_pushliteral(L, "record");   /* void in 5.1 */
-  else lua_pushfstring(L, "records[%d]", (int)elem);
+  else if (field == NULL) lua_pushfstring(L, "records[%d]", (int)elem);
+  else lua_pushfstring(L, "records[%d].%s", (int)elem, field);
   return lua_tostring(L, -1);
 }
 
@@ -890,7 +895,8 @@ static const char *record_place(lua_State *L, lua_Integer elem)
 ** its raw keys must be fields too.  Before the snapshot is taken: a
 ** record's __index may run any code, writes and checks too.
 */
-static Fields record_fields(lua_State *L, int i, lua_Integer elem)
+static Fields record_fields(lua_State *L, int i, lua_Integer elem,
+                            const char *field)
 {
   Fields r;
   int f, meta, t, top;
@@ -900,8 +906,8 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
     luaL_argcheck(L, lua_istable(L, i), i,
                   "record must be " RECORD_SHAPE " or nil");
   } else if (!lua_istable(L, i)) {
-    luaL_error(L, "records[%d] must be " RECORD_SHAPE ", got %s", (int)elem,
-               luaL_typename(L, i));
+    luaL_error(L, "%s must be " RECORD_SHAPE ", got %s",
+               record_place(L, elem, field), luaL_typename(L, i));
   }
   r.record = 1;
   /* room: a caller has at most 6 slots in use, LUA_MINSTACK (20) takes
@@ -920,7 +926,8 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
       continue;
     }
     lua_pop(L, 1);
-    record_place(L, elem);
+    luaL_checkstack(L, 4, "record");
+    record_place(L, elem, field);
     push_shown(L, -2);
     luaL_error(L, "%s: %s is not a field (" FIELDS_ALLOWED ")",
                lua_tostring(L, -2), lua_tostring(L, -1));
@@ -936,7 +943,7 @@ static Fields record_fields(lua_State *L, int i, lua_Integer elem)
     if ((t = lua_type(L, r.idx[f])) == LUA_TNIL) r.given &= ~(1 << f);
     else if (t != LUA_TSTRING) {
       luaL_error(L, "%s.%s: expected a string key or nil, got %s",
-                 record_place(L, elem), field_names[f],
+                 record_place(L, elem, field), field_names[f],
                  luaL_typename(L, r.idx[f]));
     }
   }
@@ -1094,7 +1101,7 @@ static int l_check(lua_State *L)
   int rc;
   key_arg(L, 2);
   key_arg(L, 3);
-  fs = record_fields(L, 4, 0);
+  fs = record_fields(L, 4, 0, NULL);
   if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   user_right(L, d, s, k);
@@ -1103,11 +1110,13 @@ static int l_check(lua_State *L)
 }
 
 /*
-** db:allowed(user, right, records) -> a new sequence of the records (a
-** sequence, read raw) that db:check(user, right, record) allows, in order:
-** a page of records in one call.  Each is decided exactly as db:check
-** would at that moment (a record's __index may write); user and right are
-** resolved again only when the snapshot may have changed.
+** db:allowed(user, right, records [, field]) -> a new sequence of the
+** records (a sequence, read raw) that db:check(user, right, record)
+** allows, in order: a page of records in one call.  With field, records
+** are an application's rows and each row's record is row[field] (a
+** table): the rows it allows are returned.  Each is decided exactly as
+** db:check would at that moment (a record's __index may write); user and
+** right are resolved again only when the snapshot may have changed.
 */
 static int l_allowed(lua_State *L)
 {
@@ -1117,24 +1126,34 @@ static int l_allowed(lua_State *L)
   Key k[6];
   uint32_t gen;                     /* the generation k[0..2) belong to */
   int rc;
+  const char *field;
   key_arg(L, 2);
   key_arg(L, 3);
   luaL_checktype(L, 4, LUA_TTABLE);
-  lua_settop(L, 4);
+  field = luaL_optstring(L, 5, NULL);
+  lua_settop(L, 5);
   if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   gen = d->gen;
   user_right(L, d, s, k);           /* also for an empty page */
   n = (lua_Integer)lua_rawlen(L, 4);
-  /* 5: the result, sized for all: growing it step by step would leave
+  /* 6: the result, sized for all: growing it step by step would leave
      garbage whose collection, on a large heap, costs more than the slots */
   lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
   for (i = 1; i <= n; i++) {
     Fields fs;
     int allowed;
-    lua_settop(L, 5);
-    lua_rawgeti(L, 4, (int)i);      /* 6: the record */
-    fs = record_fields(L, 6, i);
+    lua_settop(L, 6);
+    lua_rawgeti(L, 4, (int)i);      /* 7: the record, or the row */
+    if (field != NULL) {            /* 8: the row's record */
+      if (!lua_istable(L, 7))
+        luaL_error(L, "records[%d] must be a row (a table) with a record "
+                      "at .%s, got %s", (int)i, field, luaL_typename(L, 7));
+      lua_getfield(L, 7, field);
+    } else {
+      lua_pushvalue(L, 7);
+    }
+    fs = record_fields(L, 8, i, field);
     if ((rc = current(L, d, &s)) != MDT_OK)
       return fail_result(L, mdt_store_errmsg(d->st), rc);
     if (gen != d->gen) {
@@ -1144,11 +1163,11 @@ static int l_allowed(lua_State *L)
     allowed = decide(L, d, s, fs, k, gen) == MDT_ALLOWED;
     k[0].keep = k[1].keep = 0;      /* kept now, or never in this gen */
     if (allowed) {
-      lua_pushvalue(L, 6);
-      lua_rawseti(L, 5, (int)++kept);
+      lua_pushvalue(L, 7);
+      lua_rawseti(L, 6, (int)++kept);
     }
   }
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   return 1;
 }
 
@@ -1256,7 +1275,7 @@ static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
   mdt_record rec;
   const mdt_record *p;
   Key k[4];
-  Fields fs = record_fields(L, i, 0);
+  Fields fs = record_fields(L, i, 0, NULL);
   int reason, rc;
   uint32_t gen;
   if ((rc = current(L, d, &s)) != MDT_OK)
@@ -1437,7 +1456,7 @@ static int explain(lua_State *L)
   const mdt_id *bundles;
   key_arg(L, 2);
   key_arg(L, 3);
-  fs = record_fields(L, 4, 0);
+  fs = record_fields(L, 4, 0, NULL);
   s = snapshot(L, d);
   user_right(L, d, s, k);
   p = record_of(L, d, s, fs, k + 2, &rec);
