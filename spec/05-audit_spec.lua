@@ -3,6 +3,7 @@
 -- JSON module the trail is stored with.
 
 local helpers = require "helpers"
+local mandate = require "mandate"
 local json = require "mandate.json"
 local V = require "mandate.validate"
 
@@ -593,5 +594,53 @@ describe("mandate.json", function()
       assert.is_false(ok, text)
       assert.truthy(err:find("^json%.decode: .* at position %d+$"), err)
     end
+  end)
+end)
+
+describe("a store written by schema 3", function()
+  -- spec/fixtures/store-v3.sql: written by the mandate of 97e43fe (every
+  -- audit row with its own time and actor, the actor changed inside a
+  -- change set, a rolled-back transaction, contacts, a cascade)
+  local function restore()
+    local path = helpers.tmpname()
+    assert(os.execute("sqlite3 " .. path .. " < spec/fixtures/store-v3.sql"))
+    return path
+  end
+
+  it("is upgraded in place and keeps every audit entry as it was", function()
+    local path = restore()
+    local db = assert(mandate.open(path))
+    local want = dofile("spec/fixtures/store-v3-audit.lua")
+    local got = {}
+    for i, e in ipairs(db:audit {}) do
+      got[i] = { id = e.id, revision = e.revision, time = e.time, actor = e.actor, op = e.op,
+                 subject = e.subject, before = e.before and json.encode(e.before),
+                 after = e.after and json.encode(e.after) }
+    end
+    assert.same(want, got)
+    assert.equal(9, db:revision())
+    -- and goes on from there: the next change set's time and actor are its revision's
+    db:set_actor("after@example.com")
+    assert.is_true(db:set_access("alice", "crm", "read"))
+    local last = db:audit { since = 9 }
+    assert.equal(1, #last)
+    assert.same({ 10, "after@example.com", "set_access" }, { last[1].revision, last[1].actor, last[1].op })
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", last[1].time)
+    assert.equal(#want + 1, #db:audit {})
+    assert.same({ "read", true }, { db:access("alice", "crm") })
+    db:close()
+    helpers.remove_store(path)
+  end)
+
+  it("answers the filters by time and actor as before", function()
+    local path = restore()
+    local db = assert(mandate.open(path))
+    local want = dofile("spec/fixtures/store-v3-audit.lua")
+    local n = 0
+    for _, e in ipairs(want) do if e.actor == "other@example.com" then n = n + 1 end end
+    assert.equal(n, #db:audit { actor = "other@example.com" })
+    assert.equal(#want, #db:audit { since = want[1].time })
+    db:close()
+    helpers.remove_store(path)
   end)
 end)

@@ -90,6 +90,8 @@ describe("a change set across coroutines", function()
     assert.same({ nil, "busy" }, { select(1, db:audit {}), select(3, db:audit {}) })
     local report = require "mandate.report"
     assert.equal("busy", select(3, report.access_matrix(db)))
+    assert.equal("busy", select(3, report.access_matrix_text(db)))
+    assert.equal("busy", select(3, db:effective("bob")))
     local ok, err = co()                           -- the owner fails: its change set rolls back
     assert.is_false(ok)
     assert.matches("request failed", err)

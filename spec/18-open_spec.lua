@@ -84,11 +84,15 @@ describe("mandate.open", function()
     local writes = {
       function() return db:put_user("v", {}) end,
       function() return db:set_access("u", "t", "full") end,
-      function() return db:transaction(function() end) end,
     }
     for _, w in ipairs(writes) do
       assert.same({ nil, "attempt to write a readonly database", "ioerr" }, { w() })
     end
+    -- a transaction that writes nothing is no write; one that writes raises
+    assert.is_true(db:transaction(function() end))
+    local ok, err = pcall(db.transaction, db, function() db:put_user("v", {}) end)
+    assert.is_false(ok)
+    assert.equal("attempt to write a readonly database", err.message)
     assert.equal(rev, db:revision())
     db:close()
     assert.equal(before, bytes(path))

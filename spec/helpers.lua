@@ -110,8 +110,27 @@ local DUMP = {
   account_managers = "SELECT * FROM account_managers"
                      .. " ORDER BY user_id, customer_id",
   audit = "SELECT * FROM audit ORDER BY id",
+  revisions = "SELECT * FROM revisions ORDER BY revision",
   sqlite_sequence = "SELECT * FROM sqlite_sequence ORDER BY name",
 }
+
+--- Give a store the audit of schema 3 (a time and an actor in every row,
+-- no table of revisions), for specs that make an older store by hand.
+function helpers.audit_as_schema_3(db)
+  db:_exec("CREATE TABLE audit_v3 (id INTEGER PRIMARY KEY,"
+           .. " revision INTEGER NOT NULL, time TEXT NOT NULL, actor TEXT,"
+           .. " op TEXT NOT NULL, subject TEXT NOT NULL, before TEXT, after TEXT) STRICT")
+  db:_exec("INSERT INTO audit_v3 SELECT a.id, a.revision, coalesce(a.time, r.time),"
+           .. " CASE WHEN a.time IS NULL THEN r.actor ELSE a.actor END, a.op,"
+           .. " a.subject, a.before, a.after"
+           .. " FROM audit a LEFT JOIN revisions r ON r.revision = a.revision")
+  db:_exec("DROP TABLE audit")
+  db:_exec("DROP TABLE revisions")
+  db:_exec("ALTER TABLE audit_v3 RENAME TO audit")
+  db:_exec("CREATE INDEX audit_revision ON audit(revision)")
+  db:_exec("CREATE INDEX audit_subject ON audit(subject)")
+  db:_exec("CREATE INDEX audit_actor ON audit(actor)")
+end
 
 --- Every row of every table: {table = {row, ...}}.
 function helpers.snapshot_rows(db)

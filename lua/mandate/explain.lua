@@ -4,6 +4,7 @@
 -- administrator can read.
 -- @module mandate.explain
 
+local read = require "mandate.read"
 local V = require "mandate.validate"
 
 local M = {}
@@ -164,7 +165,8 @@ local function effective(db, user)
   local rows = db:_effective(user)
   if not rows then return nil, format("effective: unknown user %s", show(user)), "notfound" end
   local catalog = {}
-  for _, r in ipairs(db:_rows("SELECT key, area, label FROM rights")) do catalog[r.key] = r end
+  local rights = read.in_read_tx(db, db._rows, "SELECT key, area, label FROM rights")
+  for _, r in ipairs(rights) do catalog[r.key] = r end
   for _, row in ipairs(rows) do
     local r = catalog[row.right]
     if r then row.area, row.label = r.area, r.label end

@@ -475,12 +475,17 @@ end
 -- @treturn[2] string code
 M.revision = reader("revision", R.revision)
 
-local SQL_AUDIT = "SELECT id, revision, time, actor, op, subject, before,"
-  .. " after FROM audit"
-  .. " WHERE (?1 IS NULL OR revision > ?1) AND (?2 IS NULL OR time >= ?2)"
-  .. " AND (?3 IS NULL OR revision < ?3) AND (?4 IS NULL OR time < ?4)"
-  .. " AND (?5 IS NULL OR actor = ?5) AND (?6 IS NULL OR subject = ?6)"
-  .. " AND (?7 IS NULL OR op = ?7)"
+-- A change set's time and actor are its revision's (rows from before
+-- schema 4 keep their own).
+local SQL_AUDIT = "SELECT * FROM (SELECT a.id, a.revision,"
+  .. " coalesce(a.time, r.time) AS time,"
+  .. " CASE WHEN a.time IS NULL THEN r.actor ELSE a.actor END AS actor,"
+  .. " a.op, a.subject, a.before, a.after"
+  .. " FROM audit a LEFT JOIN revisions r ON r.revision = a.revision"
+  .. " WHERE (?1 IS NULL OR a.revision > ?1) AND (?3 IS NULL OR a.revision < ?3)"
+  .. " AND (?6 IS NULL OR a.subject = ?6) AND (?7 IS NULL OR a.op = ?7))"
+  .. " WHERE (?2 IS NULL OR time >= ?2) AND (?4 IS NULL OR time < ?4)"
+  .. " AND (?5 IS NULL OR actor = ?5)"
   .. " ORDER BY id DESC LIMIT ?8"
 
 local AUDIT_OPTIONS = { "since", "before", "actor", "subject", "op", "limit" }

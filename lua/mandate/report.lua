@@ -43,8 +43,10 @@ local text_table
 --- The access matrix as text: one row per user, one column per tenant,
 -- explicit rows marked with `*`.
 -- @treturn string
+-- @treturn[2] nil, message, code as `access_matrix`
 function M.access_matrix_text(db)
-  local m = M.access_matrix(db)
+  local m, message, code = M.access_matrix(db)
+  if not m then return nil, message, code end
   local cols = { { "user", 1 } }
   for _, t in ipairs(m.tenants) do
     cols[#cols + 1] = { t, function(r) return r[2][t] .. (r[3][t] and "*" or "") end }

@@ -45,15 +45,16 @@ local unpack = table.unpack or unpack
 
 -- Per-store state {{{
 
--- Keyed weakly by the mandate.Db userdata: depth (open db:transaction
--- calls), base (the revision the current change set started from),
--- actor (set_actor).
+-- Keyed weakly by the mandate.Db userdata: torn (the error of a writer that
+-- failed inside db:transaction, raised again when it ends).  The change
+-- set itself (its levels, revision, audit rows, actor) is the store's:
+-- src/store/change.c.
 local states = setmetatable({}, { __mode = "k" })
 
 local function state(db)
   local st = states[db]
   if not st then
-    st = { depth = 0 }
+    st = {}
     states[db] = st
   end
   return st
@@ -61,14 +62,6 @@ end
 -- }}}
 
 -- Change sets and audit rows {{{
-
--- closes a change set: the revision steps once, and only when the change
--- set wrote an audit row (rows of rolled-back savepoints are gone)
-local SQL_BUMP = "UPDATE meta SET value = ?1 WHERE key = 'revision'"
-  .. " AND EXISTS (SELECT 1 FROM audit WHERE revision = ?1)"
-local SQL_AUDIT = "INSERT INTO audit(revision, time, actor, op, subject,"
-  .. " before, after) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
-  .. " ?2, ?3, ?4, ?5, ?6)"
 
 local function encode(v)
   if v == nil then return nil end
@@ -87,36 +80,14 @@ local function same(a, b)
   return encode(a) == encode(b)
 end
 
---[[
-Write the audit row of one change, under the change set's revision
-base + 1; the revision itself is set once, when the change set commits.
-]]
+-- The audit row of one change (before/after as JSON text, nil when
+-- absent), under the revision the change set commits as.
 local function record_text(db, op, subject, before, after)
-  local st = state(db)
-  db:_exec(SQL_AUDIT, st.base + 1, st.actor, op, subject, before, after)
+  db:_audit(op, subject, before, after)
 end
 
 local function record(db, op, subject, before, after)
-  record_text(db, op, subject, encode(before), encode(after))
-end
-
-local function try(db, sql)
-  pcall(db._exec, db, sql)
-end
-
--- Undo an open transaction (own) or savepoint; the snapshot is stale, and
--- a writer's half-done work (st.torn) is gone.  Never raises: it runs
--- while another error is on its way.
-local function roll_back(db, own)
-  if own then
-    try(db, "ROLLBACK")
-    pcall(db._release, db)
-  else
-    try(db, "ROLLBACK TO mandate")
-    try(db, "RELEASE mandate")
-  end
-  pcall(db._touch_all, db)
-  state(db).torn = nil
+  db:_audit(op, subject, encode(before), encode(after))
 end
 
 local function store_error(message, code)
@@ -131,53 +102,45 @@ return nil, message, "busy", SQL readers likewise, checks read the
 committed state.  One whose owner died inside it (closed, or collected
 after the server dropped it) is rolled back by the next caller.
 ]]
-local function settle(db)
-  local st = state(db)
-  roll_back(db, true)
-  st.depth = 0
-end
-
 local BUSY = "another coroutine's change set is open on this store (its "
   .. "owner yielded inside it); try again once it has ended"
-
--- nil when the caller may write now, else the message of a "busy" result
-local function busy(db, name)
-  local where = db:_owner()
-  if where == "away" then return name and name .. ": " .. BUSY or BUSY end
-  if where == "gone" then settle(db) end
-  return nil
-end
 
 -- For the SQL readers (mandate.read): raise "busy" as a store error, or
 -- settle an abandoned change set first.
 local function may_read(db)
-  local why = busy(db)
-  if why then error(store_error(why, "busy"), 0) end
-end
-
--- A mandate.Error when the enclosing transaction is lost (SQLite rolls
--- back on its own after some I/O errors) or must roll back (st.torn):
--- nothing more may be written in it.
-local function check_alive(db, st, name)
-  if st.depth == 0 then return end
-  if st.torn then
-    error(store_error(name .. ": the enclosing transaction must roll back "
-      .. "after a writer failed in it (" .. tostring(st.torn) .. ")"), 0)
-  end
-  if not db:_in_transaction() then
-    error(store_error(name .. ": the enclosing transaction was rolled back "
-      .. "after an earlier failure"), 0)
+  local where = db:_owner()
+  if where == "away" then error(store_error(BUSY, "busy"), 0) end
+  if where == "gone" then
+    local level = db:_begin(true)     -- rolls the abandoned one back
+    if level then db:_end("rollback") end
+    state(db).torn = nil
   end
 end
 
--- The revision a change set starts from, read once it holds its
--- transaction.  Polling data_version first lets the snapshot notice other
--- connections' commits, so that `existing_id` can trust it until the change
--- set ends: nobody else can commit in between.
-local function start(db, own)
-  db:_poll()
-  if own then db:_claim() end
-  return read.revision(db)
+--[[
+Open a level of a change set for name: its depth (1: the outermost), or
+nil, message, code for a runtime failure ("busy": another coroutine's
+change set is open; BEGIN failed).  The store's own rules (a writer
+failed inside, SQLite rolled back by itself) raise as mandate.Errors
+naming the caller.
+]]
+local function begin(db, name, direct)
+  local ok, level, settled = pcall(db._begin, db, direct)
+  if not ok then
+    local e = level
+    if not V.is_store_error(e) then error(e, 0) end
+    if e.rule == "torn" then
+      error(store_error(name .. ": the enclosing transaction must roll back "
+        .. "after a writer failed in it (" .. tostring(state(db).torn) .. ")"), 0)
+    elseif e.rule == "lost" then
+      error(store_error(name .. ": the enclosing transaction was rolled back "
+        .. "after an earlier failure"), 0)
+    end
+    return nil, e.message, e.code
+  end
+  if level == nil then return nil, name .. ": " .. BUSY, "busy" end
+  if settled or level == 1 then state(db).torn = nil end
+  return level
 end
 
 -- statuses of run besides true: a usage error to raise at the caller, a
@@ -185,80 +148,44 @@ end
 local USAGE, FAILED = {}, {}
 
 --[[
-Inside db:transaction, run a writer whose impl checks everything before
-its first write without a savepoint of its own: a savepoint copies every
-page the writer touches into its journal, over a quarter of the cost of a
-set_access in a bulk change.  A usage error leaves nothing behind then;
-any other failure may strike between two writes, so it marks the
-transaction torn, and db:transaction rolls back.
-]]
-local function direct_result(st, ok, e)
-  if ok then return true, e end
-  if V.is_usage(e) then return USAGE, e.message end
-  st.torn = e
-  error(e, 0)
-end
-
-local function run_direct(db, st, name, impl, ...)
-  return direct_result(st, pcall(impl, db, name, ...))
-end
-
---[[
-Run a writer: open its transaction (BEGIN IMMEDIATE when none is open,
-else a savepoint), run impl, commit or roll back.  Returns true and impl's
-result, or USAGE and a message, or FAILED, message, code for a runtime
-failure outside db:transaction; raises anything else, and then the
-enclosing db:transaction must roll back (st.torn).  A direct writer skips
-the savepoint inside db:transaction (see run_direct).
+Run a writer as one level of a change set: the outermost (BEGIN IMMEDIATE)
+when none is open, else inside the enclosing one: a savepoint, or for a
+direct writer (impl checks everything before its first write) nothing at
+all, since a savepoint copies every page the writer touches into its
+journal.  Returns true and impl's result, or USAGE and a message, or
+FAILED, message, code for a runtime failure of an outermost one; raises
+anything else, and then the enclosing db:transaction must roll back (the
+store tears it).
 ]]
 local function run(db, name, impl, direct, ...)
-  local st = state(db)
-  local nested = st.depth > 0
-  check_alive(db, st, name)
-  if direct and nested then return run_direct(db, st, name, impl, ...) end
-  local own = not nested and not db:_in_transaction()
-  local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
-                                         or "SAVEPOINT mandate")
+  local level, why, code = begin(db, name, direct)
+  if not level then return FAILED, why, code end
+  local ok, result = pcall(impl, db, name, ...)
+  local usage = not ok and V.is_usage(result)
   if ok then
-    if not nested then ok, e = pcall(start, db, own) end
-    if ok then
-      if not nested then st.base = e end
-      local done, result = pcall(impl, db, name, ...)
-      if done then
-        if not nested then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
-        if ok then
-          ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate")
-        end
-        if ok then
-          if own then db:_release() end
-          return true, result
-        end
-      else
-        e = result
-      end
-    end
-    roll_back(db, own)
-  end
-  if V.is_usage(e) then return USAGE, e.message end
-  if not nested then
-    if V.is_store_error(e) then return FAILED, e.message, e.code end
+    local committed, e = pcall(db._end, db, "commit")
+    if committed then return true, result end
+    result = e
   else
-    st.torn = e
+    pcall(db._end, db, (usage or level == 1) and "rollback" or "tear")
   end
-  error(e, 0)
+  if usage then return USAGE, result.message end
+  if level > 1 then state(db).torn = result end
+  if level == 1 and V.is_store_error(result) then
+    return FAILED, result.message, result.code
+  end
+  error(result, 0)
 end
 
 -- A public writer around impl(db, name, ...), which returns the writer's
--- one result; a direct one (see run_direct) when impl checks all its
--- arguments before its first write: writer(name, impl, DIRECT).
+-- one result; a direct one (see run) when impl checks all its arguments
+-- before its first write: writer(name, impl, DIRECT).
 local DIRECT = true
 
 local function writer(name, impl, direct)
   return function(db, ...)
     local problem = V.db_problem(db, name)
     if problem then error(problem, 2) end
-    local why = busy(db, name)
-    if why then return nil, why, "busy" end
     local status, a, b = run(db, name, impl, direct, ...)
     if status == true then return a end
     if status == USAGE then error(a, 2) end
@@ -287,7 +214,8 @@ end
 -- @function transaction
 -- @tparam function fn called as fn(db)
 -- @return fn's results, or true when it returns none
--- @treturn[2] nil when the transaction cannot begin or commit
+-- @treturn[2] nil when the transaction cannot begin or commit, or
+-- another coroutine's is open ("busy")
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 -- @raise whatever fn raises, or a writer's failure fn caught, after the
@@ -298,54 +226,39 @@ function W.transaction(db, fn)
   if not callable(fn) then
     error("transaction: fn: expected a function, got " .. show(fn), 2)
   end
-  local why = busy(db, "transaction")
-  if why then return nil, why, "busy" end
+  local level, why, code = begin(db, "transaction", false)
+  if not level then return nil, why, code end
+  local r = pack(pcall(fn, db))
   local st = state(db)
-  local outer = st.depth == 0
-  local own = outer and not db:_in_transaction()
-  check_alive(db, st, "transaction")
-  local ok, e = pcall(db._exec, db, own and "BEGIN IMMEDIATE"
-                                         or "SAVEPOINT mandate")
-  if ok and outer then
-    ok, e = pcall(start, db, own)
-    if ok then st.base = e else roll_back(db, own) end
+  if not r[1] then
+    pcall(db._end, db, "rollback")
+    error(r[2], 0)                    -- fn's error, the very same value
   end
+  local ok, e = pcall(db._end, db, "commit")
   if ok then
-    st.depth = st.depth + 1
-    local r = pack(pcall(fn, db))
-    st.depth = st.depth - 1
-    if not r[1] then
-      roll_back(db, own)
-      error(r[2], 0)                  -- fn's error, the very same value
-    end
-    if st.torn then                   -- fn caught a writer's failure
-      e = st.torn
-      roll_back(db, own)
-      error(e, 0)
-    end
-    if outer then ok, e = pcall(db._exec, db, SQL_BUMP, st.base + 1) end
-    if ok then ok, e = pcall(db._exec, db, own and "COMMIT" or "RELEASE mandate") end
-    if ok then
-      if own then db:_release() end
-      if r.n == 1 then return true end
-      return unpack(r, 2, r.n)
-    end
-    roll_back(db, own)
+    if r.n == 1 then return true end
+    return unpack(r, 2, r.n)
   end
-  -- our own BEGIN or COMMIT failed: a runtime failure is a result
-  if V.is_store_error(e) and outer then return nil, e.message, e.code end
+  if V.is_store_error(e) and e.rule == "torn" then   -- fn caught a writer's failure
+    e = st.torn
+    if level == 1 then st.torn = nil end
+    error(e, 0)
+  end
+  -- our own COMMIT failed: a runtime failure is a result
+  if V.is_store_error(e) and level == 1 then return nil, e.message, e.code end
   error(e, 0)
 end
 
---- Set who is acting: recorded as the actor of every audit row written
--- through this handle from now on.
+--- Set who is acting: recorded as the actor of every change set
+-- committed through this handle from now on (a change set's actor is the
+-- one set when it commits).
 -- @function set_actor
 -- @tparam string|nil name a key-like string ("admin@example.com"), or nil
 -- for nobody
 -- @treturn boolean true
 W.set_actor = V.method("set_actor", function(db, name)
   if name ~= nil then V.key("set_actor", "name", name) end
-  state(db).actor = name
+  db:_set_actor(name)
   return true
 end)
 
@@ -353,7 +266,7 @@ end)
 -- @function actor
 -- @treturn string|nil
 W.actor = V.method("actor", function(db)
-  return state(db).actor
+  return db:_actor()
 end)
 -- }}}
 

@@ -201,7 +201,7 @@ static void renew_keys(ldb *d, const mdt_snap *s);
 ** I/O yields: while the owner is suspended, a call from anywhere else
 ** must neither see its uncommitted rows nor join it.  So:
 **  - a change set opened by a coroutine (not the main thread, which
-**    cannot yield) claims the handle (db:_claim) and pins the committed
+**    cannot yield) claims the handle (db:_begin) and pins the committed
 **    snapshot (mdt_store_pin);
 **  - a call made while the owner is suspended, or after it died inside
 **    the change set, is "away": its checks read the pinned snapshot,
@@ -243,38 +243,128 @@ static int l_owner(lua_State *L)
   return 1;
 }
 
-/*
-** db:_claim(): the change set just opened (BEGIN, nothing written yet)
-** belongs to the running coroutine; on the main thread nothing is
-** claimed.  A failed pin raises a mandate.Error: the caller rolls back.
-*/
-static int l_claim(lua_State *L)
+/* Release d's claim: its change set has ended. */
+static void release(lua_State *L, ldb *d)
 {
-  ldb *d = todb(L);
-  int rc;
-  if (lua_pushthread(L)) return 0;          /* the main thread */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, d->owner);
-  lua_pushvalue(L, -2);
-  lua_rawseti(L, -2, 1);
-  if ((rc = mdt_store_pin(d->st)) != MDT_OK) {
-    lua_pushnil(L);
-    lua_rawseti(L, -2, 1);
-    return raise_store(L, d->st, rc);
-  }
-  d->owned = 1;
-  return 0;
-}
-
-/* db:_release(): the claimed change set has ended (committed or not). */
-static int l_release(lua_State *L)
-{
-  ldb *d = todb(L);
+  if (!d->owned) return;
   d->owned = 0;
   mdt_store_unpin(d->st);
   lua_rawgeti(L, LUA_REGISTRYINDEX, d->owner);
   lua_pushnil(L);
   lua_rawseti(L, -2, 1);
+  lua_pop(L, 1);
+}
+
+/*
+** Raise a change set's failure: a mandate.Error whose rule names the
+** change set's own rules ("torn", "lost"), for the Lua layer to word.
+*/
+static int raise_change(lua_State *L, ldb *d, int rc)
+{
+  const char *rule = rc == MDT_TORN ? "torn" : rc == MDT_LOST ? "lost" : NULL;
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, code_name(rule ? MDT_ERROR : rc));
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, mdt_store_errmsg(d->st));
+  lua_setfield(L, -2, "message");
+  if (rule) {
+    lua_pushstring(L, rule);
+    lua_setfield(L, -2, "rule");
+  }
+  luaL_getmetatable(L, ERROR_TYPE);
+  lua_setmetatable(L, -2);
+  return lua_error(L);
+}
+
+/*
+** db:_begin(direct) -> level (1: the outermost), settled: open a level of
+** a change set (mdt_change_begin), after rolling back one whose owner is
+** gone (settled = true: the Lua layer forgets its state).  The outermost,
+** opened by a coroutine, claims the handle and pins the committed
+** snapshot.  nil, "busy" while another coroutine's change set is open;
+** a failure raises (raise_change).
+*/
+static int l_begin(lua_State *L)
+{
+  ldb *d = todb(L);
+  int direct = lua_toboolean(L, 2), level, rc, settled = 0;
+  switch (owner_state(L, d)) {
+    case OWN_AWAY:
+      lua_pushnil(L);
+      lua_pushliteral(L, "busy");
+      return 2;
+    case OWN_GONE:
+      mdt_change_abandon(d->st);
+      release(L, d);
+      settled = 1;
+      break;
+    default: break;
+  }
+  if ((rc = mdt_change_begin(d->st, direct, &level)) != MDT_OK)
+    return raise_change(L, d, rc);
+  if (level == 1 && !lua_pushthread(L)) {   /* a coroutine: claim */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, d->owner);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, 1);
+    if ((rc = mdt_store_pin(d->st)) != MDT_OK) {
+      lua_pushnil(L);
+      lua_rawseti(L, -2, 1);
+      mdt_change_end(d->st, MDT_CHANGE_ROLLBACK);
+      return raise_change(L, d, rc);
+    }
+    d->owned = 1;
+  }
+  lua_pushinteger(L, level);
+  lua_pushboolean(L, settled);
+  return 2;
+}
+
+static const char *const end_names[] = { "commit", "rollback", "tear", NULL };
+
+/*
+** db:_end(how): close the innermost level ("commit", "rollback", "tear":
+** see mdt_change_end); the outermost releases the handle.  A failure
+** raises (raise_change), the change set rolled back.
+*/
+static int l_end(lua_State *L)
+{
+  ldb *d = todb(L);
+  int how = check_option(L, 2, end_names);
+  int rc = mdt_change_end(d->st, how);
+  if (mdt_change_level(d->st) == 0) release(L, d);
+  if (rc != MDT_OK) return raise_change(L, d, rc);
   return 0;
+}
+
+/* db:_audit(op, subject, before, after): an audit row of the change set
+** (before/after: JSON texts or nil). */
+static int l_audit(lua_State *L)
+{
+  ldb *d = todb(L);
+  size_t nb = 0, na = 0;
+  const char *op = luaL_checkstring(L, 2), *subject = luaL_checkstring(L, 3);
+  const char *before = luaL_optlstring(L, 4, NULL, &nb);
+  const char *after = luaL_optlstring(L, 5, NULL, &na);
+  int rc = mdt_change_audit(d->st, op, subject, before, nb, after, na);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  return 0;
+}
+
+/* db:_set_actor(name or nil): recorded with every revision from now on. */
+static int l_set_actor(lua_State *L)
+{
+  ldb *d = todb(L);
+  int rc = mdt_change_set_actor(d->st, luaL_optstring(L, 2, NULL));
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  return 0;
+}
+
+static int l_actor(lua_State *L)
+{
+  const char *actor = mdt_change_actor(todb(L)->st);
+  if (actor) lua_pushstring(L, actor);
+  else lua_pushnil(L);
+  return 1;
 }
 /* }}} */
 
@@ -548,20 +638,6 @@ static int l_in_transaction(lua_State *L)
 {
   lua_pushboolean(L, !sqlite3_get_autocommit(mdt_store_db(todb(L)->st)));
   return 1;
-}
-
-/*
-** db:_poll(): look at PRAGMA data_version now, so that a commit of another
-** connection marks the snapshot stale.  A change set calls it once it holds
-** its transaction: nobody else can commit before it ends, so _known may
-** trust the snapshot until then.
-*/
-static int l_poll(lua_State *L)
-{
-  ldb *d = todb(L);
-  int rc = mdt_store_refresh(d->st);
-  if (rc != MDT_OK) raise_store(L, d->st, rc);
-  return 0;
 }
 
 static const char *const kind_names[] = {
@@ -1580,8 +1656,11 @@ static const luaL_Reg db_methods[] = {
   { "prepare", l_prepare },
   { "_prepare_ids", l_prepare_ids },
   { "_owner", l_owner },
-  { "_claim", l_claim },
-  { "_release", l_release },
+  { "_begin", l_begin },
+  { "_end", l_end },
+  { "_audit", l_audit },
+  { "_set_actor", l_set_actor },
+  { "_actor", l_actor },
   { "_check_prepared", l_check_prepared },
   { "id", l_id },
   { "access", l_access },
@@ -1598,7 +1677,6 @@ static const luaL_Reg db_methods[] = {
   { "_touch_all", l_touch_all },
   { "_touch_user", l_touch_user },
   { "_in_transaction", l_in_transaction },
-  { "_poll", l_poll },
   { "_known", l_known },
   { NULL, NULL }
 };

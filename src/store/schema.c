@@ -216,6 +216,39 @@ static const char *const migrations[] = {
   "DROP TABLE access;"
   "ALTER TABLE access_v3 RENAME TO access;"
   "CREATE INDEX access_tenant ON access(tenant_id);",
+
+  /*
+  ** 4: the audit made for bulk work.  A change set's time and actor are
+  ** one row of revisions, written when it commits, instead of a time
+  ** computed and an actor indexed for every audit row.  The audit keeps
+  ** two indexes: by subject (a user's or an entity's history) and by
+  ** revision (db:audit's bounds; appended in order, so cheap to keep).
+  ** Rows from before keep their own time and actor (NULL in newer rows).
+  */
+  "CREATE TABLE revisions ("
+  "  revision INTEGER PRIMARY KEY,"
+  "  time     TEXT NOT NULL,"
+  "  actor    TEXT"
+  ") STRICT;"
+  "CREATE INDEX revisions_time ON revisions(time);"
+  "INSERT INTO revisions(revision, time, actor)"
+  "  SELECT revision, min(time), NULL FROM audit GROUP BY revision;"
+  "CREATE TABLE audit_v4 ("
+  "  id       INTEGER PRIMARY KEY,"
+  "  revision INTEGER NOT NULL,"
+  "  op       TEXT NOT NULL,"
+  "  subject  TEXT NOT NULL,"
+  "  before   TEXT,"
+  "  after    TEXT,"
+  "  time     TEXT,"
+  "  actor    TEXT"
+  ") STRICT;"
+  "INSERT INTO audit_v4(id, revision, op, subject, before, after, time, actor)"
+  "  SELECT id, revision, op, subject, before, after, time, actor FROM audit;"
+  "DROP TABLE audit;"
+  "ALTER TABLE audit_v4 RENAME TO audit;"
+  "CREATE INDEX audit_subject ON audit(subject);"
+  "CREATE INDEX audit_revision ON audit(revision);",
 };
 
 /*

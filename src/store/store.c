@@ -293,6 +293,8 @@ void mdt_store_close(mdt_store *st)
   mdt_store_unpin(st);
   mdt_snap_free(st->snap);
   free(st->touched);
+  free(st->changes);
+  free(st->actor);
   free(st);
 }
 

@@ -121,6 +121,46 @@ const mdt_snap *mdt_store_pinned(const mdt_store *st);
 void mdt_store_unpin(mdt_store *st);
 
 /*
+** Change sets (change.c).  mdt_change_begin opens a level: the outermost
+** takes the write lock (BEGIN IMMEDIATE; a savepoint inside a transaction
+** opened by someone else), polls for other connections' commits and reads
+** the revision; an inner one is a savepoint, or nothing when direct (a
+** writer that checks everything before its first write).  *level gets the
+** new depth, 1 for the outermost.  Refused with MDT_TORN after a writer
+** failed inside an open level (it can only roll back), MDT_LOST when SQLite
+** rolled the transaction back by itself (some I/O errors do).  mdt_change_end closes the innermost level: COMMIT (the
+** outermost writes its revision when an audit row survived, with the time
+** and the actor), ROLLBACK (undo the level; a direct level has nothing to
+** undo), or TEAR (roll back what can be, and the level around it only
+** rolls back from then on).  Committing a torn level rolls it back and
+** returns MDT_TORN; a failing COMMIT rolls back and returns the failure.
+** Any rollback marks the snapshot stale.
+*/
+#define MDT_TORN 100            /* results of the change set's own rules */
+#define MDT_LOST 101
+#define MDT_CHANGE_COMMIT 0
+#define MDT_CHANGE_ROLLBACK 1
+#define MDT_CHANGE_TEAR 2
+int mdt_change_begin(mdt_store *st, int direct, int *level);
+int mdt_change_end(mdt_store *st, int how);
+
+/* Write an audit row of the open change set (texts of the given length,
+   before/after NULL when absent). */
+int mdt_change_audit(mdt_store *st, const char *op, const char *subject,
+                     const char *before, size_t nbefore, const char *after,
+                     size_t nafter);
+
+/* The depth of the open change set, 0 when none. */
+int mdt_change_level(const mdt_store *st);
+
+/* Roll back whatever is open (its owner is gone). */
+void mdt_change_abandon(mdt_store *st);
+
+/* Who acts: recorded with every revision from now on (NULL: nobody). */
+int mdt_change_set_actor(mdt_store *st, const char *actor);
+const char *mdt_change_actor(const mdt_store *st);
+
+/*
 ** A number that changes before the snapshot changes in any way (a
 ** rebuild, or a patch of users whose keys may change): what a caller
 ** derived from the snapshot, such as ids of keys, holds until it moves.

@@ -6,6 +6,12 @@
 
 #include "store.h"
 
+typedef struct mdt_change {  /* one open level of a change set */
+  int kind;                 /* see change.c */
+  int torn;                 /* a writer failed in it: it can only roll back */
+  int64_t audited;          /* audit rows written before it began */
+} mdt_change;
+
 typedef struct stmt_slot {
   char *sql;                /* owned copy of the statement text */
   size_t len;
@@ -30,6 +36,11 @@ struct mdt_store {
   int64_t rebuilds, patches;
   uint64_t epoch;           /* steps before the snapshot changes in any way */
   int64_t users_loaded;     /* user rows read, to notice deleted users */
+  mdt_change *changes;      /* the open levels of the change set */
+  size_t nchanges, capchanges;
+  int64_t base;             /* the revision it started from */
+  int64_t audited;          /* audit rows it holds */
+  char *actor;              /* recorded with each revision; NULL: nobody */
   char errmsg[512];
 };
 
