@@ -41,6 +41,11 @@ $(BUILD)/bench_floor.so: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
+# the bulk write figure's baseline: the same rows by a bare C loop
+$(BUILD)/bench_bulk.so: bench/bulk.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $< $(SQL_LIB)
+
 # what building and running need (a compiler, pkg-config, SQLite, this Lua)
 # and what the gates need besides (every Lua, busted, linters, nginx, ...)
 deps:
@@ -81,7 +86,7 @@ demo: deps all
 	@$(RUNENV) $(LUA) examples/demo.lua build
 	@echo; echo "== The engine from C alone (examples/c/quickstart.c)"; $(BUILD)/quickstart
 
-bench: deps all $(BUILD)/bench_floor.so
+bench: deps all $(BUILD)/bench_floor.so $(BUILD)/bench_bulk.so
 	$(RUNENV) $(LUA) bench/run.lua S M
 	$(RUNENV) $(LUA) bench/contacts_bench.lua | tee -a bench/results.md
 
@@ -101,7 +106,7 @@ bench-instructions: deps-gates all
 bench-checker: deps all
 	$(RUNENV) $(LUA) bench/checker.lua
 
-bench-large: deps all $(BUILD)/bench_floor.so
+bench-large: deps all $(BUILD)/bench_floor.so $(BUILD)/bench_bulk.so
 	$(RUNENV) $(LUA) bench/run.lua L
 
 # -- quality gates -----------------------------------------------------------
