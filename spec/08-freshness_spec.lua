@@ -5,6 +5,7 @@
 -- interval.
 
 local mandate = require "mandate"
+local helpers = require "helpers"
 
 local ALLOWED = { true }
 local function denied(reason) return { false, reason } end
@@ -143,6 +144,36 @@ describe("freshness: writes through the same db", function()
     local after = db:stats()
     assert.equal(before.rebuilds, after.rebuilds)
     assert.is_true(after.patches > before.patches)
+  end)
+end)
+
+describe("freshness: rows written by SQL, not by a writer", function()
+  -- what goes stale is declared once beside the tables (TEMP triggers, see
+  -- src/store/schema.c): whatever writes a row, the next check sees it
+  local db
+  before_each(function() db = helpers.world() end)
+
+  it("a user's row is patched, a deleted or structural row rebuilds", function()
+    assert.is_true(db:check("bob", "documents.see", { tenant = "team-a" }))
+    local stats = db:stats()
+    db:_exec("UPDATE access SET access = 'hidden' WHERE user_id = ?1 AND tenant_id = ?2",
+             db:id("user", "bob"), db:id("tenant", "team-a"))
+    assert.same({ false, "tenant_hidden" }, { db:check("bob", "documents.see", { tenant = "team-a" }) })
+    assert.equal(stats.patches + 1, db:stats().patches)
+    assert.equal(stats.rebuilds, db:stats().rebuilds)
+    db:_exec("UPDATE tenants SET default_access = 'full' WHERE key = 'team-a'")
+    db:_exec("DELETE FROM access WHERE user_id = ?1", db:id("user", "bob"))
+    assert.is_true(db:check("bob", "documents.see", { tenant = "team-a" }))
+    assert.equal(stats.rebuilds + 1, db:stats().rebuilds)
+  end)
+
+  it("a transaction rolled back by SQL leaves the snapshot as committed", function()
+    assert.is_true(db:check("bob", "documents.see", { tenant = "team-a" }))
+    db:_exec("BEGIN")
+    db:set_access("bob", "team-a", "hidden")
+    assert.same({ false, "tenant_hidden" }, { db:check("bob", "documents.see", { tenant = "team-a" }) })
+    db:_exec("ROLLBACK")
+    assert.is_true(db:check("bob", "documents.see", { tenant = "team-a" }))
   end)
 end)
 

@@ -46,7 +46,8 @@
 -- **Speed.**  A resolved list's members (their keys, labels, channels and
 -- tags, in the stable order) are compiled once and cached per store
 -- handle until the next change to contacts, roles or lists, by any
--- process (the meta row 'revision.contacts' counts those changes); each
+-- process (seen as checks see changes: at once through this handle,
+-- within the refresh interval from others); each
 -- call then only gates and de-duplicates.  The role tables in a result
 -- (with their `channels` and `tags`) come from that cache and are shared
 -- by every result taken from it: read them, never modify them (copy
@@ -66,15 +67,9 @@ local text_value, same = write.text_value, write.same
 
 -- Change log {{{
 
-local SQL_CHANGED = "UPDATE meta SET value = value + 1"
-  .. " WHERE key = 'revision.contacts'"
-local SQL_CONTACTS_REVISION = "SELECT value FROM meta"
-  .. " WHERE key = 'revision.contacts'"
-
--- The audit row of one change, and one more step of 'revision.contacts'
--- (which invalidates the resolved lists cached by every handle).
+-- The audit row of one change.  The store learns by itself that the
+-- resolved lists went stale (its triggers: src/store/schema.c).
 local function log(db, op, subject, before, after)
-  db:_exec(SQL_CHANGED)
   record(db, op, subject, before, after)
 end
 -- }}}
@@ -892,25 +887,24 @@ local function first_by_channel(m, channel)
   return first
 end
 
--- Compiled lists per store handle: {revision = 'revision.contacts',
+-- Compiled lists per store handle: {epoch = the store's lists epoch,
 -- lists = {[list id] = members}, entries = {[role id] = entry}, unfilled =
 -- {[role id] = entry without its channels and tags yet}}.
 local caches = setmetatable({}, { __mode = "k" })
 
 --[[
-The cache to resolve with.  Inside a read transaction the cache is right
-when its revision is the one read now: 'revision.contacts' only grows in
-committed history, and the writes of an open transaction raise it (their
-rollback lowers it with the data).  A cache for another revision is made
-afresh, and kept only when the state is committed (no transaction of the
-caller was open); a change the caller has not committed yet gets a
-throwaway one.
+The cache to resolve with: right while the store's lists epoch stands
+still (it steps with every row written to the contacts tables, every
+rollback and every commit of another connection once polled).  A cache
+for another epoch is made afresh, and kept only when the state is
+committed (no transaction of the caller was open); a change the caller
+has not committed yet gets a throwaway one.
 ]]
 local function cache_for(db, committed)
-  local revision = db:_row(SQL_CONTACTS_REVISION).value
+  local epoch = db:_lists_epoch()
   local cache = caches[db]
-  if cache and cache.revision == revision then return cache end
-  cache = { revision = revision, lists = {}, entries = {}, unfilled = {} }
+  if cache and cache.epoch == epoch then return cache end
+  cache = { epoch = epoch, lists = {}, entries = {}, unfilled = {} }
   if committed then caches[db] = cache end
   return cache
 end

@@ -387,7 +387,6 @@ W.set_levels = writer("set_levels", function(db, fn, levels)
     if not depth[name] then db:_exec(SQL_DROP_LEVEL, name) end
   end
   for d, name in ipairs(names) do db:_exec(SQL_PUT_LEVEL, name, d - 1) end
-  db:_touch_all()
   record(db, fn, "levels", old[1] and old or nil, names)
   return true
 end)
@@ -504,7 +503,6 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
     _, id = db:_exec(SQL_INSERT_UNIT, key, level, parent and parent.id,
                      after.label)
   end
-  db:_touch_all()
   record(db, fn, "unit:" .. key, before, after)
   return id
 end)
@@ -561,7 +559,6 @@ W.delete_unit = writer("delete_unit", function(db, fn, key, opts)
     db:_exec(SQL_DELETE_UNIT, subtree[k].id)
     record(db, fn, "unit:" .. subtree[k].key, before, nil)
   end
-  db:_touch_all()
   return true
 end)
 -- }}}
@@ -605,7 +602,6 @@ W.put_tenant = writer("put_tenant", function(db, fn, key, opts)
     local _
     _, id = db:_exec(SQL_INSERT_TENANT, key, after.label, after.default)
   end
-  db:_touch_all()
   record(db, fn, "tenant:" .. key, before, after)
   return id
 end)
@@ -665,7 +661,6 @@ W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
   local before = read.tenant(db, key)
   db:_exec(SQL_DELETE_TENANT, row.id)
   record(db, fn, "tenant:" .. key, before, nil)
-  db:_touch_all()
   return true
 end)
 -- }}}
@@ -767,7 +762,6 @@ W.put_right = writer("put_right", function(db, fn, key, opts)
     _, id = db:_exec(SQL_INSERT_RIGHT, key, kind, after.mode, customer,
                      after.area, after.label)
   end
-  db:_touch_all()
   record(db, fn, "right:" .. key, before, after)
   return id
 end)
@@ -822,7 +816,6 @@ W.delete_right = writer("delete_right", function(db, fn, key, opts)
   local before = read.right(db, key)
   db:_exec(SQL_DELETE_RIGHT, row.id)
   record(db, fn, "right:" .. key, before, nil)
-  db:_touch_all()
   return true
 end)
 -- }}}
@@ -911,7 +904,6 @@ W.put_bundle = writer("put_bundle", function(db, fn, key, opts)
     db:_exec(SQL_CLEAR_BUNDLE, id)
     for _, v in ipairs(list) do db:_exec(SQL_PUT_BUNDLE_VALUE, id, v.id, v.text) end
   end
-  db:_touch_all()
   record(db, fn, "bundle:" .. key, before, after)
   return id
 end)
@@ -934,7 +926,6 @@ W.set_bundle_right = writer("set_bundle_right",
   local old = db:_row(SQL_BUNDLE_VALUE, b.id, r.id)
   if old and old.value == text then return true end
   db:_exec(SQL_PUT_BUNDLE_VALUE, b.id, r.id, text)
-  db:_touch_all()
   record(db, fn, "bundle:" .. bundle,
          old and { right = right, value = read.value(r.kind, old.value) },
          { right = right, value = read.value(r.kind, text) })
@@ -957,7 +948,6 @@ W.clear_bundle_right = writer("clear_bundle_right",
   local old = db:_row(SQL_BUNDLE_VALUE, b.id, r.id)
   if not old then return true end
   db:_exec(SQL_DELETE_BUNDLE_VALUE, b.id, r.id)
-  db:_touch_all()
   record(db, fn, "bundle:" .. bundle,
          { right = right, value = read.value(r.kind, old.value) }, nil)
   return true
@@ -1000,7 +990,6 @@ W.delete_bundle = writer("delete_bundle", function(db, fn, key, opts)
   db:_exec(SQL_CLEAR_BUNDLE, row.id)
   db:_exec(SQL_DELETE_BUNDLE, row.id)
   record(db, fn, "bundle:" .. key, before, nil)
-  db:_touch_all()
   return true
 end)
 -- }}}
@@ -1087,7 +1076,6 @@ W.put_user = writer("put_user", function(db, fn, key, opts)
     db:_exec(SQL_CLEAR_USER_BUNDLES, id)
     for i, b in ipairs(bundles) do db:_exec(SQL_ADD_USER_BUNDLE, id, i, b.id) end
   end
-  db:_touch_user(id)
   record(db, fn, "user:" .. key, before, after)
   return id
 end)
@@ -1123,7 +1111,6 @@ W.delete_user = writer("delete_user", function(db, fn, key, opts)
   before.access = read.access(db, row.id)
   before.customers = read.customers(db, row.id)
   for _, sql in ipairs(SQL_DELETE_USER_ROWS) do db:_exec(sql, row.id) end
-  db:_touch_all()
   record(db, fn, "user:" .. key, before, nil)
   return true
 end)
@@ -1156,7 +1143,6 @@ W.set_override = writer("set_override", function(db, fn, user, right, value)
   local old = db:_row(SQL_OVERRIDE, uid, r.id)
   if old and old.value == text then return true end
   db:_exec(SQL_PUT_OVERRIDE, uid, r.id, text)
-  db:_touch_user(uid)
   record(db, fn, "user:" .. user,
          old and { right = right, value = read.value(r.kind, old.value) },
          { right = right, value = read.value(r.kind, text) })
@@ -1178,7 +1164,6 @@ W.clear_override = writer("clear_override", function(db, fn, user, right)
   local old = db:_row(SQL_OVERRIDE, uid, r.id)
   if not old then return true end
   db:_exec(SQL_DELETE_OVERRIDE, uid, r.id)
-  db:_touch_user(uid)
   record(db, fn, "user:" .. user,
          { right = right, value = read.value(r.kind, old.value) }, nil)
   return true
@@ -1207,7 +1192,6 @@ W.set_access = writer("set_access", function(db, fn, user, tenant, access)
   local old = db:_row(SQL_ACCESS_ROW, uid, tid)
   if old and old.access == access then return true end
   db:_exec(SQL_PUT_ACCESS, uid, tid, access)
-  db:_touch_user(uid)
   record_text(db, fn, "user:" .. user,
               old and access_text(tenant, old.access),
               access_text(tenant, access))
@@ -1229,7 +1213,6 @@ W.clear_access = writer("clear_access", function(db, fn, user, tenant)
   local old = db:_row(SQL_ACCESS_ROW, uid, tid)
   if not old then return true end
   db:_exec(SQL_DELETE_ACCESS, uid, tid)
-  db:_touch_user(uid)
   record_text(db, fn, "user:" .. user, access_text(tenant, old.access), nil)
   return true
 end, DIRECT)
@@ -1263,7 +1246,6 @@ W.assign_customer = writer("assign_customer", function(db, fn, user, customer)
     _, cid = db:_exec(SQL_INSERT_CUSTOMER, customer)
   end
   db:_exec(SQL_ADD_MANAGER, uid, cid)
-  db:_touch_user(uid)
   record(db, fn, "user:" .. user, nil, { customer = customer })
   return true
 end, DIRECT)
@@ -1284,7 +1266,6 @@ W.unassign_customer = writer("unassign_customer",
   local c = read.row(db, "customer", customer)
   if not (c and db:_row(SQL_MANAGER, uid, c.id)) then return true end
   db:_exec(SQL_DROP_MANAGER, uid, c.id)
-  db:_touch_user(uid)
   record(db, fn, "user:" .. user, { customer = customer }, nil)
   return true
 end, DIRECT)

@@ -621,17 +621,19 @@ static int l_row(lua_State *L)
   return held(L, row, 0);
 }
 
-static int l_touch_all(lua_State *L)
-{
-  mdt_store_touch_all(todb(L)->st);
-  return 0;
-}
-
-static int l_touch_user(lua_State *L)
+/*
+** db:_lists_epoch() -> a number that steps whenever a distribution list
+** may have changed (see mdt_store_lists_epoch), after polling for other
+** connections' commits (PRAGMA data_version: a resolved list shows them
+** at once).
+*/
+static int l_lists_epoch(lua_State *L)
 {
   ldb *d = todb(L);
-  mdt_store_touch_user(d->st, (mdt_id)luaL_checkinteger(L, 2));
-  return 0;
+  int rc = mdt_store_refresh(d->st);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  lua_pushinteger(L, (lua_Integer)mdt_store_lists_epoch(d->st));
+  return 1;
 }
 
 static int l_in_transaction(lua_State *L)
@@ -1674,8 +1676,7 @@ static const luaL_Reg db_methods[] = {
   { "_exec", l_exec },
   { "_rows", l_rows },
   { "_row", l_row },
-  { "_touch_all", l_touch_all },
-  { "_touch_user", l_touch_user },
+  { "_lists_epoch", l_lists_epoch },
   { "_in_transaction", l_in_transaction },
   { "_known", l_known },
   { NULL, NULL }

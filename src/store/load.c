@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "store_int.h"
+#include "schema_int.h"
 
 /* Rows of the model, in the order the builder wants them {{{ */
 
@@ -583,7 +584,10 @@ int mdt_store_refresh(mdt_store *st)
   int64_t v;
   int rc = data_version(st, &v);
   if (rc != MDT_OK) return rc;
-  if (v != st->data_version) st->stale = 1;
+  if (v != st->data_version) {     /* another connection committed */
+    st->stale = 1;
+    st->lists++;
+  }
   st->data_version = v;
   st->next_poll = st->interval >= 0 ? now() + st->interval : 0;
   return MDT_OK;
@@ -597,11 +601,63 @@ const mdt_snap *mdt_store_current(const mdt_store *st)
 void mdt_store_touch_all(mdt_store *st)
 {
   st->stale = 1;
+  st->lists++;                      /* a rollback may undo list rows too */
+}
+
+uint64_t mdt_store_lists_epoch(const mdt_store *st)
+{
+  return st->lists;
+}
+
+/* The SQL functions of the TEMP triggers (schema.c: mdt_schema_watch). */
+static void sql_touch_all(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+  (void)n;
+  (void)v;
+  mdt_store_touch_all((mdt_store *)sqlite3_user_data(cx));
+}
+
+static void sql_touch_user(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+  (void)n;
+  mdt_store_touch_user((mdt_store *)sqlite3_user_data(cx),
+                       (mdt_id)sqlite3_value_int64(v[0]));
+}
+
+static void sql_touch_lists(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+  (void)n;
+  (void)v;
+  ((mdt_store *)sqlite3_user_data(cx))->lists++;
+}
+
+static void on_rollback(void *st)
+{
+  mdt_store_touch_all((mdt_store *)st);
+}
+
+int mdt_store_watch(mdt_store *st)
+{
+  int rc = sqlite3_create_function(st->db, "mandate_touch_all", 0,
+                                   SQLITE_UTF8, st, sql_touch_all, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(st->db, "mandate_touch_user", 1,
+                                 SQLITE_UTF8, st, sql_touch_user, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(st->db, "mandate_touch_lists", 0,
+                                 SQLITE_UTF8, st, sql_touch_lists, NULL, NULL);
+  if (rc == SQLITE_OK) rc = mdt_schema_watch(st->db);
+  /* any rollback of a whole transaction, by a writer, by SQL or by SQLite
+     itself after an I/O error, may undo rows the snapshot holds */
+  sqlite3_rollback_hook(st->db, on_rollback, st);
+  return rc == SQLITE_OK ? MDT_OK : mdt_store_fail(st, rc);
 }
 
 int mdt_store_touch_user(mdt_store *st, mdt_id user)
 {
   if (st->stale) return MDT_OK;                /* a rebuild covers it */
+  if (st->ntouched > 0 && st->touched[st->ntouched - 1] == user)
+    return MDT_OK;                  /* an update's old and new row */
   if (st->ntouched == st->captouched) {
     size_t cap = st->captouched ? st->captouched * 2 : 16;
     mdt_id *t = realloc(st->touched, cap * sizeof *t);

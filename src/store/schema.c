@@ -7,6 +7,7 @@
 ** Migrations are append-only: never edit one that has shipped.
 */
 #include <stddef.h>
+#include <stdio.h>
 #include "schema_int.h"
 
 /*
@@ -248,8 +249,83 @@ static const char *const migrations[] = {
   "DROP TABLE audit;"
   "ALTER TABLE audit_v4 RENAME TO audit;"
   "CREATE INDEX audit_subject ON audit(subject);"
-  "CREATE INDEX audit_revision ON audit(revision);",
+  "CREATE INDEX audit_revision ON audit(revision);"
+  /* the resolved lists learn what went stale as the snapshot does
+     (mdt_schema_watch), not from a counter every writer bumps */
+  "DELETE FROM meta WHERE key = 'revision.contacts';",
 };
+
+/*
+** What a change to each table makes stale, declared once beside the
+** tables: the whole snapshot (ALL: structure, and any delete, since
+** writers take ids from the snapshot and a patch cannot reset a row that
+** is gone), one user's part of it (patched at the next check), or the
+** resolved distribution lists (LISTS).  mdt_schema_watch makes these TEMP
+** triggers on every connection, so whatever writes a row (a writer, a
+** future C writer, a spec's raw SQL) is seen.  The SQL functions are the
+** store's (load.c).  Tables not named here (meta, audit, revisions)
+** change no decision.
+*/
+#define ALL "mandate_touch_all()"
+#define LISTS "mandate_touch_lists()"
+#define USER(row, col) "mandate_touch_user(" row "." col ")"
+
+static const struct watch {
+  const char *table, *insert, *update, *delete;
+} watches[] = {
+  { "levels", ALL, ALL, ALL },
+  { "units", ALL, ALL, ALL },
+  { "tenants", ALL, ALL, ALL },
+  { "rights", ALL, ALL, ALL },
+  { "bundles", ALL, ALL, ALL },
+  { "bundle_rights", ALL, ALL, ALL },
+  { "users", USER("NEW", "id"), USER("NEW", "id"), ALL },
+  { "user_bundles", USER("NEW", "user_id"),
+    USER("OLD", "user_id") ", " USER("NEW", "user_id"), USER("OLD", "user_id") },
+  { "overrides", USER("NEW", "user_id"),
+    USER("OLD", "user_id") ", " USER("NEW", "user_id"), USER("OLD", "user_id") },
+  { "access", USER("NEW", "user_id"),
+    USER("OLD", "user_id") ", " USER("NEW", "user_id"), USER("OLD", "user_id") },
+  /* a new customer enters with its manager's row, which patches them */
+  { "customers", NULL, ALL, ALL },
+  { "account_managers", USER("NEW", "user_id"),
+    USER("OLD", "user_id") ", " USER("NEW", "user_id"), USER("OLD", "user_id") },
+  { "contacts", LISTS, LISTS, LISTS },
+  { "roles", LISTS, LISTS, LISTS },
+  { "role_channels", LISTS, LISTS, LISTS },
+  { "role_tags", LISTS, LISTS, LISTS },
+  { "lists", LISTS, LISTS, LISTS },
+  { "list_tags", LISTS, LISTS, LISTS },
+  { "list_entries", LISTS, LISTS, LISTS },
+};
+
+/*
+** Make the TEMP triggers of watches on db, whose connection must have the
+** functions they call.  Returns SQLITE_OK or SQLite's code.
+*/
+int mdt_schema_watch(sqlite3 *db)
+{
+  static const char *const ops[3] = { "INSERT", "UPDATE", "DELETE" };
+  char sql[512];
+  size_t i;
+  int op, rc;
+  for (i = 0; i < sizeof watches / sizeof watches[0]; i++) {
+    const struct watch *w = &watches[i];
+    const char *calls[3];
+    calls[0] = w->insert;
+    calls[1] = w->update;
+    calls[2] = w->delete;
+    for (op = 0; op < 3; op++) {
+      if (calls[op] == NULL) continue;
+      snprintf(sql, sizeof sql, "CREATE TEMP TRIGGER IF NOT EXISTS "
+               "mandate_%s_%d AFTER %s ON main.%s BEGIN SELECT %s; END",
+               w->table, op, ops[op], w->table, calls[op]);
+      if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+        return rc;
+    }
+  }
+  return SQLITE_OK;
+}
 
 /*
 ** The number of migrations this build knows, i.e. the user_version of a

@@ -236,8 +236,10 @@ static int configure(mdt_store *st, int in_memory, int flags)
   if ((rc = exec(st, "PRAGMA cache_size = -65536")) != MDT_OK) return rc;
   if ((rc = exec(st, "PRAGMA temp_store = MEMORY")) != MDT_OK) return rc;
   if ((rc = inspect(st, flags)) != MDT_OK) return rc;
+  if (!(flags & MDT_OPEN_READONLY) && (rc = migrate(st)) != MDT_OK)
+    return rc;
+  if ((rc = mdt_store_watch(st)) != MDT_OK) return rc;
   if (flags & MDT_OPEN_READONLY) return MDT_OK;
-  if ((rc = migrate(st)) != MDT_OK) return rc;
   /* WAL lets web workers read while an admin script writes */
   if (!in_memory && (rc = exec(st, "PRAGMA journal_mode = WAL")) != MDT_OK)
     return rc;

@@ -58,9 +58,23 @@ int mdt_store_prepare(mdt_store *st, const char *sql, size_t len,
 /* Map a SQLite result code to an MDT_ code and keep SQLite's message. */
 int mdt_store_fail(mdt_store *st, int rc);
 
-/* Mark the whole snapshot stale, or only one user's part of it. */
+/*
+** Mark the whole snapshot stale, or only one user's part of it.  The
+** store's TEMP triggers call these for every row written (schema.c:
+** mdt_schema_watch); a rollback marks everything.
+*/
 void mdt_store_touch_all(mdt_store *st);
 int mdt_store_touch_user(mdt_store *st, mdt_id user);
+
+/* Register the triggers' functions and make the triggers (at open). */
+int mdt_store_watch(mdt_store *st);
+
+/*
+** A number that steps whenever a distribution list may have changed
+** (its rows or anything structural, here or, once polled, elsewhere):
+** what the resolved lists are cached against.
+*/
+uint64_t mdt_store_lists_epoch(const mdt_store *st);
 
 /*
 ** The snapshot, brought up to date first: polls data_version when the

@@ -41,6 +41,7 @@ struct mdt_store {
   int64_t base;             /* the revision it started from */
   int64_t audited;          /* audit rows it holds */
   char *actor;              /* recorded with each revision; NULL: nobody */
+  uint64_t lists;           /* steps when a distribution list may change */
   char errmsg[512];
 };
 
