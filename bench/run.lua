@@ -17,7 +17,10 @@
 -- measured in the same run.  Each size runs in a process of its own
 -- (this script with --size), so that no size times its loops in the heap
 -- another one left behind, and within it the snapshot build and its peak
--- RSS in a fresh child (--snapshot), so that each peak is clean.
+-- RSS in a fresh child (--snapshot), so that each peak is clean.  The
+-- bulk write (--bulk N set_access in one transaction) is timed beside the
+-- same changes written by a bare C loop (bench/bulk.c) on a copy of the
+-- store, in the same process; both must write the same number of rows.
 --
 -- The report goes to stdout and to bench/results.md (bench/results-L.md
 -- for other size lists, with "-luajit" before ".md" under LuaJIT, or
@@ -213,12 +216,17 @@ local function child_snapshot(path, user, right, reps)
   res.first_rebuilds = s1.rebuilds - s0.rebuilds
   res.rebuild = {}
   for i = 1, reps do
-    db:_touch_all()
+    -- a change set rolled back leaves the whole snapshot stale: a rebuild
+    -- through the public API (the handle has no hook for it)
+    pcall(db.transaction, db, function() error("rolled back", 0) end)
     t0 = clock()
     db:check(user, right)
     res.rebuild[i] = clock() - t0
   end
   res.rebuilds = db:stats().rebuilds - s1.rebuilds
+  if res.rebuilds ~= reps then
+    die("%d rolled-back transactions made %d rebuilds", reps, res.rebuilds)
+  end
   res.rss_end = memory()
   res.opens = {}
   for i = 1, reps do
@@ -634,6 +642,18 @@ local function run_size(size, opt)
     bulk[i] = { rnd.pick(w.order.users), rnd.pick(w.order.tenants),
                 levels[rnd.int(3)] }
   end
+  -- the baseline's store: this one as it stands now, migrated by this
+  -- handle and with the writes above; the store runs in WAL mode, so its
+  -- committed state is the file and its -wal, copied while nothing writes
+  local copy = fmt("build/bench/run-%s-bulk.db", size)
+  for _, s in ipairs({ "", "-wal", "-shm", "-journal" }) do os.remove(copy .. s) end
+  copy_file(run, copy)
+  local wal = io.open(run .. "-wal", "rb")
+  if wal then
+    wal:close()
+    copy_file(run .. "-wal", copy .. "-wal")
+  end
+  local revision = ok("revision", db:revision())
   local s0 = db:stats()
   collectgarbage()
   w0 = wall()
@@ -661,7 +681,19 @@ local function run_size(size, opt)
           .. "says %s", size, U[i], R[i], describe(REC[i]), a, want)
     end
   end
+  -- the same changes by a bare C loop on the copy (bench/bulk.c): it must
+  -- write as many rows as the Lua run added audit rows
+  res.bulk_rows = #ok("audit", db:audit({ since = revision }))
   db:close()
+  say("[%s] the same %d changes by a bare C loop", size, opt.bulk)
+  collectgarbage()
+  local written
+  res.bulk_c, written = require("bench_bulk").set_access(copy, bulk)
+  if written ~= res.bulk_rows then
+    die("[%s] the C loop wrote %d rows, the %d set_access %d (audit rows)",
+        size, written, opt.bulk, res.bulk_rows)
+  end
+  for _, s in ipairs({ "", "-wal", "-shm", "-journal" }) do os.remove(copy .. s) end
   return res
 end
 -- }}}
@@ -669,8 +701,8 @@ end
 -- The report {{{
 
 local TARGETS = {
-  check_rate = 2e6, check_ratio = 10, prepare_ratio = 3, snap_time = 0.5,
-  snap_rss_mb = 200, next_write = 5e-3, bulk = 2,
+  check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
+  bulk = 0.5, bulk_c_ratio = 3,
 }
 
 local function verdict(met, text)
@@ -808,7 +840,8 @@ local function render(results, opt, out)
     line("| snapshot build: first check after open | %s | | fresh process, "
          .. "%d rebuild; wall %s |", dur(s.build), s.first_rebuilds,
          wdur(s.build_wall))
-    line("| snapshot rebuild (`_touch_all`, next check) | %s | %s | "
+    line("| snapshot rebuild (a rolled-back `db:transaction`, next check) "
+         .. "| %s | %s | "
          .. "%d rebuilds |", dur(minimum(s.rebuild)), dur(median(s.rebuild)),
          s.rebuilds)
     line("| peak RSS (VmHWM) after the build | %s | | interpreter + module "
@@ -825,6 +858,11 @@ local function render(results, opt, out)
     line("| %d `set_access` in one `db:transaction` | %s | | %.1f us per "
          .. "write; wall %s |", opt.bulk, dur(r.bulk),
          r.bulk / opt.bulk * 1e6, wdur(r.bulk_wall))
+    line("| the same %d changes by a bare C loop (bench/bulk.c: prepared "
+         .. "statements, one transaction, on a copy of the store) | %s | | "
+         .. "%d rows written, as many as the `set_access` run's audit rows; "
+         .. "`set_access` takes %.1fx this |", opt.bulk, dur(r.bulk_c),
+         r.bulk_rows, r.bulk / r.bulk_c)
     line("| next check after the bulk write | %s | | %d rebuilds, %d "
          .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
     line("| SQL baseline setup (closure table) | %s | | not part of any "
@@ -841,7 +879,7 @@ local function render(results, opt, out)
   local by = {}
   for _, r in ipairs(results) do by[r.size] = r end
   line("")
-  line("## Targets (issue 4)")
+  line("## Targets")
   line("")
   line("| target | measured | verdict |")
   line("|---|---|---|")
@@ -852,27 +890,29 @@ local function render(results, opt, out)
        m.size, rate(tm.check.median), rate(tm.check20.median),
        verdict(ck >= TARGETS.check_rate,
                fmt("%.2fx the target", ck / TARGETS.check_rate)))
-  local cr = tm.check.median / tm.floor.median
-  line("| check <= 10x floor (%s) | %.1fx; requests of 20: %.1fx | %s |",
-       m.size, cr, tm.check20.median / tm.floor.median,
-       verdict(cr <= TARGETS.check_ratio,
-               fmt("%.2fx the limit", cr / TARGETS.check_ratio)))
-  -- issue 5 words this target "<= 3x with prepared ids": keys resolved
-  -- once, integer ids per check, which is what db:checker() takes
-  local pr = tm.checker.median / tm.floor.median
-  line("| prepared ids <= 3x floor, `db:checker()` (%s) | %.1fx; requests of "
-       .. "20: %.1fx | %s |", m.size, pr,
-       tm.checker20.median / tm.floor.median,
-       verdict(pr <= TARGETS.prepare_ratio,
-               fmt("%.2fx the limit", pr / TARGETS.prepare_ratio)))
-  line("| (`db:check_ids`, the same as a method) (%s) | %.1fx floor; requests "
-       .. "of 20: %.1fx | |", m.size, tm.check_ids.median / tm.floor.median,
+  -- checks against the floor that does the same unavoidable work; no
+  -- limit: judged against README's figures, which this run cannot know
+  local function ratios(x, floor)
+    local parts = {}
+    for _, r in ipairs(results) do
+      parts[#parts + 1] = fmt("%s %.2fx", r.size,
+                              r.t[x].median / r.t[floor].median)
+    end
+    return table.concat(parts, ", ")
+  end
+  local judged = "judged: no regression against README's figures "
+                 .. "(same-run ratios)"
+  line("| `db:check` x `floor.fields` (median / median); %s | %s | compare |",
+       judged, ratios("check", "fields"))
+  line("| prepared `can(record)` x `floor.fields` (median / median); %s | %s "
+       .. "| compare |", judged, ratios("prepare", "fields"))
+  line("| `db:checker()` x `floor.call6` (median / median); %s | %s | "
+       .. "compare |", judged, ratios("checker", "floor6"))
+  line("| (`db:check_ids`, the integer-id path as a method) (%s) | %.1fx "
+       .. "floor; requests of 20: %.1fx | |", m.size,
+       tm.check_ids.median / tm.floor.median,
        tm.check_ids20.median / tm.floor.median)
-  line("| (prepared `can(record)`: also reads the record and resolves its "
-       .. "keys) (%s) | %.1fx floor; requests of 20: %.1fx | |", m.size,
-       tm.prepare.median / tm.floor.median,
-       tm.prepare20.median / tm.floor.median)
-  line("| (the same in loops of %d records by one user for one right) (%s) "
+  line("| (checks in loops of %d records by one user for one right) (%s) "
        .. "| checker %.1fx, prepared `can(record)` %.1fx, `db:check` %.1fx "
        .. "their floor | not judged: shown for the fast paths' own use |",
        LOOP, m.size, tm.checkerL.median / tm.floorL.median,
@@ -899,13 +939,22 @@ local function render(results, opt, out)
        patched and "always a patch" or "**not always a patch**",
        verdict(nw <= TARGETS.next_write and patched,
                fmt("%.0fx under the limit", TARGETS.next_write / nw)))
+  local bc = m.bulk / m.bulk_c
   if opt.bulk == 100000 then
-    line("| 100k bulk writes <= 2 s (%s) | %s | %s |", m.size, dur(m.bulk),
+    line("| 100k `set_access` in one transaction <= 0.5 s (issue 24) (%s) | "
+         .. "%s | %s |", m.size, dur(m.bulk),
          verdict(m.bulk <= TARGETS.bulk,
                  fmt("%.2fx the limit", m.bulk / TARGETS.bulk)))
+    line("| 100k `set_access` <= 3x the same rows by a bare C loop "
+         .. "(bench/bulk.c), same run (issue 24) (%s) | %s against %s: %.2fx "
+         .. "| %s |", m.size,
+         dur(m.bulk), dur(m.bulk_c), bc,
+         verdict(bc <= TARGETS.bulk_c_ratio,
+                 fmt("%.2fx the limit", bc / TARGETS.bulk_c_ratio)))
   else
-    line("| 100k bulk writes <= 2 s | not judged: this run wrote %d (--bulk) "
-         .. "| |", opt.bulk)
+    line("| 100k `set_access` in one transaction <= 0.5 s and <= 3x a bare C "
+         .. "loop (issue 24) | not judged: this run wrote %d (--bulk): %s, "
+         .. "C loop %s, %.2fx | |", opt.bulk, dur(m.bulk), dur(m.bulk_c), bc)
   end
   line("| naive baseline (%s) | %.1fx slower than check | as measured |",
        m.size, tm.reference.median / tm.check.median)
