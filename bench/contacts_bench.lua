@@ -110,8 +110,10 @@ local function row(name, lo, med, note)
   rows[#rows + 1] = { name, lo, med, note or "" }
 end
 
-local function bump()     -- what any change to contacts does: drop the cache
-  db:_exec("UPDATE meta SET value = value + 1 WHERE key = 'revision.contacts'")
+local bumps = 0
+local function bump()     -- a change to contacts through the API: the cache goes stale
+  bumps = bumps + 1
+  assert(db:put_role("r000001", { label = "Role 1, change " .. bumps }))
 end
 
 row("`resolve_list(list, user)`", time(function()

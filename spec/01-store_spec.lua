@@ -1,11 +1,12 @@
 -- The store itself: opening, migrating, closing, collecting, reopening,
 -- runtime failures of SQLite.
 
+local prim = require "primitives"   -- the test-only path to raw SQL
 local mandate = require "mandate"
 local helpers = require "helpers"
 
 local function user_version(db)
-  return db:_row("PRAGMA user_version").user_version
+  return prim.row(db, "PRAGMA user_version").user_version
 end
 
 local function write_file(path, text)
@@ -42,15 +43,15 @@ describe("mandate.open", function()
     local path = helpers.tmpname()
     local db = assert(mandate.open(path))
     local names = {}
-    for _, r in ipairs(db:_rows("SELECT name FROM sqlite_master"
+    for _, r in ipairs(prim.rows(db, "SELECT name FROM sqlite_master"
                                 .. " WHERE type = 'table'")) do
       names[r.name] = true
     end
     for _, name in ipairs(TABLES) do
       assert.is_true(names[name], "missing table " .. name)
     end
-    assert.are.equal("wal", db:_row("PRAGMA journal_mode").journal_mode)
-    assert.are.equal(1, db:_row("PRAGMA foreign_keys").foreign_keys)
+    assert.are.equal("wal", prim.row(db, "PRAGMA journal_mode").journal_mode)
+    assert.are.equal(1, prim.row(db, "PRAGMA foreign_keys").foreign_keys)
     db:close()
     helpers.remove_store(path)
   end)
@@ -79,35 +80,35 @@ describe("mandate.open", function()
     local path = helpers.tmpname()
     local db = assert(mandate.open(path))
     helpers.world(db)
-    local rows = db:_rows("SELECT * FROM access ORDER BY user_id, tenant_id")
+    local rows = prim.rows(db, "SELECT * FROM access ORDER BY user_id, tenant_id")
     assert.is_true(#rows > 0)
     -- the access table as version 2 made it
-    db:_exec("CREATE TABLE access_v2 ("
+    prim.exec(db, "CREATE TABLE access_v2 ("
              .. "  user_id   INTEGER NOT NULL REFERENCES users(id),"
              .. "  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
              .. "  access    TEXT NOT NULL"
              .. "            CHECK (access IN ('full', 'read', 'hidden')),"
              .. "  PRIMARY KEY (user_id, tenant_id)"
              .. ") STRICT, WITHOUT ROWID")
-    db:_exec("INSERT INTO access_v2 SELECT * FROM access")
-    db:_exec("DROP TABLE access")
-    db:_exec("ALTER TABLE access_v2 RENAME TO access")
-    db:_exec("CREATE INDEX access_tenant ON access(tenant_id)")
+    prim.exec(db, "INSERT INTO access_v2 SELECT * FROM access")
+    prim.exec(db, "DROP TABLE access")
+    prim.exec(db, "ALTER TABLE access_v2 RENAME TO access")
+    prim.exec(db, "CREATE INDEX access_tenant ON access(tenant_id)")
     helpers.audit_as_schema_3(db)
-    db:_exec("PRAGMA user_version = 2")
+    prim.exec(db, "PRAGMA user_version = 2")
     db:close()
     db = assert(mandate.open(path))
     assert.are.equal(user_version(helpers.open()), user_version(db))
-    assert.are.same(rows, db:_rows("SELECT * FROM access"
+    assert.are.same(rows, prim.rows(db, "SELECT * FROM access"
                                    .. " ORDER BY user_id, tenant_id"))
-    assert.is_not_nil(db:_row("SELECT 1 AS yes FROM sqlite_master"
+    assert.is_not_nil(prim.row(db, "SELECT 1 AS yes FROM sqlite_master"
                               .. " WHERE name = 'access_tenant'"))
-    assert.is_nil(db:_row("SELECT 1 AS yes FROM sqlite_master"
+    assert.is_nil(prim.row(db, "SELECT 1 AS yes FROM sqlite_master"
                           .. " WHERE name = 'access' AND sql LIKE '%IN (%'"))
-    local ok, err = pcall(db._exec, db, "UPDATE access SET access = 'some'")
+    local ok, err = pcall(prim.exec, db, "UPDATE access SET access = 'some'")
     assert.is_false(ok)
     assert.are.equal("constraint", err.code)
-    assert.is_false(pcall(db._exec, db, "INSERT INTO access VALUES (999, 1,"
+    assert.is_false(pcall(prim.exec, db, "INSERT INTO access VALUES (999, 1,"
                                         .. " 'full')"))
     assert.is_true(db:set_access("bob", "team-a", "read"))
     assert.are.same({ "read", true }, { db:access("bob", "team-a") })
@@ -178,8 +179,8 @@ describe("a file store", function()
     local a = assert(mandate.open(path))
     local b = assert(mandate.open(path))
     helpers.world(a)
-    a:_exec("PRAGMA busy_timeout = 0")
-    b:_exec("BEGIN IMMEDIATE")
+    prim.exec(a, "PRAGMA busy_timeout = 0")
+    prim.exec(b, "BEGIN IMMEDIATE")
     local before = helpers.snapshot_rows(a)
     local ok, msg, code = a:put_unit("x", { level = "team" })
     assert.is_nil(ok)
@@ -189,8 +190,8 @@ describe("a file store", function()
     assert.is_nil(ok)
     assert.are.equal("string", type(msg))
     assert.are.equal("busy", code)
-    assert.is_false(a:_in_transaction())
-    b:_exec("ROLLBACK")
+    assert.is_false(prim.in_transaction(a))
+    prim.exec(b, "ROLLBACK")
     assert.are.same(before, helpers.snapshot_rows(a))
     -- the handle works again once the lock is gone
     assert.are.equal(a:get_unit("de") and true, true)
@@ -288,7 +289,7 @@ describe("runtime failures of the store", function()
   before_each(function()
     db = helpers.world()
     -- a trigger that fails like a store would: every new unit is refused
-    db:_exec("CREATE TEMP TRIGGER no_units BEFORE INSERT ON main.units"
+    prim.exec(db, "CREATE TEMP TRIGGER no_units BEFORE INSERT ON main.units"
              .. " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
   end)
 
@@ -299,7 +300,7 @@ describe("runtime failures of the store", function()
     assert.are.equal("disk on fire", msg)
     assert.are.equal("constraint", code)
     assert.are.same(before, helpers.snapshot_rows(db))
-    assert.is_false(db:_in_transaction())
+    assert.is_false(prim.in_transaction(db))
     -- later writes work
     assert.truthy(db:put_unit("hh", { label = "Hamburg" }))
   end)
@@ -320,7 +321,7 @@ describe("runtime failures of the store", function()
 
   -- set_access writes its row, then fails writing the audit row
   local function fail_access_audit()
-    db:_exec("CREATE TEMP TRIGGER no_access_audit BEFORE INSERT ON main.audit"
+    prim.exec(db, "CREATE TEMP TRIGGER no_access_audit BEFORE INSERT ON main.audit"
              .. " WHEN NEW.op = 'set_access'"
              .. " BEGIN SELECT RAISE(ABORT, 'audit on fire'); END")
   end
@@ -357,7 +358,7 @@ describe("runtime failures of the store", function()
       assert.are.equal(mandate.Error, getmetatable(err))
       assert.matches("on fire", tostring(err), 1, true)
       assert.are.same(before, helpers.snapshot_rows(db))
-      assert.is_false(db:_in_transaction())
+      assert.is_false(prim.in_transaction(db))
     end
     assert.truthy(db:put_user("dave", {}))
   end)

@@ -1,6 +1,7 @@
 -- db:transaction: all or nothing, nesting with savepoints, results, errors
 -- raised again unchanged, and checks that follow commits and rollbacks.
 
+local prim = require "primitives"   -- the test-only path to raw SQL
 local helpers = require "helpers"
 
 describe("db:transaction", function()
@@ -18,7 +19,7 @@ describe("db:transaction", function()
     assert.are.same({ key = "dave", unit = "m", bundles = { "admin" },
                       active = true }, db:get_user("dave"))
     assert.are.same({ common = "full" }, db:access_of("dave"))
-    assert.is_false(db:_in_transaction())
+    assert.is_false(prim.in_transaction(db))
   end)
 
   it("returns true when fn returns nothing", function()
@@ -37,7 +38,7 @@ describe("db:transaction", function()
     assert.is_false(ok)
     assert.are.equal(boom, err)
     assert.are.same(before, helpers.snapshot_rows(db))
-    assert.is_false(db:_in_transaction())
+    assert.is_false(prim.in_transaction(db))
   end)
 
   it("raises string errors unchanged, with fn's position", function()
@@ -88,7 +89,7 @@ describe("db:transaction", function()
         db:put_user("dave")
         db:transaction(function()
           db:put_user("erin")
-          assert.is_true(db:_in_transaction())
+          assert.is_true(prim.in_transaction(db))
         end)
         db:put_user("frank")
       end)
@@ -155,7 +156,7 @@ describe("db:transaction", function()
       dive(10)
       assert.are.equal(10, depth)
       assert.is_not_nil(db:get_user("deep"))
-      assert.is_false(db:_in_transaction())
+      assert.is_false(prim.in_transaction(db))
     end)
   end)
 
@@ -177,17 +178,17 @@ end)
 describe("a writer outside a transaction", function()
   it("is its own transaction", function()
     local db = helpers.world()
-    assert.is_false(db:_in_transaction())
+    assert.is_false(prim.in_transaction(db))
     db:put_user("dave")
-    assert.is_false(db:_in_transaction())
+    assert.is_false(prim.in_transaction(db))
   end)
 
   it("runs inside a transaction a caller opened with SQL", function()
     local db = helpers.world()
-    db:_exec("BEGIN")
+    prim.exec(db, "BEGIN")
     db:put_user("dave")
-    assert.is_true(db:_in_transaction())
-    db:_exec("ROLLBACK")                        -- the store sees it by itself
+    assert.is_true(prim.in_transaction(db))
+    prim.exec(db, "ROLLBACK")                        -- the store sees it by itself
     assert.is_nil(db:get_user("dave"))
     assert.same({ false, "unknown_user" }, { db:check("dave", "admin.open") })
   end)

@@ -2,6 +2,7 @@
 -- the same transaction; one revision per committed change set.  And the
 -- JSON module the trail is stored with.
 
+local prim = require "primitives"   -- the test-only path to raw SQL
 local helpers = require "helpers"
 local mandate = require "mandate"
 local json = require "mandate.json"
@@ -198,7 +199,7 @@ describe("audit rows", function()
     db:clear_access("bob", key)
     db:set_access("alice", key, "hidden")
     db:delete_tenant(key, { cascade = true })
-    local raw = db:_rows("SELECT before, after FROM audit WHERE revision > ?1"
+    local raw = prim.rows(db, "SELECT before, after FROM audit WHERE revision > ?1"
                          .. " AND subject LIKE 'user:%' ORDER BY id", r)
     local function text(access)
       return access and json.encode({ tenant = key, access = access })
@@ -375,7 +376,7 @@ describe("db:audit", function()
   end)
 
   it("stores before and after as JSON text in the audit table", function()
-    local row = db:_row("SELECT * FROM audit WHERE subject = 'user:bob'"
+    local row = prim.row(db, "SELECT * FROM audit WHERE subject = 'user:bob'"
                         .. " ORDER BY id DESC LIMIT 1")
     assert.are.equal('{"active":true,"bundles":["inside-sales","admin"],'
                      .. '"key":"bob","label":"Bob","unit":"hh-sales"}',
@@ -399,7 +400,7 @@ describe("db:audit's bounds (issue 22)", function()
     db:set_levels{ "team" }
     for _, t in ipairs({ "a", "b", "c", "d", "e" }) do db:put_tenant(t) end
     for id, time in ipairs(TIMES) do
-      db:_exec("UPDATE audit SET time = ?1 WHERE id = ?2", time, id)
+      prim.exec(db, "UPDATE audit SET time = ?1 WHERE id = ?2", time, id)
     end
   end)
 

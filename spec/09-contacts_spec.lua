@@ -4,6 +4,7 @@
 -- roles, de-duplication, paging, hidden counts), the reverse queries,
 -- deleting, bad input, audit rows and transactions.
 
+local prim = require "primitives"   -- the test-only path to raw SQL
 local helpers = require "helpers"
 local json = require "mandate.json"
 local mandate = require "mandate"
@@ -21,7 +22,7 @@ local CONTACT_TABLES = {
 
 local function dump(db)
   local d = helpers.snapshot_rows(db)
-  for name, sql in pairs(CONTACT_TABLES) do d[name] = db:_rows(sql) end
+  for name, sql in pairs(CONTACT_TABLES) do d[name] = prim.rows(db, sql) end
   return d
 end
 
@@ -616,7 +617,7 @@ describe("deleting", function()
     assert.are.same({}, db:list_entries("acme-press").members)
     assert.are.same({ "jo-daily", "max-parl" },
                     keys(db:resolve_list("acme-press", "alice")))
-    assert.is_nil(db:_row("PRAGMA foreign_key_check"))
+    assert.is_nil(prim.row(db, "PRAGMA foreign_key_check"))
   end)
 end)
 
@@ -906,19 +907,19 @@ describe("the store", function()
     local path = helpers.tmpname()
     local db = assert(mandate.open(path))
     helpers.world(db)
-    db:_exec("DROP TABLE list_entries")
-    db:_exec("DROP TABLE list_tags")
-    db:_exec("DROP TABLE lists")
-    db:_exec("DROP TABLE role_tags")
-    db:_exec("DROP TABLE role_channels")
-    db:_exec("DROP TABLE roles")
-    db:_exec("DROP TABLE contacts")
-    db:_exec("DELETE FROM meta WHERE key = 'revision.contacts'")
+    prim.exec(db, "DROP TABLE list_entries")
+    prim.exec(db, "DROP TABLE list_tags")
+    prim.exec(db, "DROP TABLE lists")
+    prim.exec(db, "DROP TABLE role_tags")
+    prim.exec(db, "DROP TABLE role_channels")
+    prim.exec(db, "DROP TABLE roles")
+    prim.exec(db, "DROP TABLE contacts")
+    prim.exec(db, "DELETE FROM meta WHERE key = 'revision.contacts'")
     helpers.audit_as_schema_3(db)
-    db:_exec("PRAGMA user_version = 1")
+    prim.exec(db, "PRAGMA user_version = 1")
     db:close()
     db = assert(mandate.open(path))
-    assert.is_true(db:_row("PRAGMA user_version").user_version >= 2)
+    assert.is_true(prim.row(db, "PRAGMA user_version").user_version >= 2)
     assert.are.equal("hh-sales-a", db:get_user("alice").unit)
     db:put_contact("kim")
     db:put_role("kim-1", { contact = "kim", tags = { "t" } })
@@ -930,9 +931,9 @@ describe("the store", function()
 
   it("keeps contacts consistent with foreign keys", function()
     local db = world()
-    local ok = pcall(db._exec, db, "DELETE FROM contacts WHERE key = 'jo'")
+    local ok = pcall(prim.exec, db, "DELETE FROM contacts WHERE key = 'jo'")
     assert.is_false(ok)
-    ok = pcall(db._exec, db, "INSERT INTO list_entries(list_id, role_id,"
+    ok = pcall(prim.exec, db, "INSERT INTO list_entries(list_id, role_id,"
                              .. " excluded) VALUES (999, 999, 0)")
     assert.is_false(ok)
   end)

@@ -3,6 +3,7 @@
 -- layer's share (audit bounds, NUL bytes in values, keys and text, long
 -- keys in messages) is in 03-validation_spec.lua and 05-audit_spec.lua.
 
+local prim = require "primitives"   -- the test-only path to raw SQL
 local helpers = require "helpers"
 local mandate = require "mandate"
 local core = require "mandate.core"
@@ -18,8 +19,8 @@ describe("a row written into the store by hand", function()
     assert.is_true(db:check("alice", "documents.edit"))
     -- another program: no foreign keys, no CHECK constraints
     raw = assert(mandate.open(path))
-    raw:_exec("PRAGMA foreign_keys = OFF")
-    raw:_exec("PRAGMA ignore_check_constraints = ON")
+    prim.exec(raw, "PRAGMA foreign_keys = OFF")
+    prim.exec(raw, "PRAGMA ignore_check_constraints = ON")
   end)
   after_each(function()
     db:close()
@@ -29,7 +30,7 @@ describe("a row written into the store by hand", function()
 
   -- What every decision answers once raw ran sql: nil, message, code.
   local function fails_with(sql, message, code)
-    raw:_exec(sql)
+    prim.exec(raw, sql)
     local answers = {
       { db:refresh() },
       { db:check("alice", "documents.edit") },
@@ -121,7 +122,7 @@ describe("a row written into the store by hand", function()
       db = assert(mandate.open(path))
       helpers.world(db)
       raw = assert(mandate.open(path))
-      raw:_exec("PRAGMA ignore_check_constraints = ON")
+      prim.exec(raw, "PRAGMA ignore_check_constraints = ON")
       fails_with(case[1], case[2])
     end
   end)
@@ -166,7 +167,7 @@ describe("a row written into the store by hand", function()
                'bundle_rights (bundle "inside-sales", right "documents.edit"):'
                .. ' value "galaxy" is not a value of a scope right (' .. SCOPES
                .. ", each optionally with +customer)")
-    raw:_exec("UPDATE bundle_rights SET value = 'team' WHERE value = 'galaxy'")
+    prim.exec(raw, "UPDATE bundle_rights SET value = 'team' WHERE value = 'galaxy'")
     assert.is_true(db:refresh())
     assert.is_true(db:check("alice", "documents.edit"))
   end)

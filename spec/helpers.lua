@@ -8,6 +8,7 @@
 --   MANDATE_GC=aggressive    collectgarbage("setpause", 0): a cycle after
 --                            every allocation step, to flush lifetime bugs
 
+local prim = require "primitives"   -- the test-only path to raw SQL
 local luassert = require "luassert"
 local mandate = require "mandate"
 
@@ -117,25 +118,25 @@ local DUMP = {
 --- Give a store the audit of schema 3 (a time and an actor in every row,
 -- no table of revisions), for specs that make an older store by hand.
 function helpers.audit_as_schema_3(db)
-  db:_exec("CREATE TABLE audit_v3 (id INTEGER PRIMARY KEY,"
+  prim.exec(db, "CREATE TABLE audit_v3 (id INTEGER PRIMARY KEY,"
            .. " revision INTEGER NOT NULL, time TEXT NOT NULL, actor TEXT,"
            .. " op TEXT NOT NULL, subject TEXT NOT NULL, before TEXT, after TEXT) STRICT")
-  db:_exec("INSERT INTO audit_v3 SELECT a.id, a.revision, coalesce(a.time, r.time),"
+  prim.exec(db, "INSERT INTO audit_v3 SELECT a.id, a.revision, coalesce(a.time, r.time),"
            .. " CASE WHEN a.time IS NULL THEN r.actor ELSE a.actor END, a.op,"
            .. " a.subject, a.before, a.after"
            .. " FROM audit a LEFT JOIN revisions r ON r.revision = a.revision")
-  db:_exec("DROP TABLE audit")
-  db:_exec("DROP TABLE revisions")
-  db:_exec("ALTER TABLE audit_v3 RENAME TO audit")
-  db:_exec("CREATE INDEX audit_revision ON audit(revision)")
-  db:_exec("CREATE INDEX audit_subject ON audit(subject)")
-  db:_exec("CREATE INDEX audit_actor ON audit(actor)")
+  prim.exec(db, "DROP TABLE audit")
+  prim.exec(db, "DROP TABLE revisions")
+  prim.exec(db, "ALTER TABLE audit_v3 RENAME TO audit")
+  prim.exec(db, "CREATE INDEX audit_revision ON audit(revision)")
+  prim.exec(db, "CREATE INDEX audit_subject ON audit(subject)")
+  prim.exec(db, "CREATE INDEX audit_actor ON audit(actor)")
 end
 
 --- Every row of every table: {table = {row, ...}}.
 function helpers.snapshot_rows(db)
   local dump = {}
-  for name, sql in pairs(DUMP) do dump[name] = db:_rows(sql) end
+  for name, sql in pairs(DUMP) do dump[name] = prim.rows(db, sql) end
   return dump
 end
 

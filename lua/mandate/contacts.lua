@@ -54,6 +54,7 @@
 -- first).  The result table and its `roles` array are the caller's.
 -- @module mandate.contacts
 
+local I = require("mandate.core").internal   -- the primitives, captured at load
 local read = require "mandate.read"
 local write = require "mandate.write"
 local V = require "mandate.validate"
@@ -87,7 +88,7 @@ end
 
 -- A contact as put_contact takes it: {key, label, tenant}, or nil.
 local function get_contact(db, key)
-  local row = db:_row(SQL_CONTACT, key)
+  local row = I.row(db, SQL_CONTACT, key)
   return row and contact_entity(row)
 end
 
@@ -116,13 +117,13 @@ end
 -- A role as put_role takes it: {key, contact, label, channels, tags,
 -- active, tenant}, or nil.
 local function get_role(db, key)
-  local row = db:_row(SQL_ROLE, key)
+  local row = I.row(db, SQL_ROLE, key)
   if not row then return nil end
   local channels, tags = {}, {}
-  for _, c in ipairs(db:_rows(SQL_ROLE_CHANNELS, row.id)) do
+  for _, c in ipairs(I.rows(db, SQL_ROLE_CHANNELS, row.id)) do
     channels[c.channel] = c.value
   end
-  for i, t in ipairs(db:_rows(SQL_ROLE_TAGS, row.id)) do tags[i] = t.tag end
+  for i, t in ipairs(I.rows(db, SQL_ROLE_TAGS, row.id)) do tags[i] = t.tag end
   return role_entity(row, channels, tags)
 end
 
@@ -146,10 +147,10 @@ end
 
 -- A list as put_list takes it: {key, label, tenant, tags}, or nil.
 local function get_list(db, key)
-  local row = db:_row(SQL_LIST, key)
+  local row = I.row(db, SQL_LIST, key)
   if not row then return nil end
   local tags = {}
-  for i, t in ipairs(db:_rows(SQL_LIST_TAGS, row.id)) do tags[i] = t.tag end
+  for i, t in ipairs(I.rows(db, SQL_LIST_TAGS, row.id)) do tags[i] = t.tag end
   return list_entity(row, tags)
 end
 
@@ -157,7 +158,7 @@ end
 -- {role key, ...}}, each in key order.
 local function list_entries(db, list_id)
   local members, excluded = {}, {}
-  for _, e in ipairs(db:_rows(SQL_LIST_ENTRIES, list_id)) do
+  for _, e in ipairs(I.rows(db, SQL_LIST_ENTRIES, list_id)) do
     local t = e.excluded == 1 and excluded or members
     t[#t + 1] = e.key
   end
@@ -226,22 +227,22 @@ end
 -- Delete a role with its channels, tags and list entries (an audit row
 -- for each entry, filed under its list, and one for the role).
 local function drop_role(db, fn, id, key)
-  for _, e in ipairs(db:_rows(SQL_ROLE_ENTRIES, id)) do
-    db:_exec(SQL_DELETE_ENTRY, e.id, id)
+  for _, e in ipairs(I.rows(db, SQL_ROLE_ENTRIES, id)) do
+    I.exec(db, SQL_DELETE_ENTRY, e.id, id)
     log(db, fn, "list:" .. e.key, entry(key, e.excluded == 1), nil)
   end
   local before = get_role(db, key)
-  for _, sql in ipairs(SQL_DELETE_ROLE_ROWS) do db:_exec(sql, id) end
+  for _, sql in ipairs(SQL_DELETE_ROLE_ROWS) do I.exec(db, sql, id) end
   log(db, fn, "role:" .. key, before, nil)
 end
 
 -- Delete a contact with all its roles.
 local function drop_contact(db, fn, id, key)
-  for _, r in ipairs(db:_rows(SQL_ROLE_IDS_OF_CONTACT, id)) do
+  for _, r in ipairs(I.rows(db, SQL_ROLE_IDS_OF_CONTACT, id)) do
     drop_role(db, fn, r.id, r.key)
   end
   local before = get_contact(db, key)
-  db:_exec(SQL_DELETE_CONTACT, id)
+  I.exec(db, SQL_DELETE_CONTACT, id)
   log(db, fn, "contact:" .. key, before, nil)
 end
 
@@ -251,7 +252,7 @@ local function drop_list(db, fn, id, key)
   local before = get_list(db, key)
   local entries = list_entries(db, id)
   before.members, before.excluded = entries.members, entries.excluded
-  for _, sql in ipairs(SQL_DELETE_LIST_ROWS) do db:_exec(sql, id) end
+  for _, sql in ipairs(SQL_DELETE_LIST_ROWS) do I.exec(db, sql, id) end
   log(db, fn, "list:" .. key, before, nil)
 end
 
@@ -269,7 +270,7 @@ write.tenant_owners[#write.tenant_owners + 1] = {
     for _, kind in ipairs({ { SQL_TENANT_CONTACTS, "contact" },
                             { SQL_TENANT_ROLES, "role" },
                             { SQL_TENANT_LIST_KEYS, "list" } }) do
-      local rows = db:_rows(kind[1], tenant_id)
+      local rows = I.rows(db, kind[1], tenant_id)
       if #rows > 0 then what[#what + 1] = some(#rows, kind[2], rows) end
     end
     return what
@@ -277,13 +278,13 @@ write.tenant_owners[#write.tenant_owners + 1] = {
   -- lists first (their entries go with them), then the tenant's roles
   -- (also those of common contacts), then its contacts with their roles
   delete = function(db, fn, tenant_id)
-    for _, l in ipairs(db:_rows(SQL_TENANT_LIST_KEYS, tenant_id)) do
+    for _, l in ipairs(I.rows(db, SQL_TENANT_LIST_KEYS, tenant_id)) do
       drop_list(db, fn, l.id, l.key)
     end
-    for _, r in ipairs(db:_rows(SQL_TENANT_ROLES, tenant_id)) do
+    for _, r in ipairs(I.rows(db, SQL_TENANT_ROLES, tenant_id)) do
       drop_role(db, fn, r.id, r.key)
     end
-    for _, c in ipairs(db:_rows(SQL_TENANT_CONTACTS, tenant_id)) do
+    for _, c in ipairs(I.rows(db, SQL_TENANT_CONTACTS, tenant_id)) do
       drop_contact(db, fn, c.id, c.key)
     end
   end,
@@ -323,10 +324,10 @@ C.put_contact = writer("put_contact", function(db, fn, key, opts)
   if same(before, after) then return row.id end
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_CONTACT, id, after.label, tenant_id)
+    I.exec(db, SQL_UPDATE_CONTACT, id, after.label, tenant_id)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_CONTACT, key, after.label, tenant_id)
+    _, id = I.exec(db, SQL_INSERT_CONTACT, key, after.label, tenant_id)
   end
   log(db, fn, "contact:" .. key, before, after)
   return id
@@ -346,7 +347,7 @@ end)
 C.delete_contact = writer("delete_contact", function(db, fn, key, opts)
   local row = existing(db, fn, "key", "contact", key)
   local cascade = cascade_option(fn, opts)
-  local roles = db:_rows(SQL_ROLE_IDS_OF_CONTACT, row.id)
+  local roles = I.rows(db, SQL_ROLE_IDS_OF_CONTACT, row.id)
   if #roles > 0 and not cascade then
     fail(fn, "key", "contact %s still has %s (delete them first, or pass "
          .. "{cascade = true} to delete them with their list entries)",
@@ -427,25 +428,25 @@ C.put_role = writer("put_role", function(db, fn, key, opts)
   local contact_id = contact and contact.id or row.contact_id
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_ROLE, id, contact_id, after.label, after.active,
+    I.exec(db, SQL_UPDATE_ROLE, id, contact_id, after.label, after.active,
              tenant_id)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_ROLE, key, contact_id, after.label,
+    _, id = I.exec(db, SQL_INSERT_ROLE, key, contact_id, after.label,
                      after.active, tenant_id)
   end
   if channels then
-    db:_exec(SQL_CLEAR_CHANNELS, id)
+    I.exec(db, SQL_CLEAR_CHANNELS, id)
     local names = {}
     for name in pairs(channels) do names[#names + 1] = name end
     table.sort(names)
     for _, name in ipairs(names) do
-      db:_exec(SQL_ADD_CHANNEL, id, name, channels[name])
+      I.exec(db, SQL_ADD_CHANNEL, id, name, channels[name])
     end
   end
   if tags then
-    db:_exec(SQL_CLEAR_ROLE_TAGS, id)
-    for _, tag in ipairs(tags) do db:_exec(SQL_ADD_ROLE_TAG, id, tag) end
+    I.exec(db, SQL_CLEAR_ROLE_TAGS, id)
+    for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_ROLE_TAG, id, tag) end
   end
   log(db, fn, "role:" .. key, before, after)
   return id
@@ -467,7 +468,7 @@ end)
 C.delete_role = writer("delete_role", function(db, fn, key, opts)
   local row = existing(db, fn, "key", "role", key)
   local cascade = cascade_option(fn, opts)
-  local entries = db:_rows(SQL_ROLE_ENTRIES, row.id)
+  local entries = I.rows(db, SQL_ROLE_ENTRIES, row.id)
   if #entries > 0 and not cascade then
     fail(fn, "key", "role %s is still an entry of %s (remove_from_list or "
          .. "clear_exclusion first, or pass {cascade = true} to remove those "
@@ -531,14 +532,14 @@ C.put_list = writer("put_list", function(db, fn, key, opts)
   local tenant_id = tenant and tenant.id or row.tenant_id
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_LIST, id, after.label, tenant_id)
+    I.exec(db, SQL_UPDATE_LIST, id, after.label, tenant_id)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_LIST, key, after.label, tenant_id)
+    _, id = I.exec(db, SQL_INSERT_LIST, key, after.label, tenant_id)
   end
   if tags then
-    db:_exec(SQL_CLEAR_LIST_TAGS, id)
-    for _, tag in ipairs(tags) do db:_exec(SQL_ADD_LIST_TAG, id, tag) end
+    I.exec(db, SQL_CLEAR_LIST_TAGS, id)
+    for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_LIST_TAG, id, tag) end
   end
   log(db, fn, "list:" .. key, before, after)
   return id
@@ -576,14 +577,14 @@ local function entry_writer(name, change)
   return writer(name, function(db, fn, list, role)
     local l = existing(db, fn, "list", "list", list)
     local r = existing(db, fn, "role", "role", role)
-    local old = db:_row(SQL_ENTRY, l.id, r.id)
+    local old = I.row(db, SQL_ENTRY, l.id, r.id)
     old = old and (old.excluded == 1 and "excluded" or "member")
     local new = change(old)
     if new == old or (new == false and old == nil) then return true end
     if new then
-      db:_exec(SQL_PUT_ENTRY, l.id, r.id, new == "excluded")
+      I.exec(db, SQL_PUT_ENTRY, l.id, r.id, new == "excluded")
     else
-      db:_exec(SQL_DELETE_ENTRY, l.id, r.id)
+      I.exec(db, SQL_DELETE_ENTRY, l.id, r.id)
     end
     log(db, fn, "list:" .. list, old and entry(role, old == "excluded"),
         new and entry(role, new == "excluded") or nil)
@@ -673,7 +674,7 @@ end)
 -- @treturn[2] string code
 C.contacts = reader("contacts", function(db)
   local list = {}
-  for i, row in ipairs(db:_rows(SQL_CONTACTS)) do
+  for i, row in ipairs(I.rows(db, SQL_CONTACTS)) do
     list[i] = contact_entity(row)
   end
   return list
@@ -704,20 +705,20 @@ C.roles = reader("roles", function(db, contact)
     local c = read.row(db, "contact", V.key("roles", "contact", contact))
     if not c then return nil end
     local list = {}
-    for i, row in ipairs(db:_rows(SQL_CONTACT_ROLES, c.id)) do
+    for i, row in ipairs(I.rows(db, SQL_CONTACT_ROLES, c.id)) do
       list[i] = get_role(db, row.key)
     end
     return list
   end
   local list, by_id = {}, {}
-  for i, row in ipairs(db:_rows(SQL_ROLES)) do
+  for i, row in ipairs(I.rows(db, SQL_ROLES)) do
     list[i] = role_entity(row, {}, {})
     by_id[row.id] = list[i]
   end
-  for _, c in ipairs(db:_rows(SQL_ALL_CHANNELS)) do
+  for _, c in ipairs(I.rows(db, SQL_ALL_CHANNELS)) do
     by_id[c.role_id].channels[c.channel] = c.value
   end
-  for _, t in ipairs(db:_rows(SQL_ALL_ROLE_TAGS)) do
+  for _, t in ipairs(I.rows(db, SQL_ALL_ROLE_TAGS)) do
     local tags = by_id[t.role_id].tags
     tags[#tags + 1] = t.tag
   end
@@ -741,13 +742,13 @@ end)
 -- them, and their rows.
 local function all_lists(db, tenant_id)
   local list, by_id = {}, {}
-  local rows = tenant_id and db:_rows(SQL_TENANT_LISTS, tenant_id)
-               or db:_rows(SQL_LISTS)
+  local rows = tenant_id and I.rows(db, SQL_TENANT_LISTS, tenant_id)
+               or I.rows(db, SQL_LISTS)
   for i, row in ipairs(rows) do
     list[i] = list_entity(row, {})
     by_id[row.id] = list[i]
   end
-  for _, t in ipairs(db:_rows(SQL_ALL_LIST_TAGS)) do
+  for _, t in ipairs(I.rows(db, SQL_ALL_LIST_TAGS)) do
     local l = by_id[t.list_id]
     if l then l.tags[#l.tags + 1] = t.tag end
   end
@@ -812,7 +813,7 @@ local SQL_MEMBER_TAGS = MEMBERS .. "SELECT t.role_id, t.tag"
   .. " FROM m JOIN role_tags t ON t.role_id = m.id ORDER BY t.role_id, t.tag"
 
 local function compile(db, cache, list_id)
-  local rows = db:_rows(SQL_MEMBERS, list_id)
+  local rows = I.rows(db, SQL_MEMBERS, list_id)
   local n = #rows
   local m = { n = n, id = {}, key = {}, contact = {}, contact_id = {},
               active = {}, tenant = {}, contact_tenant = {}, channels = {},
@@ -849,11 +850,11 @@ local function fill(db, cache, m, list_id)
   local unfilled, ids = cache.unfilled, m.id
   for i = 1, m.n do
     if unfilled[ids[i]] then
-      for _, r in ipairs(db:_rows(SQL_MEMBER_CHANNELS, list_id)) do
+      for _, r in ipairs(I.rows(db, SQL_MEMBER_CHANNELS, list_id)) do
         local e = unfilled[r.role_id]
         if e then e.channels[r.channel] = r.value end
       end
-      for _, r in ipairs(db:_rows(SQL_MEMBER_TAGS, list_id)) do
+      for _, r in ipairs(I.rows(db, SQL_MEMBER_TAGS, list_id)) do
         local e = unfilled[r.role_id]
         if e then e.tags[#e.tags + 1] = r.tag end
       end
@@ -901,7 +902,7 @@ committed (no transaction of the caller was open); a change the caller
 has not committed yet gets a throwaway one.
 ]]
 local function cache_for(db, committed)
-  local epoch = db:_lists_epoch()
+  local epoch = I.lists_epoch(db)
   local cache = caches[db]
   if cache and cache.epoch == epoch then return cache end
   cache = { epoch = epoch, lists = {}, entries = {}, unfilled = {} }
@@ -925,7 +926,7 @@ end
 -- read transaction; committed tells whether the caller had none open.
 local function viewer(name, impl)
   return V.method(name, function(db, ...)
-    local committed = not db:_in_transaction()
+    local committed = not I.in_transaction(db)
     return read.in_read_tx(db, impl, committed, ...)
   end)
 end
@@ -943,7 +944,7 @@ local function gate(db, user)
   if u.active ~= 1 then return nil, "inactive_user" end
   -- the engine's snapshot decides access, as for db:check: a user that
   -- another handle made since the last refresh is not in it yet
-  local tenant_access = db:_tenant_access(user)
+  local tenant_access = I.tenant_access(db, user)
   if not tenant_access then return nil, "unknown_user" end
   local visible, access = {}, {}
   for t, a in pairs(tenant_access) do
@@ -1075,12 +1076,12 @@ C.resolve_list = viewer("resolve_list",
   if opts.after ~= nil then
     V.key(fn, "options.after", opts.after)
     place = V.found(fn, "options.after", "role", opts.after,
-                    db:_row(SQL_ROLE_PLACE, opts.after))
+                    I.row(db, SQL_ROLE_PLACE, opts.after))
   end
 
   local visible, access = gate(db, user)
   if not visible then return nil, access end
-  local l = db:_row(SQL_LIST, list)
+  local l = I.row(db, SQL_LIST, list)
   if not l then return nil, "unknown_list" end
   if not visible[l.tenant_id] then return nil, "tenant_hidden" end
 
@@ -1203,13 +1204,13 @@ local SQL_MATCHING_TAGS = "SELECT lt.list_id, lt.tag FROM role_tags rt"
 -- {key, label, tenant, tenant_id, explicit, excluded, member, tags}.
 local function lists_of_role(db, role_id)
   local list, by_id = {}, {}
-  for i, row in ipairs(db:_rows(SQL_LISTS_OF_ROLE, role_id)) do
+  for i, row in ipairs(I.rows(db, SQL_LISTS_OF_ROLE, role_id)) do
     list[i] = { key = row.key, label = row.label, tenant = row.tenant,
                 tenant_id = row.tenant_id, explicit = row.excluded == 0,
                 excluded = row.excluded == 1, tags = {} }
     by_id[row.id] = list[i]
   end
-  for _, t in ipairs(db:_rows(SQL_MATCHING_TAGS, role_id)) do
+  for _, t in ipairs(I.rows(db, SQL_MATCHING_TAGS, role_id)) do
     local tags = by_id[t.list_id].tags
     tags[#tags + 1] = t.tag
   end
@@ -1265,7 +1266,7 @@ C.lists_for = viewer("lists_for", function(db, _, user, role)
   V.key("lists_for", "role", role)
   local visible, access = gate(db, user)
   if not visible then return nil, access end
-  local r = db:_row(SQL_ROLE_GATE, role)
+  local r = I.row(db, SQL_ROLE_GATE, role)
   if not r then return nil, "unknown_role" end
   local t, c = r.tenant_id, r.contact_tenant_id
   if (t and not visible[t]) or (c and not visible[c]) then

@@ -4,6 +4,7 @@
 -- administrator can read.
 -- @module mandate.explain
 
+local I = require("mandate.core").internal   -- the primitives, captured at load
 local read = require "mandate.read"
 local V = require "mandate.validate"
 
@@ -136,7 +137,7 @@ local function answer(ok, ...)
 end
 
 local function explain(db, user, right, record)
-  local e = db:_explain(user, right, record)
+  local e = I.explain(db, user, right, record)
   e.user, e.right, e.record = user, right, record
   e.fix = make_fix(e, user, right, record)
   e.fix_kind, e.fix_access, e.fix_value = nil, nil, nil
@@ -162,10 +163,10 @@ function M.explain(db, user, right, record)
 end
 
 local function effective(db, user)
-  local rows = db:_effective(user)
+  local rows = I.effective(db, user)
   if not rows then return nil, format("effective: unknown user %s", show(user)), "notfound" end
   local catalog = {}
-  local rights = read.in_read_tx(db, db._rows, "SELECT key, area, label FROM rights")
+  local rights = read.in_read_tx(db, I.rows, "SELECT key, area, label FROM rights")
   for _, r in ipairs(rights) do catalog[r.key] = r end
   for _, row in ipairs(rows) do
     local r = catalog[row.right]

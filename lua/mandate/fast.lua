@@ -19,6 +19,7 @@
 -- @module mandate.fast
 
 local core = require "mandate.core"
+local I = core.internal   -- the primitives, captured at load (see init.lua)
 
 local M = {}
 
@@ -59,9 +60,9 @@ end
 -- reading one into Lua boxes it, which may run a finalizer that closes the
 -- store (see mandate_ffi_check).  So a call allocates nothing.
 local function ffi_checker(db)
-  local box = ffi.cast("const void *", db:_box())   -- db stays referenced
+  local box = ffi.cast("const void *", I.box(db))   -- db stays referenced
   local rec = ffi.new("mdt_record")
-  local slow = db:_checker()    -- the classic checker: its errors, its argument numbers
+  local slow = I.checker(db)    -- the classic checker: its errors, its argument numbers
   return function(user, right, tenant, owner, unit, customer)
     -- the FFI would turn false into 0 (absent: common data) and cut 1.5
     -- to 1; anything but integers and nil goes where it raises
@@ -90,10 +91,10 @@ function M.checker(db)
     if not db:is_open() then error("mandate.Db: the store is closed", 2) end
     return ffi_checker(db)
   end
-  return db:_checker()
+  return I.checker(db)
 end
 
-local prepare_ids, check_prepared = core.Db._prepare_ids, core.Db._check_prepared
+local prepare_ids, check_prepared = I.prepare_ids, I.check_prepared
 
 --- `db:prepare(user, right)`: on PUC Lua the C closure itself.  On LuaJIT
 -- a Lua closure around one shared C function instead: a trace guards a

@@ -42,6 +42,11 @@ local fast = require "mandate.fast"
 core.Db.checker = fast.checker
 core.Db.prepare = fast.prepare
 
+-- The seal: every module of the layer has captured the primitives (raw
+-- SQL, change sets, ...) when it loaded; no handle carries them, and no
+-- program reaches them by accident (specs: spec/primitives.lua).
+core.internal = nil
+
 --- Open a store, creating it (and its schema) when missing.
 -- A store made by an older mandate is upgraded in place.  An open that
 -- fails changes nothing in the file: a store of a newer mandate, or a

@@ -13,6 +13,7 @@
 -- of the store return `nil, message, code`; bad arguments raise.
 -- @module mandate.read
 
+local I = require("mandate.core").internal   -- the primitives, captured at load
 local json = require "mandate.json"
 local V = require "mandate.validate"
 
@@ -49,7 +50,7 @@ local ROW_SQL = {
 -- @tparam string key
 -- @treturn table|nil the row (column name -> value; NULL columns absent)
 function R.row(db, kind, key)
-  return db:_row(ROW_SQL[kind], key)
+  return I.row(db, ROW_SQL[kind], key)
 end
 
 --- The level names, top to bottom.
@@ -57,7 +58,7 @@ end
 -- @treturn {string,...}
 function R.levels(db)
   local names = {}
-  for i, row in ipairs(db:_rows("SELECT name FROM levels ORDER BY depth")) do
+  for i, row in ipairs(I.rows(db, "SELECT name FROM levels ORDER BY depth")) do
     names[i] = row.name
   end
   return names
@@ -91,7 +92,7 @@ end
 -- @tparam string key
 -- @treturn table|nil
 function R.unit(db, key)
-  local row = db:_row(SQL_UNIT, key)
+  local row = I.row(db, SQL_UNIT, key)
   return row and unit_entity(row)
 end
 
@@ -109,7 +110,7 @@ end
 -- @tparam string key
 -- @treturn table|nil
 function R.tenant(db, key)
-  local row = db:_row(SQL_TENANT, key)
+  local row = I.row(db, SQL_TENANT, key)
   return row and tenant_entity(row)
 end
 
@@ -129,7 +130,7 @@ end
 -- @tparam string key
 -- @treturn table|nil
 function R.right(db, key)
-  local row = db:_row(SQL_RIGHT, key)
+  local row = I.row(db, SQL_RIGHT, key)
   return row and right_entity(row)
 end
 
@@ -147,10 +148,10 @@ local SQL_ALL_BUNDLE_RIGHTS = "SELECT br.bundle_id, r.key, r.kind, br.value"
 -- @tparam string key
 -- @treturn table|nil
 function R.bundle(db, key)
-  local row = db:_row(SQL_BUNDLE, key)
+  local row = I.row(db, SQL_BUNDLE, key)
   if not row then return nil end
   local rights = {}
-  for _, r in ipairs(db:_rows(SQL_BUNDLE_RIGHTS, row.id)) do
+  for _, r in ipairs(I.rows(db, SQL_BUNDLE_RIGHTS, row.id)) do
     rights[r.key] = R.value(r.kind, r.value)
   end
   return { key = row.key, label = row.label, rights = rights }
@@ -177,10 +178,10 @@ end
 -- @tparam string key
 -- @treturn table|nil
 function R.user(db, key)
-  local row = db:_row(SQL_USER, key)
+  local row = I.row(db, SQL_USER, key)
   if not row then return nil end
   local bundles = {}
-  for i, b in ipairs(db:_rows(SQL_USER_BUNDLES, row.id)) do
+  for i, b in ipairs(I.rows(db, SQL_USER_BUNDLES, row.id)) do
     bundles[i] = b.key
   end
   return user_entity(row, bundles)
@@ -203,7 +204,7 @@ local SQL_MANAGERS = "SELECT u.key FROM account_managers m"
 -- @treturn table
 function R.overrides(db, user_id)
   local t = {}
-  for _, r in ipairs(db:_rows(SQL_OVERRIDES, user_id)) do
+  for _, r in ipairs(I.rows(db, SQL_OVERRIDES, user_id)) do
     t[r.key] = R.value(r.kind, r.value)
   end
   return t
@@ -215,7 +216,7 @@ end
 -- @treturn table
 function R.access(db, user_id)
   local t = {}
-  for _, r in ipairs(db:_rows(SQL_ACCESS, user_id)) do t[r.key] = r.access end
+  for _, r in ipairs(I.rows(db, SQL_ACCESS, user_id)) do t[r.key] = r.access end
   return t
 end
 
@@ -225,7 +226,7 @@ end
 -- @treturn {string,...}
 function R.customers(db, user_id)
   local t = {}
-  for i, r in ipairs(db:_rows(SQL_CUSTOMERS, user_id)) do t[i] = r.key end
+  for i, r in ipairs(I.rows(db, SQL_CUSTOMERS, user_id)) do t[i] = r.key end
   return t
 end
 -- }}}
@@ -236,14 +237,14 @@ end
 local function in_read_tx(db, impl, ...)
   -- never a row of another coroutine's open change set (mandate.write,
   -- loaded by then: it requires this module)
-  if db:_owner() ~= "none" then package.loaded["mandate.write"].may_read(db) end
-  if db:_in_transaction() then return impl(db, ...) end
-  db:_exec("BEGIN")
+  if I.owner(db) ~= "none" then package.loaded["mandate.write"].may_read(db) end
+  if I.in_transaction(db) then return impl(db, ...) end
+  I.exec(db, "BEGIN")
   local r = pack(pcall(impl, db, ...))
   local ok, e = r[1], r[2]
-  if ok then ok, e = pcall(db._exec, db, "COMMIT") end
+  if ok then ok, e = pcall(I.exec, db, "COMMIT") end
   if not ok then
-    pcall(db._exec, db, "ROLLBACK")
+    pcall(I.exec, db, "ROLLBACK")
     error(e, 0)
   end
   return unpack(r, 2, r.n)
@@ -282,7 +283,7 @@ end
 local function lister(name, sql, entity)
   return reader(name, function(db)
     local list = {}
-    for i, row in ipairs(db:_rows(sql)) do list[i] = entity(row) end
+    for i, row in ipairs(I.rows(db, sql)) do list[i] = entity(row) end
     return list
   end)
 end
@@ -364,11 +365,11 @@ M.get_bundle = getter("get_bundle", R.bundle)
 -- @treturn[2] string code
 M.bundles = reader("bundles", function(db)
   local list, by_id = {}, {}
-  for i, row in ipairs(db:_rows(SQL_BUNDLES)) do
+  for i, row in ipairs(I.rows(db, SQL_BUNDLES)) do
     list[i] = { key = row.key, label = row.label, rights = {} }
     by_id[row.id] = list[i]
   end
-  for _, r in ipairs(db:_rows(SQL_ALL_BUNDLE_RIGHTS)) do
+  for _, r in ipairs(I.rows(db, SQL_ALL_BUNDLE_RIGHTS)) do
     local rights = by_id[r.bundle_id].rights
     rights[r.key] = R.value(r.kind, r.value)
   end
@@ -393,11 +394,11 @@ M.get_user = getter("get_user", R.user)
 -- @treturn[2] string code
 M.users = reader("users", function(db)
   local list, by_id = {}, {}
-  for i, row in ipairs(db:_rows(SQL_USERS)) do
+  for i, row in ipairs(I.rows(db, SQL_USERS)) do
     list[i] = user_entity(row, {})
     by_id[row.id] = list[i]
   end
-  for _, r in ipairs(db:_rows(SQL_ALL_USER_BUNDLES)) do
+  for _, r in ipairs(I.rows(db, SQL_ALL_USER_BUNDLES)) do
     local b = by_id[r.user_id].bundles
     b[#b + 1] = r.key
   end
@@ -452,7 +453,7 @@ M.customers_of = of_user("customers_of", R.customers)
 M.managers_of = reader("managers_of", function(db, customer)
   local list = {}
   V.key("managers_of", "customer", customer)
-  for i, r in ipairs(db:_rows(SQL_MANAGERS, customer)) do list[i] = r.key end
+  for i, r in ipairs(I.rows(db, SQL_MANAGERS, customer)) do list[i] = r.key end
   return list
 end)
 
@@ -462,7 +463,7 @@ local SQL_REVISION = "SELECT value FROM meta WHERE key = 'revision'"
 -- @tparam userdata db
 -- @treturn number
 function R.revision(db)
-  return db:_row(SQL_REVISION).value
+  return I.row(db, SQL_REVISION).value
 end
 
 --- The store's revision: 0 for a new store, one more after every
@@ -556,7 +557,7 @@ M.audit = reader("audit", function(db, opts)
   if opts.limit ~= nil then
     limit = V.count(fn, "options.limit", opts.limit, "a count")
   end
-  local rows = db:_rows(SQL_AUDIT, since_rev, since_time, before_rev,
+  local rows = I.rows(db, SQL_AUDIT, since_rev, since_time, before_rev,
                         before_time, opts.actor, opts.subject, opts.op, limit)
   local list, n = {}, #rows
   for i = n, 1, -1 do

@@ -2,19 +2,12 @@
 -- plain-text renderer for any list of rows (used by the demo and the CLI).
 -- @module mandate.report
 
-local read = require "mandate.read"
-
 local M = {}
 
-local SQL_MATRIX = [[
-SELECT u.key AS user, t.key AS tenant,
-       COALESCE(a.access, t.default_access) AS access,
-       a.access IS NOT NULL AS explicit
-  FROM users u CROSS JOIN tenants t
-  LEFT JOIN access a ON a.user_id = u.id AND a.tenant_id = t.id
- ORDER BY u.key, t.key]]
-
---- The access of every user to every tenant.
+--- The access of every user to every tenant, as the tenant gate of a
+-- check sees it: the engine answers each cell (`db:access`), from the
+-- same snapshot as `db:check`, so the matrix and the checks cannot
+-- disagree.
 -- @treturn table `{tenants = {key...}, users = {key...}, access =
 -- {[user] = {[tenant] = "full"|"read"|"hidden"}}, explicit = {[user] =
 -- {[tenant] = true}}}`; `explicit` marks the user's own rows, the other
@@ -22,21 +15,26 @@ SELECT u.key AS user, t.key AS tenant,
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy": another coroutine's change set is open)
-M.access_matrix = read.reader("access_matrix", function(db)
+function M.access_matrix(db)
+  local users, message, code = db:users()
+  if not users then return nil, message, code end
+  local tenants
+  tenants, message, code = db:tenants()
+  if not tenants then return nil, message, code end
   local m = { tenants = {}, users = {}, access = {}, explicit = {} }
-  for _, t in ipairs(db:_rows("SELECT key FROM tenants ORDER BY key")) do
-    m.tenants[#m.tenants + 1] = t.key
-  end
-  for _, r in ipairs(db:_rows(SQL_MATRIX)) do
-    if not m.access[r.user] then
-      m.users[#m.users + 1] = r.user
-      m.access[r.user], m.explicit[r.user] = {}, {}
+  for i, t in ipairs(tenants) do m.tenants[i] = t.key end
+  for _, u in ipairs(users) do
+    local access, explicit = {}, {}
+    for _, t in ipairs(m.tenants) do
+      local a, own, why = db:access(u.key, t)
+      if a == nil and own ~= nil then return nil, own, why end   -- the store failed
+      access[t], explicit[t] = a, own or nil
     end
-    m.access[r.user][r.tenant] = r.access
-    m.explicit[r.user][r.tenant] = r.explicit == 1 or nil
+    m.users[#m.users + 1] = u.key
+    m.access[u.key], m.explicit[u.key] = access, explicit
   end
   return m
-end)
+end
 
 local text_table
 

@@ -31,6 +31,7 @@
 -- @module mandate.write
 
 local core = require "mandate.core"
+local I = core.internal   -- the primitives, captured at load (see init.lua)
 local json = require "mandate.json"
 local read = require "mandate.read"
 local V = require "mandate.validate"
@@ -83,11 +84,11 @@ end
 -- The audit row of one change (before/after as JSON text, nil when
 -- absent), under the revision the change set commits as.
 local function record_text(db, op, subject, before, after)
-  db:_audit(op, subject, before, after)
+  I.audit(db, op, subject, before, after)
 end
 
 local function record(db, op, subject, before, after)
-  db:_audit(op, subject, encode(before), encode(after))
+  I.audit(db, op, subject, encode(before), encode(after))
 end
 
 local function store_error(message, code)
@@ -108,11 +109,11 @@ local BUSY = "another coroutine's change set is open on this store (its "
 -- For the SQL readers (mandate.read): raise "busy" as a store error, or
 -- settle an abandoned change set first.
 local function may_read(db)
-  local where = db:_owner()
+  local where = I.owner(db)
   if where == "away" then error(store_error(BUSY, "busy"), 0) end
   if where == "gone" then
-    local level = db:_begin(true)     -- rolls the abandoned one back
-    if level then db:_end("rollback") end
+    local level = I.begin(db, true)     -- rolls the abandoned one back
+    if level then I.finish(db, "rollback") end
     state(db).torn = nil
   end
 end
@@ -125,7 +126,7 @@ failed inside, SQLite rolled back by itself) raise as mandate.Errors
 naming the caller.
 ]]
 local function begin(db, name, direct)
-  local ok, level, settled = pcall(db._begin, db, direct)
+  local ok, level, settled = pcall(I.begin, db, direct)
   if not ok then
     local e = level
     if not V.is_store_error(e) then error(e, 0) end
@@ -163,11 +164,11 @@ local function run(db, name, impl, direct, ...)
   local ok, result = pcall(impl, db, name, ...)
   local usage = not ok and V.is_usage(result)
   if ok then
-    local committed, e = pcall(db._end, db, "commit")
+    local committed, e = pcall(I.finish, db, "commit")
     if committed then return true, result end
     result = e
   else
-    pcall(db._end, db, (usage or level == 1) and "rollback" or "tear")
+    pcall(I.finish, db, (usage or level == 1) and "rollback" or "tear")
   end
   if usage then return USAGE, result.message end
   if level > 1 then state(db).torn = result end
@@ -231,10 +232,10 @@ function W.transaction(db, fn)
   local r = pack(pcall(fn, db))
   local st = state(db)
   if not r[1] then
-    pcall(db._end, db, "rollback")
+    pcall(I.finish, db, "rollback")
     error(r[2], 0)                    -- fn's error, the very same value
   end
-  local ok, e = pcall(db._end, db, "commit")
+  local ok, e = pcall(I.finish, db, "commit")
   if ok then
     if r.n == 1 then return true end
     return unpack(r, 2, r.n)
@@ -258,7 +259,7 @@ end
 -- @treturn boolean true
 W.set_actor = V.method("set_actor", function(db, name)
   if name ~= nil then V.key("set_actor", "name", name) end
-  db:_set_actor(name)
+  I.set_actor(db, name)
   return true
 end)
 
@@ -266,7 +267,7 @@ end)
 -- @function actor
 -- @treturn string|nil
 W.actor = V.method("actor", function(db)
-  return db:_actor()
+  return I.actor(db)
 end)
 -- }}}
 
@@ -280,13 +281,13 @@ end
 
 --[[
 The id of an existing user or tenant, for writers that need nothing else:
-from the compiled snapshot when it knows the key (one hash lookup instead
-of a query; a key it holds was checked when it was put), else as
-`existing` finds it, with its errors.  The snapshot lacks what was created
-since it was compiled, never what was deleted: deleting marks it stale.
+one crossing into the store, which asks its snapshot (a key it holds was
+checked when it was put) and else SQL; for a key that names nothing,
+`existing` raises its error.  The snapshot lacks what was created since it
+was compiled, never what was deleted: deleting marks it stale.
 ]]
 local function existing_id(db, fn, arg, kind, key)
-  return type(key) == "string" and db:_known(kind, key)
+  return type(key) == "string" and I.known(db, kind, key)
          or existing(db, fn, arg, kind, key).id
 end
 
@@ -351,13 +352,13 @@ W.set_levels = writer("set_levels", function(db, fn, levels)
     names[d] = name
     depth[name] = d
   end
-  for _, u in ipairs(db:_rows(SQL_UNIT_LEVELS)) do
+  for _, u in ipairs(I.rows(db, SQL_UNIT_LEVELS)) do
     if not depth[u.level] then
       fail(fn, "levels", "%s is missing, but unit %s is on it (move or "
            .. "delete the units on it first)", show(u.level), show(u.key))
     end
   end
-  for _, u in ipairs(db:_rows(SQL_UNIT_PAIRS)) do
+  for _, u in ipairs(I.rows(db, SQL_UNIT_PAIRS)) do
     if depth[u.level] <= depth[u.parent_level] then
       fail(fn, "levels", "the new order puts %s above %s, but unit %s on %s "
            .. "has the parent %s on %s (a unit's level must be below its "
@@ -365,7 +366,7 @@ W.set_levels = writer("set_levels", function(db, fn, levels)
            show(u.level), show(u.parent_key), show(u.parent_level))
     end
   end
-  for _, v in ipairs(db:_rows(SQL_SCOPE_VALUES)) do
+  for _, v in ipairs(I.rows(db, SQL_SCOPE_VALUES)) do
     if not core.parse_value(names, "scope", v.customer == 1, v.value) then
       local holder
       if v.holder == "bundle" then
@@ -384,9 +385,9 @@ W.set_levels = writer("set_levels", function(db, fn, levels)
   local old = read.levels(db)
   if same(old, names) then return true end
   for _, name in ipairs(old) do
-    if not depth[name] then db:_exec(SQL_DROP_LEVEL, name) end
+    if not depth[name] then I.exec(db, SQL_DROP_LEVEL, name) end
   end
-  for d, name in ipairs(names) do db:_exec(SQL_PUT_LEVEL, name, d - 1) end
+  for d, name in ipairs(names) do I.exec(db, SQL_PUT_LEVEL, name, d - 1) end
   record(db, fn, "levels", old[1] and old or nil, names)
   return true
 end)
@@ -444,7 +445,7 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
   end
   local parent
   if opts.parent == nil then
-    parent = row and row.parent_id and db:_row(SQL_UNIT_BY_ID, row.parent_id)
+    parent = row and row.parent_id and I.row(db, SQL_UNIT_BY_ID, row.parent_id)
   elseif opts.parent ~= false then
     if type(opts.parent) ~= "string" then
       fail(fn, "options.parent", "expected a unit key, or false for a root "
@@ -462,14 +463,14 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
           fail(fn, "options.parent", "%s lies below %s (a unit cannot move "
                .. "into its own subtree)", show(opts.parent), show(key))
         end
-        id = db:_row(SQL_UNIT_BY_ID, id).parent_id
+        id = I.row(db, SQL_UNIT_BY_ID, id).parent_id
       end
     end
   end
   V.text(fn, "options.label", opts.label)
 
   local d = depth_of[level]
-  local children = row and db:_rows(SQL_CHILDREN, row.id) or {}
+  local children = row and I.rows(db, SQL_CHILDREN, row.id) or {}
   local lo, hi = 1, #levels
   if parent then lo = depth_of[parent.level] + 1 end
   for _, c in ipairs(children) do hi = math.min(hi, depth_of[c.level] - 1) end
@@ -497,10 +498,10 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
   if same(before, after) then return row.id end
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_UNIT, id, level, parent and parent.id, after.label)
+    I.exec(db, SQL_UPDATE_UNIT, id, level, parent and parent.id, after.label)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_UNIT, key, level, parent and parent.id,
+    _, id = I.exec(db, SQL_INSERT_UNIT, key, level, parent and parent.id,
                      after.label)
   end
   record(db, fn, "unit:" .. key, before, after)
@@ -528,8 +529,8 @@ W.delete_unit = writer("delete_unit", function(db, fn, key, opts)
   local row = existing(db, fn, "key", "unit", key)
   local cascade = cascade_option(fn, opts)
   if not cascade then
-    local children = db:_rows(SQL_CHILDREN, row.id)
-    local users = db:_rows(SQL_UNIT_USERS, row.id)
+    local children = I.rows(db, SQL_CHILDREN, row.id)
+    local users = I.rows(db, SQL_UNIT_USERS, row.id)
     local what = {}
     if #children > 0 then what[1] = some(#children, "child unit", children) end
     if #users > 0 then what[#what + 1] = some(#users, "user", users) end
@@ -542,21 +543,21 @@ W.delete_unit = writer("delete_unit", function(db, fn, key, opts)
   end
   local subtree, i = { row }, 1
   while i <= #subtree do
-    for _, c in ipairs(db:_rows(SQL_CHILDREN, subtree[i].id)) do
+    for _, c in ipairs(I.rows(db, SQL_CHILDREN, subtree[i].id)) do
       subtree[#subtree + 1] = c
     end
     i = i + 1
   end
   for _, unit in ipairs(subtree) do
-    for _, u in ipairs(db:_rows(SQL_UNIT_USERS, unit.id)) do
+    for _, u in ipairs(I.rows(db, SQL_UNIT_USERS, unit.id)) do
       local before = read.user(db, u.key)
-      db:_exec(SQL_UNSET_UNIT, u.id)
+      I.exec(db, SQL_UNSET_UNIT, u.id)
       record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
     end
   end
   for k = #subtree, 1, -1 do
     local before = read.unit(db, subtree[k].key)
-    db:_exec(SQL_DELETE_UNIT, subtree[k].id)
+    I.exec(db, SQL_DELETE_UNIT, subtree[k].id)
     record(db, fn, "unit:" .. subtree[k].key, before, nil)
   end
   return true
@@ -597,10 +598,10 @@ W.put_tenant = writer("put_tenant", function(db, fn, key, opts)
   if same(before, after) then return row.id end
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_TENANT, id, after.label, after.default)
+    I.exec(db, SQL_UPDATE_TENANT, id, after.label, after.default)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_TENANT, key, after.label, after.default)
+    _, id = I.exec(db, SQL_INSERT_TENANT, key, after.label, after.default)
   end
   record(db, fn, "tenant:" .. key, before, after)
   return id
@@ -636,7 +637,7 @@ local SQL_DELETE_TENANT = "DELETE FROM tenants WHERE id = ?1"
 W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
   local row = existing(db, fn, "key", "tenant", key)
   local cascade = cascade_option(fn, opts)
-  local rows = db:_rows(SQL_TENANT_ACCESS, row.id)
+  local rows = I.rows(db, SQL_TENANT_ACCESS, row.id)
   if #rows > 0 and not cascade then
     fail(fn, "key", "tenant %s is still in the access rows of %s (clear_access "
          .. "them first, or pass {cascade = true} to delete them)", show(key),
@@ -654,12 +655,12 @@ W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
          table.concat(owned, ", "))
   end
   for _, a in ipairs(rows) do
-    db:_exec(SQL_DELETE_ACCESS, a.user_id, row.id)
+    I.exec(db, SQL_DELETE_ACCESS, a.user_id, row.id)
     record_text(db, fn, "user:" .. a.key, access_text(key, a.access), nil)
   end
   for _, owner in ipairs(tenant_owners) do owner.delete(db, fn, row.id) end
   local before = read.tenant(db, key)
-  db:_exec(SQL_DELETE_TENANT, row.id)
+  I.exec(db, SQL_DELETE_TENANT, row.id)
   record(db, fn, "tenant:" .. key, before, nil)
   return true
 end)
@@ -730,7 +731,7 @@ W.put_right = writer("put_right", function(db, fn, key, opts)
          .. "scope rights have a customer part)", show(key))
   end
   if row then
-    local values = db:_rows(SQL_RIGHT_VALUES, row.id)
+    local values = I.rows(db, SQL_RIGHT_VALUES, row.id)
     if kind ~= row.kind and #values > 0 then
       fail(fn, "options.kind", "%s: right %s cannot change from %s to %s "
            .. "while values of it are stored: %s (clear them first)",
@@ -755,11 +756,11 @@ W.put_right = writer("put_right", function(db, fn, key, opts)
   if same(before, after) then return row.id end
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_RIGHT, id, kind, after.mode, customer, after.area,
+    I.exec(db, SQL_UPDATE_RIGHT, id, kind, after.mode, customer, after.area,
              after.label)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_RIGHT, key, kind, after.mode, customer,
+    _, id = I.exec(db, SQL_INSERT_RIGHT, key, kind, after.mode, customer,
                      after.area, after.label)
   end
   record(db, fn, "right:" .. key, before, after)
@@ -787,7 +788,7 @@ local SQL_DELETE_RIGHT = "DELETE FROM rights WHERE id = ?1"
 W.delete_right = writer("delete_right", function(db, fn, key, opts)
   local row = existing(db, fn, "key", "right", key)
   local cascade = cascade_option(fn, opts)
-  local values = db:_rows(SQL_RIGHT_VALUES, row.id)
+  local values = I.rows(db, SQL_RIGHT_VALUES, row.id)
   if #values > 0 and not cascade then
     local bundles, users = {}, {}
     for _, v in ipairs(values) do
@@ -806,15 +807,15 @@ W.delete_right = writer("delete_right", function(db, fn, key, opts)
   for _, v in ipairs(values) do
     local old = { right = key, value = read.value(row.kind, v.value) }
     if v.holder == "bundle" then
-      db:_exec(SQL_DELETE_BUNDLE_VALUE, v.holder_id, row.id)
+      I.exec(db, SQL_DELETE_BUNDLE_VALUE, v.holder_id, row.id)
       record(db, fn, "bundle:" .. v.holder_key, old, nil)
     else
-      db:_exec(SQL_DELETE_OVERRIDE, v.holder_id, row.id)
+      I.exec(db, SQL_DELETE_OVERRIDE, v.holder_id, row.id)
       record(db, fn, "user:" .. v.holder_key, old, nil)
     end
   end
   local before = read.right(db, key)
-  db:_exec(SQL_DELETE_RIGHT, row.id)
+  I.exec(db, SQL_DELETE_RIGHT, row.id)
   record(db, fn, "right:" .. key, before, nil)
   return true
 end)
@@ -895,14 +896,14 @@ W.put_bundle = writer("put_bundle", function(db, fn, key, opts)
   if same(before, after) then return row.id end
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_BUNDLE, id, after.label)
+    I.exec(db, SQL_UPDATE_BUNDLE, id, after.label)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_BUNDLE, key, after.label)
+    _, id = I.exec(db, SQL_INSERT_BUNDLE, key, after.label)
   end
   if list then
-    db:_exec(SQL_CLEAR_BUNDLE, id)
-    for _, v in ipairs(list) do db:_exec(SQL_PUT_BUNDLE_VALUE, id, v.id, v.text) end
+    I.exec(db, SQL_CLEAR_BUNDLE, id)
+    for _, v in ipairs(list) do I.exec(db, SQL_PUT_BUNDLE_VALUE, id, v.id, v.text) end
   end
   record(db, fn, "bundle:" .. key, before, after)
   return id
@@ -923,9 +924,9 @@ W.set_bundle_right = writer("set_bundle_right",
   local b = existing(db, fn, "bundle", "bundle", bundle)
   local r = existing(db, fn, "right", "right", right)
   local text = V.value(fn, "value", r, value, read.levels(db))
-  local old = db:_row(SQL_BUNDLE_VALUE, b.id, r.id)
+  local old = I.row(db, SQL_BUNDLE_VALUE, b.id, r.id)
   if old and old.value == text then return true end
-  db:_exec(SQL_PUT_BUNDLE_VALUE, b.id, r.id, text)
+  I.exec(db, SQL_PUT_BUNDLE_VALUE, b.id, r.id, text)
   record(db, fn, "bundle:" .. bundle,
          old and { right = right, value = read.value(r.kind, old.value) },
          { right = right, value = read.value(r.kind, text) })
@@ -945,9 +946,9 @@ W.clear_bundle_right = writer("clear_bundle_right",
                               function(db, fn, bundle, right)
   local b = existing(db, fn, "bundle", "bundle", bundle)
   local r = existing(db, fn, "right", "right", right)
-  local old = db:_row(SQL_BUNDLE_VALUE, b.id, r.id)
+  local old = I.row(db, SQL_BUNDLE_VALUE, b.id, r.id)
   if not old then return true end
-  db:_exec(SQL_DELETE_BUNDLE_VALUE, b.id, r.id)
+  I.exec(db, SQL_DELETE_BUNDLE_VALUE, b.id, r.id)
   record(db, fn, "bundle:" .. bundle,
          { right = right, value = read.value(r.kind, old.value) }, nil)
   return true
@@ -975,7 +976,7 @@ local SQL_DELETE_BUNDLE = "DELETE FROM bundles WHERE id = ?1"
 W.delete_bundle = writer("delete_bundle", function(db, fn, key, opts)
   local row = existing(db, fn, "key", "bundle", key)
   local cascade = cascade_option(fn, opts)
-  local users = db:_rows(SQL_BUNDLE_USERS, row.id)
+  local users = I.rows(db, SQL_BUNDLE_USERS, row.id)
   if #users > 0 and not cascade then
     fail(fn, "key", "bundle %s is still held by %s (put_user them without it "
          .. "first, or pass {cascade = true} to take it from them)", show(key),
@@ -983,12 +984,12 @@ W.delete_bundle = writer("delete_bundle", function(db, fn, key, opts)
   end
   for _, u in ipairs(users) do
     local before = read.user(db, u.key)
-    db:_exec(SQL_DROP_USER_BUNDLE, u.id, row.id)
+    I.exec(db, SQL_DROP_USER_BUNDLE, u.id, row.id)
     record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
   end
   local before = read.bundle(db, key)
-  db:_exec(SQL_CLEAR_BUNDLE, row.id)
-  db:_exec(SQL_DELETE_BUNDLE, row.id)
+  I.exec(db, SQL_CLEAR_BUNDLE, row.id)
+  I.exec(db, SQL_DELETE_BUNDLE, row.id)
   record(db, fn, "bundle:" .. key, before, nil)
   return true
 end)
@@ -1067,14 +1068,14 @@ W.put_user = writer("put_user", function(db, fn, key, opts)
   elseif unit then unit_id = unit.id end
   local id = row and row.id
   if row then
-    db:_exec(SQL_UPDATE_USER, id, unit_id, after.active, after.label)
+    I.exec(db, SQL_UPDATE_USER, id, unit_id, after.active, after.label)
   else
     local _
-    _, id = db:_exec(SQL_INSERT_USER, key, unit_id, after.active, after.label)
+    _, id = I.exec(db, SQL_INSERT_USER, key, unit_id, after.active, after.label)
   end
   if bundles then
-    db:_exec(SQL_CLEAR_USER_BUNDLES, id)
-    for i, b in ipairs(bundles) do db:_exec(SQL_ADD_USER_BUNDLE, id, i, b.id) end
+    I.exec(db, SQL_CLEAR_USER_BUNDLES, id)
+    for i, b in ipairs(bundles) do I.exec(db, SQL_ADD_USER_BUNDLE, id, i, b.id) end
   end
   record(db, fn, "user:" .. key, before, after)
   return id
@@ -1110,7 +1111,7 @@ W.delete_user = writer("delete_user", function(db, fn, key, opts)
   before.overrides = read.overrides(db, row.id)
   before.access = read.access(db, row.id)
   before.customers = read.customers(db, row.id)
-  for _, sql in ipairs(SQL_DELETE_USER_ROWS) do db:_exec(sql, row.id) end
+  for _, sql in ipairs(SQL_DELETE_USER_ROWS) do I.exec(db, sql, row.id) end
   record(db, fn, "user:" .. key, before, nil)
   return true
 end)
@@ -1140,9 +1141,9 @@ W.set_override = writer("set_override", function(db, fn, user, right, value)
   local uid = existing_id(db, fn, "user", "user", user)
   local r = existing(db, fn, "right", "right", right)
   local text = V.value(fn, "value", r, value, read.levels(db))
-  local old = db:_row(SQL_OVERRIDE, uid, r.id)
+  local old = I.row(db, SQL_OVERRIDE, uid, r.id)
   if old and old.value == text then return true end
-  db:_exec(SQL_PUT_OVERRIDE, uid, r.id, text)
+  I.exec(db, SQL_PUT_OVERRIDE, uid, r.id, text)
   record(db, fn, "user:" .. user,
          old and { right = right, value = read.value(r.kind, old.value) },
          { right = right, value = read.value(r.kind, text) })
@@ -1161,9 +1162,9 @@ end, DIRECT)
 W.clear_override = writer("clear_override", function(db, fn, user, right)
   local uid = existing_id(db, fn, "user", "user", user)
   local r = existing(db, fn, "right", "right", right)
-  local old = db:_row(SQL_OVERRIDE, uid, r.id)
+  local old = I.row(db, SQL_OVERRIDE, uid, r.id)
   if not old then return true end
-  db:_exec(SQL_DELETE_OVERRIDE, uid, r.id)
+  I.exec(db, SQL_DELETE_OVERRIDE, uid, r.id)
   record(db, fn, "user:" .. user,
          { right = right, value = read.value(r.kind, old.value) }, nil)
   return true
@@ -1189,9 +1190,9 @@ W.set_access = writer("set_access", function(db, fn, user, tenant, access)
   local uid = existing_id(db, fn, "user", "user", user)
   local tid = existing_id(db, fn, "tenant", "tenant", tenant)
   V.word(fn, "access", access, "an access", V.ACCESS)
-  local old = db:_row(SQL_ACCESS_ROW, uid, tid)
+  local old = I.row(db, SQL_ACCESS_ROW, uid, tid)
   if old and old.access == access then return true end
-  db:_exec(SQL_PUT_ACCESS, uid, tid, access)
+  I.exec(db, SQL_PUT_ACCESS, uid, tid, access)
   record_text(db, fn, "user:" .. user,
               old and access_text(tenant, old.access),
               access_text(tenant, access))
@@ -1210,9 +1211,9 @@ end, DIRECT)
 W.clear_access = writer("clear_access", function(db, fn, user, tenant)
   local uid = existing_id(db, fn, "user", "user", user)
   local tid = existing_id(db, fn, "tenant", "tenant", tenant)
-  local old = db:_row(SQL_ACCESS_ROW, uid, tid)
+  local old = I.row(db, SQL_ACCESS_ROW, uid, tid)
   if not old then return true end
-  db:_exec(SQL_DELETE_ACCESS, uid, tid)
+  I.exec(db, SQL_DELETE_ACCESS, uid, tid)
   record_text(db, fn, "user:" .. user, access_text(tenant, old.access), nil)
   return true
 end, DIRECT)
@@ -1240,12 +1241,12 @@ W.assign_customer = writer("assign_customer", function(db, fn, user, customer)
   V.key(fn, "customer", customer)
   local c = read.row(db, "customer", customer)
   local cid = c and c.id
-  if cid and db:_row(SQL_MANAGER, uid, cid) then return true end
+  if cid and I.row(db, SQL_MANAGER, uid, cid) then return true end
   if not cid then
     local _
-    _, cid = db:_exec(SQL_INSERT_CUSTOMER, customer)
+    _, cid = I.exec(db, SQL_INSERT_CUSTOMER, customer)
   end
-  db:_exec(SQL_ADD_MANAGER, uid, cid)
+  I.exec(db, SQL_ADD_MANAGER, uid, cid)
   record(db, fn, "user:" .. user, nil, { customer = customer })
   return true
 end, DIRECT)
@@ -1264,8 +1265,8 @@ W.unassign_customer = writer("unassign_customer",
   local uid = existing_id(db, fn, "user", "user", user)
   V.key(fn, "customer", customer)
   local c = read.row(db, "customer", customer)
-  if not (c and db:_row(SQL_MANAGER, uid, c.id)) then return true end
-  db:_exec(SQL_DROP_MANAGER, uid, c.id)
+  if not (c and I.row(db, SQL_MANAGER, uid, c.id)) then return true end
+  I.exec(db, SQL_DROP_MANAGER, uid, c.id)
   record(db, fn, "user:" .. user, { customer = customer }, nil)
   return true
 end, DIRECT)

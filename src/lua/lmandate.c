@@ -647,10 +647,10 @@ static const char *const kind_names[] = {
 };
 
 /*
-** db:_known(kind, key) -> the id the snapshot holds for key, or nil when it
-** cannot tell: no snapshot, a stale one, or a key created since.  Never
-** rebuilds or patches (a bulk write touches a user per call); the writers
-** ask SQL on nil.
+** known(db, kind, key) -> the id of the entity key names, or nil: from the
+** snapshot when it knows the key (one hash lookup; it never rebuilds or
+** patches here, as a bulk write touches a user per call), else by one
+** query (mdt_store_id).  For writers, which raise their own "not found".
 */
 static int l_known(lua_State *L)
 {
@@ -658,8 +658,9 @@ static int l_known(lua_State *L)
   int kind = check_option(L, 2, kind_names);
   size_t len;
   const char *key = luaL_checklstring(L, 3, &len);
-  const mdt_snap *s = mdt_store_current(live(L, d));
-  mdt_id id = s ? mdt_lookup(s, kind, key, len) : 0;
+  mdt_id id;
+  int rc = mdt_store_id(live(L, d), kind, key, len, &id);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
   if (id) lua_pushinteger(L, (lua_Integer)id);
   else lua_pushnil(L);
   return 1;
@@ -1647,38 +1648,52 @@ static int l_effective(lua_State *L)
 
 /* Registration {{{ */
 
+/* The methods of a mandate.Db: documented, all of them. */
 static const luaL_Reg db_methods[] = {
   { "close", l_close },
   { "is_open", l_isopen },
   { "check", l_check },
   { "allowed", l_allowed },
   { "check_ids", l_check_ids },
-  { "_checker", l_checker },
-  { "_box", l_box },
   { "prepare", l_prepare },
-  { "_prepare_ids", l_prepare_ids },
-  { "_owner", l_owner },
-  { "_begin", l_begin },
-  { "_end", l_end },
-  { "_audit", l_audit },
-  { "_set_actor", l_set_actor },
-  { "_actor", l_actor },
-  { "_check_prepared", l_check_prepared },
   { "id", l_id },
   { "access", l_access },
-  { "_tenant_access", l_tenant_access },
   { "refresh", l_refresh },
   { "set_refresh_interval", l_set_refresh_interval },
   { "refresh_interval", l_refresh_interval },
   { "stats", l_stats },
-  { "_explain", l_explain },
-  { "_effective", l_effective },
-  { "_exec", l_exec },
-  { "_rows", l_rows },
-  { "_row", l_row },
-  { "_lists_epoch", l_lists_epoch },
-  { "_in_transaction", l_in_transaction },
-  { "_known", l_known },
+  { NULL, NULL }
+};
+
+/*
+** The primitives of the Lua layer (lua/mandate/), called as f(db, ...):
+** captured by its modules when they load, then taken off the module
+** table (lua/mandate/init.lua), so that no handle carries them and no
+** program reaches them by accident.  Specs and benchmarks reach them
+** through spec/sql.lua (the registry's "mandate.internal"), which is not
+** installed.  A seal for well-behaved code, not a sandbox: Lua code in
+** the same process can always open the store's file itself.
+*/
+static const luaL_Reg internal_funcs[] = {
+  { "checker", l_checker },
+  { "box", l_box },
+  { "prepare_ids", l_prepare_ids },
+  { "check_prepared", l_check_prepared },
+  { "owner", l_owner },
+  { "begin", l_begin },
+  { "finish", l_end },
+  { "audit", l_audit },
+  { "set_actor", l_set_actor },
+  { "actor", l_actor },
+  { "tenant_access", l_tenant_access },
+  { "explain", l_explain },
+  { "effective", l_effective },
+  { "exec", l_exec },
+  { "rows", l_rows },
+  { "row", l_row },
+  { "lists_epoch", l_lists_epoch },
+  { "in_transaction", l_in_transaction },
+  { "known", l_known },
   { NULL, NULL }
 };
 
@@ -1709,11 +1724,6 @@ static void push_upvalues(lua_State *L, int mt, int reasons)
   lua_pushvalue(L, reasons);
 }
 
-/*
-** require "mandate.core": the module table holds open, parse_value,
-** version, Db (the methods table, which lua/mandate/init.lua extends
-** with the writers) and Error (the metatable of raised store errors).
-*/
 /* A new table of the reason names by code. */
 static void push_reasons(lua_State *L)
 {
@@ -1725,6 +1735,12 @@ static void push_reasons(lua_State *L)
   }
 }
 
+/*
+** require "mandate.core": the module table holds open, parse_value,
+** version, reasons, Db (the methods table, which lua/mandate/init.lua
+** extends with the writers), Error (the metatable of raised store errors)
+** and internal (the Lua layer's primitives: see internal_funcs).
+*/
 int luaopen_mandate_core(lua_State *L);
 int luaopen_mandate_core(lua_State *L)
 {
@@ -1747,6 +1763,12 @@ int luaopen_mandate_core(lua_State *L)
   lua_setfield(L, mod, "Db");
   lua_pushliteral(L, DB_TYPE);
   lua_setfield(L, -2, "__name");
+  lua_createtable(L, 0, sizeof internal_funcs / sizeof internal_funcs[0] - 1);
+  push_upvalues(L, lua_gettop(L) - 1, reasons);
+  luaL_setfuncs(L, internal_funcs, NUV);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "mandate.internal");
+  lua_setfield(L, mod, "internal");
   lua_pop(L, 2);                    /* the metatable and reasons */
 
   luaL_newmetatable(L, ERROR_TYPE);

@@ -598,6 +598,36 @@ const mdt_snap *mdt_store_current(const mdt_store *st)
   return st->stale ? NULL : st->snap;
 }
 
+int mdt_store_id(mdt_store *st, int kind, const char *key, size_t len,
+                 mdt_id *out)
+{
+  static const char *const sql[MDT_NKINDS] = {
+    NULL, "SELECT id FROM units WHERE key = ?1",
+    "SELECT id FROM tenants WHERE key = ?1",
+    "SELECT id FROM rights WHERE key = ?1",
+    "SELECT id FROM bundles WHERE key = ?1",
+    "SELECT id FROM users WHERE key = ?1",
+    "SELECT id FROM customers WHERE key = ?1"
+  };
+  const mdt_snap *s = mdt_store_current(st);
+  sqlite3_stmt *stmt;
+  int rc;
+  *out = s ? mdt_lookup(s, kind, key, len) : 0;
+  if (*out || kind < 0 || kind >= MDT_NKINDS || sql[kind] == NULL)
+    return MDT_OK;
+  if ((rc = mdt_store_prepare(st, sql[kind], strlen(sql[kind]), &stmt))
+      != MDT_OK)
+    return rc;
+  sqlite3_bind_text64(stmt, 1, key, (sqlite3_uint64)len, SQLITE_STATIC,
+                      SQLITE_UTF8);
+  rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) *out = (mdt_id)sqlite3_column_int64(stmt, 0);
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? MDT_OK
+                                               : mdt_store_fail(st, rc);
+}
+
 void mdt_store_touch_all(mdt_store *st)
 {
   st->stale = 1;

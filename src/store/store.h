@@ -101,6 +101,15 @@ int mdt_store_refresh(mdt_store *st);
 const mdt_snap *mdt_store_current(const mdt_store *st);
 
 /*
+** The id of key (len bytes) of kind (MDT_UNIT ... MDT_CUSTOMER; MDT_LEVEL
+** names none), for writers: from the snapshot as it stands when it knows
+** the key (see mdt_store_current), else by one indexed query; 0 when the
+** key names nothing.  Returns MDT_OK or the query's failure.
+*/
+int mdt_store_id(mdt_store *st, int kind, const char *key, size_t len,
+                 mdt_id *out);
+
+/*
 ** Seconds between automatic data_version polls; 0 polls on every snapshot
 ** request, a negative value never (only mdt_store_refresh).
 */

@@ -1,0 +1,41 @@
+-- How often one write crosses from Lua into C: a call hook counts the
+-- calls of the module's C functions (the methods and the Lua layer's
+-- primitives) during one db:set_access.  The number is a constant of the
+-- writer, whatever the store holds; README states it.
+local helpers = require "helpers"
+local mandate = require "mandate"
+local prim = require "primitives"
+
+local function crossings(fn)
+  local names = {}
+  for name, f in pairs(mandate.Db) do
+    if type(f) == "function" and debug.getinfo(f, "S").what == "C" then names[f] = name end
+  end
+  for name, f in pairs(prim) do names[f] = name end
+  local seen = {}
+  debug.sethook(function()
+    local info = debug.getinfo(2, "f")
+    local name = info and names[info.func]
+    if name then seen[#seen + 1] = name end
+  end, "c")
+  fn()
+  debug.sethook()
+  return seen
+end
+
+describe("one set_access", function()
+  it("crosses into C a constant number of times: 8 when it changes the row", function()
+    local db = helpers.world()
+    local changes = { "is_open", "begin", "known", "known", "row", "exec", "audit", "finish" }
+    for _, access in ipairs({ "full", "hidden", "read", "full" }) do   -- bob has "read"
+      assert.same(changes, crossings(function() assert(db:set_access("bob", "team-a", access)) end))
+    end
+    -- a write that changes nothing ends after reading the old row
+    assert.same({ "is_open", "begin", "known", "known", "row", "finish" },
+                crossings(function() assert(db:set_access("bob", "team-a", "full")) end))
+    -- inside a transaction: the same, on a level of the enclosing change set
+    db:transaction(function()
+      assert.same(changes, crossings(function() assert(db:set_access("bob", "team-a", "read")) end))
+    end)
+  end)
+end)
