@@ -939,13 +939,11 @@ visible = {[tenant id] = true} for the tenants that are not hidden to
 them, and access = {[tenant id] = "read" | "full"}.
 ]]
 local function gate(db, user)
-  local u = read.row(db, "user", user)
-  if not u then return nil, "unknown_user" end
-  if u.active ~= 1 then return nil, "inactive_user" end
-  -- the engine's snapshot decides access, as for db:check: a user that
-  -- another handle made since the last refresh is not in it yet
-  local tenant_access = I.tenant_access(db, user)
-  if not tenant_access then return nil, "unknown_user" end
+  -- the engine decides, on the same snapshot and by the same rules as
+  -- db:check: a user another handle made or deactivated since the last
+  -- refresh is seen as a check sees them
+  local tenant_access, why = I.tenant_access(db, user)
+  if not tenant_access then return nil, why end
   local visible, access = {}, {}
   for t, a in pairs(tenant_access) do
     if a > 0 then

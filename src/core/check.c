@@ -160,6 +160,18 @@ int mdtC_right(const mdt_snap *s, mdt_id user, int kind, mdt_value v,
 }
 /* }}} */
 
+/* Step 2, the user: see mandate.h. */
+static int user_step(const mdt_snap *s, mdt_id user)
+{
+  if (!COMPILED(s, user)) return MDT_UNKNOWN_USER;
+  return s->user[user].active ? MDT_ALLOWED : MDT_INACTIVE_USER;
+}
+
+int mdt_user_step(const mdt_snap *s, mdt_id user)
+{
+  return s == NULL ? MDT_UNKNOWN_USER : user_step(s, user);
+}
+
 /*
 ** Decide; see mandate.h.  A NULL snapshot knows no right: the answer is
 ** MDT_UNKNOWN_RIGHT.
@@ -170,8 +182,7 @@ int mdt_check(const mdt_snap *s, mdt_id user, mdt_id right,
   const Right *rt;
   int why, access, explicit_row, matched;
   if (s == NULL || !HAS(s, MDT_RIGHT, right)) return MDT_UNKNOWN_RIGHT;
-  if (!COMPILED(s, user)) return MDT_UNKNOWN_USER;
-  if (!s->user[user].active) return MDT_INACTIVE_USER;
+  if ((why = user_step(s, user)) != MDT_ALLOWED) return why;
   rt = &s->right[right];
   why = mdtC_gate(s, user, rt->mode, rec, &access, &explicit_row);
   if (why != MDT_ALLOWED) return why;

@@ -257,6 +257,14 @@ int mdt_check(const mdt_snap *s, mdt_id user, mdt_id right,
               const mdt_record *rec);
 
 /*
+** The user step of mdt_check alone: MDT_ALLOWED for a known, active user,
+** else MDT_UNKNOWN_USER or MDT_INACTIVE_USER.  For every other gate that
+** asks "may this user ..." (distribution lists), so that it answers from
+** the same snapshot and the same rule as a check.
+*/
+int mdt_user_step(const mdt_snap *s, mdt_id user);
+
+/*
 ** The id for key (len bytes, need not be NUL-terminated) of the given kind,
 ** or 0 when there is none.  One hash lookup.
 */

@@ -1452,9 +1452,11 @@ static int l_access(lua_State *L)
 }
 
 /*
-** db:_tenant_access(user) -> {[tenant id] = 0 hidden | 1 read | 2 full}
-** for every tenant, or nil for an unknown user: lets list resolution gate
-** thousands of rows with one table lookup each.
+** tenant_access(db, user) -> {[tenant id] = 0 hidden | 1 read | 2 full}
+** for every tenant; or nil and the reason ("unknown_user",
+** "inactive_user") when the user step of a check denies: lets list
+** resolution gate thousands of rows with one table lookup each, by the
+** engine's rules on the same snapshot as db:check.
 */
 static int tenant_access(lua_State *L)
 {
@@ -1462,11 +1464,15 @@ static int tenant_access(lua_State *L)
   const mdt_snap *s;
   Key k = key_at(2, MDT_USER);
   mdt_id t, max;
-  int explicit_row;
+  int explicit_row, why;
   key_arg(L, 2);
   s = snapshot(L, d);
   key_find(L, d, s, &k);
-  if (!k.id) return 0;
+  if ((why = mdt_user_step(s, k.id ? k.id : MDT_UNKNOWN)) != MDT_ALLOWED) {
+    lua_pushnil(L);
+    lua_pushstring(L, mdt_reason_name(why));
+    return 2;
+  }
   max = mdt_max_id(s, MDT_TENANT);
   lua_createtable(L, (int)max, 0);
   for (t = 1; t <= max; t++) {
