@@ -46,6 +46,18 @@ local GRANTED = {
   allowed = { 1 }, explain = { true }, access = { "full", true },
 }
 
+-- A coroutine suspended inside db:transaction, after it granted bob H.
+local function suspended_in_change(db)
+  local co = coroutine.create(function()
+    db:transaction(function()
+      db:set_access("bob", "H", "full")
+      coroutine.yield()
+    end)
+  end)
+  coroutine.resume(co)
+  return co
+end
+
 describe("a change set across coroutines", function()
   if not YIELDS then
     it("on Lua 5.1 a yield inside db:transaction fails and rolls it back", function()
@@ -144,13 +156,7 @@ describe("a change set across coroutines", function()
   it("is rolled back when its owner is dropped while suspended", function()
     local db = store()
     do
-      local co = coroutine.create(function()
-        db:transaction(function()
-          db:set_access("bob", "H", "full")
-          coroutine.yield()
-        end)
-      end)
-      coroutine.resume(co)
+      suspended_in_change(db)
       assert.same(COMMITTED, views(db))
       assert.equal("busy", select(3, db:set_access("alice", "B", "full")))
     end
@@ -170,13 +176,7 @@ describe("a change set across coroutines", function()
   if coroutine.close then
     it("is rolled back when its owner is closed while suspended (Lua 5.4)", function()
       local db = store()
-      local co = coroutine.create(function()
-        db:transaction(function()
-          db:set_access("bob", "H", "full")
-          coroutine.yield()
-        end)
-      end)
-      coroutine.resume(co)
+      local co = suspended_in_change(db)
       assert.is_true(coroutine.close(co))
       assert.same(COMMITTED, views(db))
       assert.is_true(db:transaction(function() db:set_access("alice", "B", "full") end))

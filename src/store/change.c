@@ -39,13 +39,7 @@ static int run(mdt_store *st, const char *sql, size_t len)
 static int read_revision(mdt_store *st, int64_t *out)
 {
   static const char sql[] = "SELECT value FROM meta WHERE key = 'revision'";
-  sqlite3_stmt *stmt;
-  int rc = mdt_store_prepare(st, sql, sizeof sql - 1, &stmt);
-  if (rc != MDT_OK) return rc;
-  rc = sqlite3_step(stmt);
-  *out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-  sqlite3_reset(stmt);
-  return rc == SQLITE_ROW ? MDT_OK : mdt_store_fail(st, rc);
+  return mdt_store_int64(st, sql, sizeof sql - 1, out);
 }
 
 /* Undo everything of the outermost level; never fails (errors are on

@@ -570,13 +570,7 @@ static double now(void)
 static int data_version(mdt_store *st, int64_t *v)
 {
   static const char sql[] = "PRAGMA data_version";
-  sqlite3_stmt *stmt;
-  int rc = mdt_store_prepare(st, sql, sizeof sql - 1, &stmt);
-  if (rc != MDT_OK) return rc;
-  rc = sqlite3_step(stmt);
-  *v = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-  sqlite3_reset(stmt);
-  return rc == SQLITE_ROW ? MDT_OK : mdt_store_fail(st, rc);
+  return mdt_store_int64(st, sql, sizeof sql - 1, v);
 }
 
 int mdt_store_refresh(mdt_store *st)

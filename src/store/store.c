@@ -120,6 +120,18 @@ int mdt_store_prepare(mdt_store *st, const char *sql, size_t len,
   return MDT_OK;
 }
 
+int mdt_store_int64(mdt_store *st, const char *sql, size_t len,
+                    int64_t *out)
+{
+  sqlite3_stmt *stmt;
+  int rc = mdt_store_prepare(st, sql, len, &stmt);
+  if (rc != MDT_OK) return rc;
+  rc = sqlite3_step(stmt);
+  *out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  sqlite3_reset(stmt);
+  return rc == SQLITE_ROW ? MDT_OK : mdt_store_fail(st, rc);
+}
+
 static void free_stmts(mdt_store *st)
 {
   size_t i;

@@ -55,6 +55,13 @@ sqlite3 *mdt_store_db(mdt_store *st);
 int mdt_store_prepare(mdt_store *st, const char *sql, size_t len,
                       sqlite3_stmt **out);
 
+/*
+** The first column of the one row sql returns (len bytes), as an integer:
+** MDT_OK, or the failure (a statement that returns no row is one).
+*/
+int mdt_store_int64(mdt_store *st, const char *sql, size_t len,
+                    int64_t *out);
+
 /* Map a SQLite result code to an MDT_ code and keep SQLite's message. */
 int mdt_store_fail(mdt_store *st, int rc);
 
