@@ -118,3 +118,16 @@ describe("make help", function()
     end
   end)
 end)
+
+describe("the rockspec", function()
+  it("builds every C file of src/ that the Makefile builds", function()
+    local f = assert(io.open("mandate-scm-1.rockspec"))
+    local spec = f:read("*a")
+    f:close()
+    local p = assert(io.popen("ls src/core/*.c src/store/*.c src/lua/*.c"))
+    for file in p:lines() do
+      assert.truthy(spec:find('"' .. file .. '"', 1, true), file .. " is not in the rockspec")
+    end
+    p:close()
+  end)
+end)
