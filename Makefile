@@ -18,7 +18,7 @@ ALL_CFLAGS = $(WARN) $(WERROR) $(CFLAGS) -fPIC -Isrc/core -Isrc/store \
 
 CORE_SRC  = $(wildcard src/core/*.c)
 STORE_SRC = $(wildcard src/store/*.c)
-LUA_SRC   = $(wildcard src/lua/*.c)
+LUA_SRC   = src/lua/lmandate.c  # includes the other src/lua/l*.c
 SRC       = $(CORE_SRC) $(STORE_SRC) $(LUA_SRC)
 OBJ       = $(SRC:src/%.c=$(BUILD)/obj/%.o)
 HDR       = $(wildcard src/*/*.h)
@@ -57,6 +57,9 @@ deps-gates:
 $(BUILD)/obj/%.o: src/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# the binding is one translation unit: lmandate.c includes its parts
+$(BUILD)/obj/lua/lmandate.o: $(wildcard src/lua/l*.c)
 
 $(SO): $(OBJ)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,182 @@
+/*
+** lsql.c -- the SQL primitives of the Lua layer (its writers and
+** readers' statements, the lists' epoch, ids for writers).
+**
+** Part of the binding's one translation unit: included by lmandate.c,
+** never compiled alone, so that the check path keeps its static inlining
+** (luv's pattern).
+*/
+
+/* SQL primitives for the Lua layer {{{ */
+
+static sqlite3_stmt *prepare_args(lua_State *L, ldb *d)
+{
+  size_t len;
+  const char *sql = luaL_checklstring(L, 2, &len);
+  int n = lua_gettop(L), i, rc;
+  sqlite3_stmt *stmt;
+  if ((rc = mdt_store_prepare(live(L, d), sql, len, &stmt)) != MDT_OK)
+    raise_store(L, d->st, rc);
+  for (i = 3; i <= n; i++) {
+    int p = i - 2;
+    switch (lua_type(L, i)) {
+      case LUA_TNIL: rc = sqlite3_bind_null(stmt, p); break;
+      case LUA_TBOOLEAN:
+        rc = sqlite3_bind_int(stmt, p, lua_toboolean(L, i));
+        break;
+      case LUA_TNUMBER:
+        rc = lua_isinteger(L, i)
+           ? sqlite3_bind_int64(stmt, p, (sqlite3_int64)lua_tointeger(L, i))
+           : sqlite3_bind_double(stmt, p, (double)lua_tonumber(L, i));
+        break;
+      case LUA_TSTRING: {
+        size_t sl;
+        const char *sv = lua_tolstring(L, i, &sl);
+        rc = sqlite3_bind_text64(stmt, p, sv, (sqlite3_uint64)sl,
+                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+        break;
+      }
+      default:
+        luaL_argerror(L, i, "expected nil, boolean, number or string");
+    }
+    if (rc != SQLITE_OK) raise_store(L, d->st, mdt_store_fail(d->st, rc));
+  }
+  return stmt;
+}
+
+static void push_column(lua_State *L, sqlite3_stmt *stmt, int c)
+{
+  switch (sqlite3_column_type(stmt, c)) {
+    case SQLITE_INTEGER:
+      lua_pushinteger(L, (lua_Integer)sqlite3_column_int64(stmt, c));
+      break;
+    case SQLITE_FLOAT:
+      lua_pushnumber(L, (lua_Number)sqlite3_column_double(stmt, c));
+      break;
+    case SQLITE_NULL: lua_pushnil(L); break;
+    default:
+      lua_pushlstring(L, (const char *)sqlite3_column_blob(stmt, c),
+                      (size_t)sqlite3_column_bytes(stmt, c));
+  }
+}
+
+static void push_row(lua_State *L, sqlite3_stmt *stmt)
+{
+  int c, n = sqlite3_column_count(stmt);
+  lua_createtable(L, 0, n);
+  for (c = 0; c < n; c++) {
+    push_column(L, stmt, c);
+    lua_setfield(L, -2, sqlite3_column_name(stmt, c));
+  }
+}
+
+/* A step that failed: reset (which releases locks) and raise. */
+static int step_failed(lua_State *L, ldb *d, sqlite3_stmt *stmt, int rc)
+{
+  int code = mdt_store_fail(d->st, rc);
+  sqlite3_reset(stmt);
+  return raise_store(L, d->st, code);
+}
+
+/* db:_exec(sql, ...) -> number of changed rows, last inserted row id */
+static int l_exec(lua_State *L)
+{
+  ldb *d = todb(L);
+  sqlite3_stmt *stmt = prepare_args(L, d);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {}
+  if (rc != SQLITE_DONE) return step_failed(L, d, stmt, rc);
+  sqlite3_reset(stmt);
+  lua_pushinteger(L, (lua_Integer)sqlite3_changes(mdt_store_db(d->st)));
+  lua_pushinteger(L,
+      (lua_Integer)sqlite3_last_insert_rowid(mdt_store_db(d->st)));
+  return 2;
+}
+
+/* db:_rows(sql, ...) -> array of row tables (NULL columns are absent) */
+static int rows(lua_State *L)
+{
+  ldb *d = todb(L);
+  sqlite3_stmt *stmt = prepare_args(L, d);
+  lua_Integer i = 0;
+  int rc;
+  lua_newtable(L);
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    push_row(L, stmt);
+    lua_rawseti(L, -2, (int)++i);
+  }
+  if (rc != SQLITE_DONE) return step_failed(L, d, stmt, rc);
+  sqlite3_reset(stmt);
+  return 1;
+}
+
+/* db:_row(sql, ...) -> the first row table, or nil */
+static int row(lua_State *L)
+{
+  ldb *d = todb(L);
+  sqlite3_stmt *stmt = prepare_args(L, d);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) push_row(L, stmt);
+  else if (rc == SQLITE_DONE) lua_pushnil(L);
+  else return step_failed(L, d, stmt, rc);
+  sqlite3_reset(stmt);
+  return 1;
+}
+
+/* Pushing a row allocates: held, so that no finalizer closes the store
+** under the statement. */
+static int l_rows(lua_State *L)
+{
+  return held(L, rows, 0);
+}
+
+static int l_row(lua_State *L)
+{
+  return held(L, row, 0);
+}
+
+/*
+** db:_lists_epoch() -> a number that steps whenever a distribution list
+** may have changed (see mdt_store_lists_epoch), after polling for other
+** connections' commits (PRAGMA data_version: a resolved list shows them
+** at once).
+*/
+static int l_lists_epoch(lua_State *L)
+{
+  ldb *d = todb(L);
+  int rc = mdt_store_refresh(d->st);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  lua_pushinteger(L, (lua_Integer)mdt_store_lists_epoch(d->st));
+  return 1;
+}
+
+static int l_in_transaction(lua_State *L)
+{
+  lua_pushboolean(L, !sqlite3_get_autocommit(mdt_store_db(todb(L)->st)));
+  return 1;
+}
+
+static const char *const kind_names[] = {
+  "level", "unit", "tenant", "right", "bundle", "user", "customer", NULL
+};
+
+/*
+** known(db, kind, key) -> the id of the entity key names, or nil: from the
+** snapshot when it knows the key (one hash lookup; it never rebuilds or
+** patches here, as a bulk write touches a user per call), else by one
+** query (mdt_store_id).  For writers, which raise their own "not found".
+*/
+static int l_known(lua_State *L)
+{
+  ldb *d = todb(L);
+  int kind = check_option(L, 2, kind_names);
+  size_t len;
+  const char *key = luaL_checklstring(L, 3, &len);
+  mdt_id id;
+  int rc = mdt_store_id(live(L, d), kind, key, len, &id);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  if (id) lua_pushinteger(L, (lua_Integer)id);
+  else lua_pushnil(L);
+  return 1;
+}
+/* }}} */
