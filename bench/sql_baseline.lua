@@ -1,13 +1,13 @@
---- The SQL baseline: DESIGN.md section 3 as one prepared SQLite query per
--- check, the way an application without mandate's engine would ask its
--- database.  It reads the store's own tables plus two helper tables that
--- `setup` creates in the benchmark's copy of the store (never in a cached
--- world): `b_closure`, the org tree's closure (descendant, ancestor, the
--- ancestor's depth), and `b_values`, every value text a right can hold
--- split into rank and customer part.
+--- The SQL baseline: docs/semantics.md section 3 as one prepared SQLite
+-- query per check, the way an application without mandate's engine would
+-- ask its database.  It reads the store's own tables plus two helper
+-- tables that `setup` creates in the benchmark's copy of the store (never
+-- in a cached world): `b_closure`, the org tree's closure (descendant,
+-- ancestor, the ancestor's depth), and `b_values`, every value text a
+-- right can hold split into rank and customer part.
 --
 -- The query takes string keys, like db:check, and returns the reason
--- ("allowed" or the denial) with section 3's precedence.
+-- ("allowed" or the denial) in the order of docs/semantics.md section 3.9.
 --
 -- @module sql_baseline
 local prim = require "primitives"   -- the test-only path to raw SQL

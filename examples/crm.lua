@@ -39,8 +39,9 @@ function M.setup(db)
     right("admin.open", { kind = "flag", area = "Administration", label = "Open the administration" })
     right("reports.create", { kind = "flag", area = "Reports", label = "Create general reports" })
 
-    -- DESIGN.md's example: branch-wide customers and documents, the team's
-    -- appointments; edit the team's documents but only one's own appointments
+    -- the example of docs/semantics.md section 1.10: branch-wide customers
+    -- and documents, the team's appointments; edit the team's documents but
+    -- only one's own appointments
     db:put_bundle("inside-sales", { label = "Inside sales", rights = {
       ["customers.view"] = "branch", ["documents.view"] = "branch",
       ["appointments.view"] = "team", ["documents.edit"] = "team",

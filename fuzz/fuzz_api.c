@@ -1,7 +1,7 @@
 /*
 ** fuzz_api.c -- libFuzzer target driving random programs of core API
-** calls, checked against a model and a naive reference of DESIGN.md
-** section 3.
+** calls, checked against a model and a naive reference of
+** docs/semantics.md section 3.
 **
 ** The input is decoded first into a program (an array of Op: an op code
 ** and six argument bytes), then run.  Each builder call's return code is
@@ -157,7 +157,7 @@ static void resetuser(WUser *u)
 }
 /* }}} */
 
-/* The reference: DESIGN.md section 3, naively {{{ */
+/* The reference: docs/semantics.md section 3, naively {{{ */
 
 /* E(u, r): the override, else the join of the bundles, else none. */
 static mdt_value refE(World *w, WUser *u, WRight *r, int *src)

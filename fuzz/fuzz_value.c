@@ -65,10 +65,10 @@ static int badname(const char *s)
 /* Reference parser {{{ */
 
 /*
-** The value text means per DESIGN.md section 3, -1 when it means none:
-** a rank word (none, own, a level, all) alone or followed by "+customer",
-** or "customer" alone.  Assumes a valid level list (unique names that are
-** not reserved and hold no '+').
+** The value text means per docs/semantics.md section 3.1, -1 when it
+** means none: a rank word (none, own, a level, all) alone or followed by
+** "+customer", or "customer" alone.  Assumes a valid level list (unique
+** names that are not reserved and hold no '+').
 */
 static long refparse(const char *const *lv, int n, int kind, int custok,
                      const char *t, size_t len)

@@ -1,5 +1,6 @@
--- The decision rules of DESIGN.md section 3, one `it` per rule, through the
--- public module, on the examples of DESIGN.md section 1.
+-- The decision rules of docs/semantics.md section 3, one `it` per rule,
+-- through the public module, on the example of docs/semantics.md
+-- section 1.10.
 
 local mandate = require "mandate"
 

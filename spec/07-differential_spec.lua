@@ -1,5 +1,5 @@
 -- The C engine against spec/reference.lua, a small pure-Lua reading of
--- DESIGN.md section 3, over thousands of random worlds.
+-- docs/semantics.md section 3, over thousands of random worlds.
 --
 -- Each world is a list of API calls (set_levels, put_unit, ..., set_access)
 -- drawn from a seeded generator.  The calls go through the public module
@@ -990,7 +990,7 @@ local function run_world(i)
   return nil
 end
 
-describe("the engine against the reference of DESIGN.md section 3", function()
+describe("the engine against the reference of docs/semantics.md section 3", function()
   it(format("agrees on %d random worlds x %d checks (seed %d)", WORLDS, CHECKS, SEED), function()
     local started = os.clock()
     local failures = {}

@@ -1,4 +1,5 @@
---- A small, obviously correct pure-Lua reference of DESIGN.md section 3.
+--- A small, obviously correct pure-Lua reference of docs/semantics.md
+-- section 3.
 --
 -- Written from the text of section 3 alone, for the differential spec
 -- (spec/07-differential_spec.lua) and as the "naive pure-Lua engine" of the
@@ -178,7 +179,7 @@ local function matches(world, user, rank, customer, record)
   return false
 end
 
---- check(u, r, record) of DESIGN.md section 3.
+--- check(u, r, record) of docs/semantics.md section 3.9.
 -- Raises on an unknown right.
 -- @treturn boolean true when allowed
 -- @treturn[2] string the reason of a denial

@@ -1,10 +1,10 @@
 --- Where a distribution list becomes the roles a user may address.
 --
--- Contacts, their roles and distribution lists (DESIGN.md section 1, last
--- bullet): the writers (`db:put_contact`, `db:put_role`, `db:put_list`,
--- `db:add_to_list`, ...), the read-back (`db:get_role`, `db:roles`, ...)
--- and the resolution of a list for one user (`db:resolve_list`,
--- `db:lists`, `db:lists_for`).
+-- Contacts, their roles and distribution lists (docs/semantics.md
+-- section 1.9): the writers (`db:put_contact`, `db:put_role`,
+-- `db:put_list`, `db:add_to_list`, ...), the read-back (`db:get_role`,
+-- `db:roles`, ...) and the resolution of a list for one user
+-- (`db:resolve_list`, `db:lists`, `db:lists_for`).
 --
 -- **Model.**
 --
@@ -25,9 +25,9 @@
 --   exclusion, `exclude_from_list` replaces an explicit membership.
 --
 -- **Visibility.**  A user sees what the engine's tenant gate lets them
--- see (DESIGN.md section 3, `db:access`): `read` is enough to address a
--- role or to resolve a list (results name the access, so that an
--- application can offer editing a list only with `full`; the writers
+-- see (docs/semantics.md section 3.3, `db:access`): `read` is enough to
+-- address a role or to resolve a list (results name the access, so that
+-- an application can offer editing a list only with `full`; the writers
 -- here are the administrator's API and take no user).  A role is
 -- addressable by a user when it is active and neither its own tenant nor
 -- its contact's tenant is hidden to the user; common data has no gate.

@@ -1,9 +1,9 @@
 /*
 ** core_test.c -- the engine through its public header only.
 **
-** Hand-written cases walk every rule of DESIGN.md section 3 on a small
-** CRM world; a randomized part compares mdt_check, mdt_explain and the
-** patching of users after compile with a naive reference written
+** Hand-written cases walk every rule of docs/semantics.md section 3 on a
+** small CRM world; a randomized part compares mdt_check, mdt_explain and
+** the patching of users after compile with a naive reference written
 ** straight from the text of section 3 (walking parent links, no
 ** precomputation).  Prints "core_test: N checks passed", exits 1 on any
 ** failure.
@@ -254,7 +254,7 @@ static mdt_snap *build(const World *w, unsigned long long seed)
 }
 /* }}} */
 
-/* The reference: DESIGN.md section 3, read literally {{{ */
+/* The reference: docs/semantics.md section 3, read literally {{{ */
 
 static const WUnit *r_unit(const World *w, mdt_id id)
 {

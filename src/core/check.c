@@ -1,9 +1,10 @@
 /*
-** check.c -- where a check is decided: the steps of DESIGN.md section 3
-** as helpers (tenant gate, scope match) that mdt_check runs in order and
-** mdt_explain runs all of.  Nothing here allocates or hashes: a check is
-** a few array loads, a binary search over the user's access rows for a
-** tenant, over the user's customers for a "+customer" value.
+** check.c -- where a check is decided: the steps of docs/semantics.md
+** section 3.9 as helpers (tenant gate, scope match) that mdt_check runs
+** in order and mdt_explain runs all of.  Nothing here allocates or
+** hashes: a check is a few array loads, a binary search over the user's
+** access rows for a tenant, over the user's customers for a "+customer"
+** value.
 */
 #include "core_int.h"
 
@@ -122,8 +123,9 @@ static mdt_id recunit(const mdt_snap *s, const mdt_record *rec)
 
 /*
 ** What in value v of a right of kind lets the (compiled) user reach rec:
-** MDT_MATCH_NONE when nothing does.  Scope parts are tried in the order
-** of DESIGN.md: customer, own, level, all.
+** MDT_MATCH_NONE when nothing does (docs/semantics.md section 3.4).
+** Scope parts are tried in the order customer, own, then all or the
+** level (a value has one rank, never both).
 */
 int mdtC_match(const mdt_snap *s, mdt_id user, int kind, mdt_value v,
                const mdt_record *rec)

@@ -225,8 +225,8 @@ static int checkuser(mdt_snap *s, mdt_id id)
   return MDT_OK;
 }
 
-/* The join of DESIGN.md: flags OR (of 0/1: the max); scopes the highest
-   rank, customer parts OR. */
+/* The join of docs/semantics.md section 3.2: flags OR (of 0/1: the max);
+   scopes the highest rank, customer parts OR. */
 static mdt_value join(mdt_value a, mdt_value b)
 {
   int ra = MDT_V_RANK(a), rb = MDT_V_RANK(b);

@@ -105,7 +105,7 @@ enum { MDT_WRITE = 0, MDT_READ_MODE = 1 };               /* right modes */
 ** rank in its low 8 bits and MDT_V_CUSTOMER for the "+customer" part.
 ** With n levels (depth 0 = top):
 **   none = 0, own = 1, level at depth d = n - d + 1, all = n + 2,
-** so ranks compare the way DESIGN.md orders them:
+** so ranks compare the way docs/semantics.md section 3.1 orders them:
 **   none < own < bottom level < ... < top level < all.
 */
 typedef uint16_t mdt_value;
@@ -247,11 +247,11 @@ typedef struct mdt_record {
 } mdt_record;
 
 /*
-** Decide per DESIGN.md section 3.  rec may be NULL (no record: "does the
-** user hold the right at all").  Returns MDT_ALLOWED or the first failing
-** reason; MDT_UNKNOWN_RIGHT when right names no right (the caller must
-** treat that as an error, not a denial; also for a NULL s).  Never
-** allocates; s must be compiled (MDT_UNKNOWN_USER otherwise).
+** Decide per docs/semantics.md section 3.9.  rec may be NULL (no record:
+** "does the user hold the right at all").  Returns MDT_ALLOWED or the
+** first failing reason; MDT_UNKNOWN_RIGHT when right names no right (the
+** caller must treat that as an error, not a denial; also for a NULL s).
+** Never allocates; s must be compiled (MDT_UNKNOWN_USER otherwise).
 */
 int mdt_check(const mdt_snap *s, mdt_id user, mdt_id right,
               const mdt_record *rec);
@@ -359,12 +359,13 @@ int mdt_bundle_value(const mdt_snap *s, mdt_id bundle, mdt_id right,
 int mdt_override(const mdt_snap *s, mdt_id user, mdt_id right, mdt_value *v);
 
 /*
-** The user's effective value for right per DESIGN.md section 3 (override,
-** else the join of the bundles, else false/none); *source gets MDT_SRC_*
-** when not NULL: MDT_SRC_BUNDLES when one of the user's bundles gives the
-** right a value, MDT_SRC_NONE when none does.  0 for unknown users or
-** rights, and for users not compiled.  Inactive users still report the
-** value they would hold (mdt_check denies them first).
+** The user's effective value for right per docs/semantics.md
+** section 3.2 (override, else the join of the bundles, else false/none);
+** *source gets MDT_SRC_* when not NULL: MDT_SRC_BUNDLES when one of the
+** user's bundles gives the right a value, MDT_SRC_NONE when none does.
+** 0 for unknown users or rights, and for users not compiled.  Inactive
+** users still report the value they would hold (mdt_check denies them
+** first).
 */
 mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
                         int *source);
