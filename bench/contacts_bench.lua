@@ -111,9 +111,16 @@ local function row(name, lo, med, note)
 end
 
 local bumps = 0
-local function bump()     -- a change to contacts through the API: the cache goes stale
+-- the list's own row changes: it is compiled again from SQL
+local function recompile()
   bumps = bumps + 1
-  assert(db:put_role("r000001", { label = "Role 1, change " .. bumps }))
+  assert(db:put_list("big", { label = "Everybody, change " .. bumps }))
+end
+-- one role joins the list (a new role with its tag): the list is patched
+local function add_role()
+  bumps = bumps + 1
+  assert(db:put_role(fmt("n%06d", bumps), { contact = "c000001", tags = { "press" },
+                                            channels = { email = fmt("n%d@example.com", bumps) } }))
 end
 
 row("`resolve_list(list, user)`", time(function()
@@ -133,16 +140,22 @@ end))
 row("`lists(user)`: the counts of every visible list", time(function()
   db:lists("viewer")
 end))
+local added_min, added_med = time(function()
+  add_role()
+  db:resolve_list("big", "viewer")
+end)
+row("first `resolve_list` after one role is added to the list (patched)", added_min,
+    added_med, "the write included")
 local cold_min, cold_med = time(function()
-  bump()
+  recompile()
   db:resolve_list("big", "viewer")
 end, math.max(3, math.floor(REPS / 3)))
-row("first `resolve_list` after a change (compiled from SQL)", cold_min,
-    cold_med, "what every call costs without the cache")
-row("first `lists(user)` after a change", time(function()
-  bump()
+row("first `resolve_list` after the list's own row changes (compiled from SQL)",
+    cold_min, cold_med, "what every call costs without the cache")
+row("first `lists(user)` after one role is added", time(function()
+  add_role()
   db:lists("viewer")
-end, math.max(3, math.floor(REPS / 3))))
+end))
 db:close()
 for _, suffix in ipairs({ "", "-wal", "-shm" }) do os.remove(path .. suffix) end
 
@@ -155,5 +168,8 @@ end
 say("")
 say("target: resolve_list of %d roles <= 20 ms: min %.2f ms, median %.2f ms, %s",
     ROLES, warm_min, warm_med, warm_med <= 20 and "met" or "NOT met")
+say("target: first resolve_list after one role is added to a %d-role list <= 20 ms:"
+    .. " min %.2f ms, median %.2f ms, %s", ROLES, added_min, added_med,
+    added_med <= 20 and "met" or "NOT met")
 say("compiled from SQL on every call (no cache) would cost %.1fx (median)",
     cold_med / warm_med)

@@ -783,6 +783,18 @@ end)
 
 -- Compiled members {{{
 
+-- Whether string a sorts before b in byte order, as SQLite's BINARY
+-- collation sorts them (Lua's `<` follows the C library's collation, which
+-- a host's locale may change: LC_COLLATE=de_DE.UTF-8 puts "a" before "B").
+local function bytes_before(a, b)
+  if a == b then return false end
+  local n = #a < #b and #a or #b
+  local i = 1
+  while i <= n and byte(a, i) == byte(b, i) do i = i + 1 end
+  if i > n then return #a < #b end
+  return byte(a, i) < byte(b, i)
+end
+
 --[[
 A list's members, compiled for resolution: parallel arrays in the stable
 order (contact key, then role key), index i = one member, so that the
@@ -893,20 +905,105 @@ end
 -- {[role id] = entry without its channels and tags yet}}.
 local caches = setmetatable({}, { __mode = "k" })
 
+-- One role's place in one list, decided as MEMBERS decides it for all.
+local SQL_IS_MEMBER = "SELECT ((EXISTS (SELECT 1 FROM list_entries"
+  .. " WHERE list_id = ?1 AND role_id = ?2 AND excluded = 0)"
+  .. " OR EXISTS (SELECT 1 FROM list_tags lt JOIN role_tags rt"
+  .. " ON rt.tag = lt.tag WHERE lt.list_id = ?1 AND rt.role_id = ?2))"
+  .. " AND NOT EXISTS (SELECT 1 FROM list_entries WHERE list_id = ?1"
+  .. " AND role_id = ?2 AND excluded = 1)) AS yes"
+local SQL_MEMBER = "SELECT r.id, r.key, r.label, r.active, r.tenant_id,"
+  .. " r.contact_id, c.key AS contact, c.label AS contact_label,"
+  .. " c.tenant_id AS contact_tenant_id FROM roles r"
+  .. " JOIN contacts c ON c.id = r.contact_id WHERE r.id = ?1"
+local SQL_CHANNELS_OF = "SELECT channel, value FROM role_channels WHERE role_id = ?1"
+local SQL_TAGS_OF = "SELECT tag FROM role_tags WHERE role_id = ?1 ORDER BY tag"
+local SQL_ROLES_OF = "SELECT id FROM roles WHERE contact_id = ?1"
+
+-- the parallel arrays of compiled members (see compile)
+local COLUMNS = { "id", "key", "contact", "contact_id", "active", "tenant",
+                  "contact_tenant", "channels", "entry" }
+
+-- A role's entry as compile and fill make it, from its member row r.
+local function entry_of(db, r)
+  local e = { role = r.key, contact = r.contact, label = r.label,
+              contact_label = r.contact_label, channels = {}, tags = {} }
+  for _, c in ipairs(I.rows(db, SQL_CHANNELS_OF, r.id)) do e.channels[c.channel] = c.value end
+  for _, t in ipairs(I.rows(db, SQL_TAGS_OF, r.id)) do e.tags[#e.tags + 1] = t.tag end
+  return e
+end
+
+-- Put member row r (entry e) into m at its place in the stable order.
+local function insert_member(m, r, e)
+  local lo, hi = 0, m.n             -- members 1..lo sort before r
+  while lo < hi do
+    local mid = math.floor((lo + hi + 1) / 2)
+    local c = m.contact[mid]
+    if bytes_before(c, r.contact) or (c == r.contact and bytes_before(m.key[mid], r.key))
+    then lo = mid
+    else hi = mid - 1 end
+  end
+  local values = { r.id, r.key, r.contact, r.contact_id, r.active == 1,
+                   r.tenant_id or false, r.contact_tenant_id or false,
+                   e.channels, e }
+  for k, column in ipairs(COLUMNS) do table.insert(m[column], lo + 1, values[k]) end
+  m.n = m.n + 1
+end
+
 --[[
-The cache to resolve with: right while the store's lists epoch stands
-still (it steps with every row written to the contacts tables, every
-rollback and every commit of another connection once polled).  A cache
-for another epoch is made afresh, and kept only when the state is
-committed (no transaction of the caller was open); a change the caller
-has not committed yet gets a throwaway one.
+Bring the compiled lists up to date for one role whose rows changed (its
+row, channels, tags, contact or list entries): a new shared entry (the
+old one may be held by results handed out), and in every compiled list
+the role taken out and, where it is a member now, put back in its place.
 ]]
-local function cache_for(db, committed)
-  local epoch = I.lists_epoch(db)
+local function patch_role(db, cache, id)
+  local r = I.row(db, SQL_MEMBER, id)
+  local e = r and entry_of(db, r)
+  cache.entries[id], cache.unfilled[id] = e, nil
+  for list_id, m in pairs(cache.lists) do
+    local ids = m.id
+    for i = 1, m.n do
+      if ids[i] == id then
+        for _, column in ipairs(COLUMNS) do table.remove(m[column], i) end
+        m.n = m.n - 1
+        break
+      end
+    end
+    if r and I.row(db, SQL_IS_MEMBER, list_id, id).yes == 1 then insert_member(m, r, e) end
+    m.first = {}
+  end
+end
+
+--[[
+The cache to resolve with.  The store logs the roles, lists and contacts
+whose rows this handle writes (src/store/lists.c): a list whose own rows
+changed is compiled again when next asked for, a changed role (or every
+role of a changed contact) is patched into the compiled lists, so one role
+added to a 50k-role list costs that role.  When anything may have changed
+beyond that (a rollback, another connection's commit, a structural
+change), the cache starts over.
+]]
+local function cache_for(db)
+  local epoch, all, roles, lists, contacts = I.list_changes(db)
   local cache = caches[db]
   if cache and cache.epoch == epoch then return cache end
+  if cache and not all then
+    for _, id in ipairs(lists) do cache.lists[id] = nil end
+    for _, cid in ipairs(contacts) do
+      for _, r in ipairs(I.rows(db, SQL_ROLES_OF, cid)) do roles[#roles + 1] = r.id end
+    end
+    local done = {}
+    for _, id in ipairs(roles) do
+      if not done[id] then
+        done[id] = true
+        patch_role(db, cache, id)
+      end
+    end
+    cache.epoch = epoch
+    return cache
+  end
   cache = { epoch = epoch, lists = {}, entries = {}, unfilled = {} }
-  if committed then caches[db] = cache end
+  caches[db] = cache
   return cache
 end
 
@@ -921,15 +1018,6 @@ end
 -- }}}
 
 -- Resolution {{{
-
--- A public reader for one user's view: impl(db, committed, ...) in one
--- read transaction; committed tells whether the caller had none open.
-local function viewer(name, impl)
-  return V.method(name, function(db, ...)
-    local committed = not I.in_transaction(db)
-    return read.in_read_tx(db, impl, committed, ...)
-  end)
-end
 
 local ACCESS_NAMES = { [1] = "read", [2] = "full" }
 
@@ -974,18 +1062,6 @@ end
 
 local SQL_ROLE_PLACE = "SELECT r.key, c.key AS contact FROM roles r"
   .. " JOIN contacts c ON c.id = r.contact_id WHERE r.key = ?1"
-
--- Whether string a sorts before b in byte order, as SQLite's BINARY
--- collation sorts them (Lua's `<` follows the C library's collation, which
--- a host's locale may change: LC_COLLATE=de_DE.UTF-8 puts "a" before "B").
-local function bytes_before(a, b)
-  if a == b then return false end
-  local n = #a < #b and #a or #b
-  local i = 1
-  while i <= n and byte(a, i) == byte(b, i) do i = i + 1 end
-  if i > n then return #a < #b end
-  return byte(a, i) < byte(b, i)
-end
 
 -- The index in m after which the page starts: the member `after` itself,
 -- or, when it is not a member, the last member before it in the stable
@@ -1056,8 +1132,8 @@ local RESOLVE_OPTIONS = { "dedupe", "limit", "after" }
 -- @treturn[3] nil
 -- @treturn[3] string message of a runtime failure of the store
 -- @treturn[3] string code ("busy", "ioerr", ...)
-C.resolve_list = viewer("resolve_list",
-                        function(db, committed, list, user, opts)
+C.resolve_list = reader("resolve_list",
+                        function(db, list, user, opts)
   local fn = "resolve_list"
   V.key(fn, "list", list)
   V.key(fn, "user", user)
@@ -1083,7 +1159,7 @@ C.resolve_list = viewer("resolve_list",
   if not l then return nil, "unknown_list" end
   if not visible[l.tenant_id] then return nil, "tenant_hidden" end
 
-  local cache = cache_for(db, committed)
+  local cache = cache_for(db)
   local m = members(db, cache, l.id)
   fill(db, cache, m, l.id)
   local first = place and page_start(m, opts.after, place) or 0
@@ -1157,7 +1233,7 @@ end)
 -- @treturn[3] nil
 -- @treturn[3] string message of a runtime failure of the store
 -- @treturn[3] string code ("busy", "ioerr", ...)
-C.lists = viewer("lists", function(db, committed, user, tenant)
+C.lists = reader("lists", function(db, user, tenant)
   V.key("lists", "user", user)
   if tenant ~= nil then V.key("lists", "tenant", tenant) end
   local visible, access = gate(db, user)
@@ -1170,7 +1246,7 @@ C.lists = viewer("lists", function(db, committed, user, tenant)
     tenant_id = t.id
   end
   local all, rows = all_lists(db, tenant_id)
-  local cache = cache_for(db, committed)
+  local cache = cache_for(db)
   local result = {}
   for i, row in ipairs(rows) do
     local t = row.tenant_id
@@ -1259,7 +1335,7 @@ local SQL_ROLE_GATE = "SELECT r.id, r.active, r.tenant_id,"
 -- @treturn[3] nil
 -- @treturn[3] string message of a runtime failure of the store
 -- @treturn[3] string code ("busy", "ioerr", ...)
-C.lists_for = viewer("lists_for", function(db, _, user, role)
+C.lists_for = reader("lists_for", function(db, user, role)
   V.key("lists_for", "user", user)
   V.key("lists_for", "role", role)
   local visible, access = gate(db, user)

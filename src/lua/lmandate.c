@@ -121,7 +121,7 @@ static const luaL_Reg internal_funcs[] = {
   { "exec", l_exec },
   { "rows", l_rows },
   { "row", l_row },
-  { "lists_epoch", l_lists_epoch },
+  { "list_changes", l_list_changes },
   { "in_transaction", l_in_transaction },
   { "known", l_known },
   { NULL, NULL }

@@ -136,18 +136,37 @@ static int l_row(lua_State *L)
 }
 
 /*
-** db:_lists_epoch() -> a number that steps whenever a distribution list
-** may have changed (see mdt_store_lists_epoch), after polling for other
-** connections' commits (PRAGMA data_version: a resolved list shows them
-** at once).
+** list_changes(db) -> epoch, all, roles, lists, contacts: what changed for
+** the distribution lists since the last call, after polling for other
+** connections' commits (a resolved list shows them at once), and the log
+** emptied.  epoch steps with any change; all is true when anything may
+** have changed (start over), else the three sequences hold the ids of the
+** roles, lists and contacts whose rows changed (see src/store/lists.c).
 */
-static int l_lists_epoch(lua_State *L)
+static int l_list_changes(lua_State *L)
 {
   ldb *d = todb(L);
-  int rc = mdt_store_refresh(d->st);
+  const mdt_id *ids[MDT_NLISTLOGS];
+  size_t n0[MDT_NLISTLOGS], n[MDT_NLISTLOGS], i;
+  int k, all, rc = mdt_store_refresh(d->st);
   if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  mdt_store_list_changes(d->st, ids, n0);
+  for (k = 0; k < MDT_NLISTLOGS; k++)   /* may run a finalizer that writes */
+    lua_createtable(L, n0[k] < INT_MAX ? (int)n0[k] : 0, 0);
+  all = mdt_store_list_changes(d->st, ids, n);  /* so read it again */
+  for (k = 0; k < MDT_NLISTLOGS; k++)
+    if (n[k] != n0[k]) all = 1;
+  for (k = 0; k < MDT_NLISTLOGS && !all; k++)  /* presized: no allocation */
+    for (i = 0; i < n[k]; i++) {
+      lua_pushinteger(L, (lua_Integer)ids[k][i]);
+      lua_rawseti(L, -MDT_NLISTLOGS + k - 1, (int)i + 1);
+    }
+  mdt_store_clear_list_changes(d->st);
   lua_pushinteger(L, (lua_Integer)mdt_store_lists_epoch(d->st));
-  return 1;
+  lua_insert(L, -MDT_NLISTLOGS - 1);
+  lua_pushboolean(L, all);
+  lua_insert(L, -MDT_NLISTLOGS - 1);
+  return MDT_NLISTLOGS + 2;
 }
 
 static int l_in_transaction(lua_State *L)

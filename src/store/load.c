@@ -580,7 +580,7 @@ int mdt_store_refresh(mdt_store *st)
   if (rc != MDT_OK) return rc;
   if (v != st->data_version) {     /* another connection committed */
     st->stale = 1;
-    st->lists++;
+    mdt_store_touch_lists(st);
   }
   st->data_version = v;
   st->next_poll = st->interval >= 0 ? now() + st->interval : 0;
@@ -625,12 +625,7 @@ int mdt_store_id(mdt_store *st, int kind, const char *key, size_t len,
 void mdt_store_touch_all(mdt_store *st)
 {
   st->stale = 1;
-  st->lists++;                      /* a rollback may undo list rows too */
-}
-
-uint64_t mdt_store_lists_epoch(const mdt_store *st)
-{
-  return st->lists;
+  mdt_store_touch_lists(st);        /* a rollback may undo list rows too */
 }
 
 /* The SQL functions of the TEMP triggers (schema.c: mdt_schema_watch). */
@@ -648,12 +643,6 @@ static void sql_touch_user(sqlite3_context *cx, int n, sqlite3_value **v)
                        (mdt_id)sqlite3_value_int64(v[0]));
 }
 
-static void sql_touch_lists(sqlite3_context *cx, int n, sqlite3_value **v)
-{
-  (void)n;
-  (void)v;
-  ((mdt_store *)sqlite3_user_data(cx))->lists++;
-}
 
 static void on_rollback(void *st)
 {
@@ -667,9 +656,7 @@ int mdt_store_watch(mdt_store *st)
   if (rc == SQLITE_OK)
     rc = sqlite3_create_function(st->db, "mandate_touch_user", 1,
                                  SQLITE_UTF8, st, sql_touch_user, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_create_function(st->db, "mandate_touch_lists", 0,
-                                 SQLITE_UTF8, st, sql_touch_lists, NULL, NULL);
+  if (rc == SQLITE_OK) rc = mdt_store_watch_lists(st);
   if (rc == SQLITE_OK) rc = mdt_schema_watch(st->db);
   /* any rollback of a whole transaction, by a writer, by SQL or by SQLite
      itself after an I/O error, may undo rows the snapshot holds */

@@ -259,15 +259,18 @@ static const char *const migrations[] = {
 ** What a change to each table makes stale, declared once beside the
 ** tables: the whole snapshot (ALL: structure, and any delete, since
 ** writers take ids from the snapshot and a patch cannot reset a row that
-** is gone), one user's part of it (patched at the next check), or the
-** resolved distribution lists (LISTS).  mdt_schema_watch makes these TEMP
-** triggers on every connection, so whatever writes a row (a writer, a
-** future C writer, a spec's raw SQL) is seen.  The SQL functions are the
-** store's (load.c).  Tables not named here (meta, audit, revisions)
-** change no decision.
+** is gone), one user's part of it (patched at the next check), or, for
+** the resolved distribution lists, the role, list or contact a row
+** belongs to (ROLE, LIST, CONTACT: the lists' cache patches those).
+** mdt_schema_watch makes these TEMP triggers on every connection, so
+** whatever writes a row (a writer, a future C writer, a spec's raw SQL)
+** is seen.  The SQL functions are the store's (load.c, lists.c).  Tables
+** not named here (meta, audit, revisions) change no decision.
 */
 #define ALL "mandate_touch_all()"
-#define LISTS "mandate_touch_lists()"
+#define ROLE(row, col) "mandate_touch_role(" row "." col ")"
+#define LIST(row, col) "mandate_touch_list(" row "." col ")"
+#define CONTACT(row, col) "mandate_touch_contact(" row "." col ")"
 #define USER(row, col) "mandate_touch_user(" row "." col ")"
 
 static const struct watch {
@@ -290,13 +293,19 @@ static const struct watch {
   { "customers", NULL, ALL, ALL },
   { "account_managers", USER("NEW", "user_id"),
     USER("OLD", "user_id") ", " USER("NEW", "user_id"), USER("OLD", "user_id") },
-  { "contacts", LISTS, LISTS, LISTS },
-  { "roles", LISTS, LISTS, LISTS },
-  { "role_channels", LISTS, LISTS, LISTS },
-  { "role_tags", LISTS, LISTS, LISTS },
-  { "lists", LISTS, LISTS, LISTS },
-  { "list_tags", LISTS, LISTS, LISTS },
-  { "list_entries", LISTS, LISTS, LISTS },
+  /* the lists' cache patches the roles, lists and contacts named */
+  { "contacts", CONTACT("NEW", "id"), CONTACT("NEW", "id"), CONTACT("OLD", "id") },
+  { "roles", ROLE("NEW", "id"), ROLE("OLD", "id") ", " ROLE("NEW", "id"),
+    ROLE("OLD", "id") },
+  { "role_channels", ROLE("NEW", "role_id"),
+    ROLE("OLD", "role_id") ", " ROLE("NEW", "role_id"), ROLE("OLD", "role_id") },
+  { "role_tags", ROLE("NEW", "role_id"),
+    ROLE("OLD", "role_id") ", " ROLE("NEW", "role_id"), ROLE("OLD", "role_id") },
+  { "lists", LIST("NEW", "id"), LIST("NEW", "id"), LIST("OLD", "id") },
+  { "list_tags", LIST("NEW", "list_id"),
+    LIST("OLD", "list_id") ", " LIST("NEW", "list_id"), LIST("OLD", "list_id") },
+  { "list_entries", ROLE("NEW", "role_id"),
+    ROLE("OLD", "role_id") ", " ROLE("NEW", "role_id"), ROLE("OLD", "role_id") },
 };
 
 /*

@@ -309,6 +309,7 @@ void mdt_store_close(mdt_store *st)
   free(st->touched);
   free(st->changes);
   free(st->actor);
+  mdt_store_free_list_changes(st);
   free(st);
 }
 

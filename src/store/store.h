@@ -84,6 +84,20 @@ int mdt_store_watch(mdt_store *st);
 uint64_t mdt_store_lists_epoch(const mdt_store *st);
 
 /*
+** The log of what changed for the lists since the last clear (lists.c):
+** ids[k] and n[k] for k = MDT_LOG_ROLE (roles whose row, channels, tags or
+** list entries changed), MDT_LOG_LIST (lists whose row or tags changed)
+** and MDT_LOG_CONTACT (contacts whose row changed); the result is 1 when
+** anything may have changed beyond that (start over), else 0.
+** mdt_store_touch_lists marks "anything"; clear empties the log.
+*/
+enum { MDT_LOG_ROLE, MDT_LOG_LIST, MDT_LOG_CONTACT, MDT_NLISTLOGS };
+int mdt_store_list_changes(const mdt_store *st, const mdt_id **ids,
+                           size_t *n);
+void mdt_store_clear_list_changes(mdt_store *st);
+void mdt_store_touch_lists(mdt_store *st);
+
+/*
 ** The snapshot, brought up to date first: polls data_version when the
 ** refresh interval has passed (outside transactions), rebuilds or patches
 ** what was touched.  On failure the previous snapshot stays in use, the

@@ -12,6 +12,11 @@ typedef struct mdt_change {  /* one open level of a change set */
   int64_t audited;          /* audit rows written before it began */
 } mdt_change;
 
+typedef struct mdt_idlog {   /* ids a distribution list cache must update */
+  mdt_id *id;
+  size_t n, cap;
+} mdt_idlog;
+
 typedef struct stmt_slot {
   char *sql;                /* owned copy of the statement text */
   size_t len;
@@ -42,8 +47,17 @@ struct mdt_store {
   int64_t audited;          /* audit rows it holds */
   char *actor;              /* recorded with each revision; NULL: nobody */
   uint64_t lists;           /* steps when a distribution list may change */
+  int lists_all;            /* since the last drain: anything may have */
+  mdt_idlog listlog[MDT_NLISTLOGS];   /* else these roles, lists, contacts */
   char errmsg[512];
 };
+
+/* Register the list log's SQL functions for the triggers (lists.c):
+   SQLITE_OK or SQLite's code. */
+int mdt_store_watch_lists(mdt_store *st);
+
+/* Free the list log (at close). */
+void mdt_store_free_list_changes(mdt_store *st);
 
 /* Set the store's message, printf-style; returns code. */
 int mdt_store_error(mdt_store *st, int code, const char *fmt, ...);

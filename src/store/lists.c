@@ -1,0 +1,114 @@
+/*
+** lists.c -- what the resolved distribution lists must update.
+**
+** The Lua layer keeps each list's members compiled (lua/mandate/
+** contacts.lua).  The store's triggers (schema.c) name every role, list
+** and contact whose rows this connection writes; the cache drains that
+** log and patches just those, so one role added to a 50k-role list costs
+** what the role costs, not a new list.  Anything it cannot tell apart (a
+** rollback, another connection's commit, a structural change, a log grown
+** long) sets "all": the cache starts over.
+*/
+#include <stdlib.h>
+
+#include "store_int.h"
+
+#define MAX_LOGGED 4096         /* past this, starting over is cheaper */
+
+static void log_id(mdt_store *st, mdt_idlog *log, mdt_id id)
+{
+  st->lists++;
+  if (st->lists_all) return;
+  if (log->n > 0 && log->id[log->n - 1] == id) return;
+  if (log->n == log->cap) {
+    size_t cap = log->cap ? 2 * log->cap : 16;
+    mdt_id *p = cap <= MAX_LOGGED ? realloc(log->id, cap * sizeof *p) : NULL;
+    if (!p) {                       /* too long, or no memory: start over */
+      st->lists_all = 1;
+      return;
+    }
+    log->id = p;
+    log->cap = cap;
+  }
+  log->id[log->n++] = id;
+}
+
+void mdt_store_touch_lists(mdt_store *st)
+{
+  st->lists++;
+  st->lists_all = 1;
+}
+
+uint64_t mdt_store_lists_epoch(const mdt_store *st)
+{
+  return st->lists;
+}
+
+int mdt_store_list_changes(const mdt_store *st, const mdt_id **ids,
+                           size_t *n)
+{
+  int k;
+  for (k = 0; k < MDT_NLISTLOGS; k++) {
+    ids[k] = st->listlog[k].id;
+    n[k] = st->listlog[k].n;
+  }
+  return st->lists_all;
+}
+
+void mdt_store_clear_list_changes(mdt_store *st)
+{
+  int k;
+  for (k = 0; k < MDT_NLISTLOGS; k++) st->listlog[k].n = 0;
+  st->lists_all = 0;
+}
+
+void mdt_store_free_list_changes(mdt_store *st)
+{
+  int k;
+  for (k = 0; k < MDT_NLISTLOGS; k++) {
+    free(st->listlog[k].id);
+    st->listlog[k].id = NULL;
+    st->listlog[k].n = st->listlog[k].cap = 0;
+  }
+}
+
+/* mandate_touch_role(id) and its siblings, for the triggers */
+static void sql_touch(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+  mdt_store *st = (mdt_store *)sqlite3_user_data(cx);
+  (void)n;
+  (void)v;
+  mdt_store_touch_lists(st);
+}
+
+#define LOGGER(name, k)                                                    \
+  static void name(sqlite3_context *cx, int n, sqlite3_value **v)          \
+  {                                                                        \
+    mdt_store *st = (mdt_store *)sqlite3_user_data(cx);                    \
+    (void)n;                                                               \
+    log_id(st, &st->listlog[k], (mdt_id)sqlite3_value_int64(v[0]));        \
+  }
+LOGGER(sql_touch_role, MDT_LOG_ROLE)
+LOGGER(sql_touch_list, MDT_LOG_LIST)
+LOGGER(sql_touch_contact, MDT_LOG_CONTACT)
+
+int mdt_store_watch_lists(mdt_store *st)
+{
+  static const struct {
+    const char *name;
+    int nargs;
+    void (*fn)(sqlite3_context *, int, sqlite3_value **);
+  } fns[] = {
+    { "mandate_touch_lists", 0, sql_touch },
+    { "mandate_touch_role", 1, sql_touch_role },
+    { "mandate_touch_list", 1, sql_touch_list },
+    { "mandate_touch_contact", 1, sql_touch_contact },
+  };
+  size_t i;
+  for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    int rc = sqlite3_create_function(st->db, fns[i].name, fns[i].nargs,
+                                     SQLITE_UTF8, st, fns[i].fn, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
