@@ -45,10 +45,10 @@
 --
 -- **Speed.**  A resolved list's members (their keys, labels, channels and
 -- tags, in the stable order) are compiled once and cached per store
--- handle until the next change to contacts, roles or lists, by any
--- process (seen as checks see changes: at once through this handle,
--- within the refresh interval from others); each
--- call then only gates and de-duplicates.  The role tables in a result
+-- handle; a write through the handle patches the roles it changed into
+-- them, and a list is compiled again only when its own rows change or
+-- anything may have (a rollback, another process's commit, seen at once);
+-- each call then only gates and de-duplicates.  The role tables in a result
 -- (with their `channels` and `tags`) come from that cache and are shared
 -- by every result taken from it: read them, never modify them (copy
 -- first).  The result table and its `roles` array are the caller's.
