@@ -39,3 +39,25 @@ describe("one set_access", function()
     end)
   end)
 end)
+
+describe("put_unit", function()
+  it("finds a cycle in one query, however deep the subtree", function()
+    local counts = {}
+    for _, depth in ipairs({ 3, 12 }) do
+      local db = helpers.open()
+      local levels = {}
+      for i = 1, depth do levels[i] = "l" .. i end
+      db:set_levels(levels)
+      db:put_unit("u1", { level = "l1" })
+      for i = 2, depth do db:put_unit("u" .. i, { level = "l" .. i, parent = "u" .. (i - 1) }) end
+      local ok, err
+      local seen = crossings(function()
+        ok, err = pcall(db.put_unit, db, "u1", { parent = "u" .. depth })
+      end)
+      assert.is_false(ok)
+      assert.matches("cannot move into its own subtree", err)
+      counts[#counts + 1] = #seen
+    end
+    assert.equal(counts[1], counts[2])
+  end)
+end)

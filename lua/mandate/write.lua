@@ -400,6 +400,11 @@ local SQL_UNIT_BY_ID = "SELECT id, key, level, parent_id FROM units"
   .. " WHERE id = ?1"
 local SQL_CHILDREN = "SELECT id, key, level FROM units WHERE parent_id = ?1"
   .. " ORDER BY key"
+-- a row when unit ?2 is an ancestor of unit ?1: one query, however deep
+local SQL_BELOW = "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units"
+  .. " WHERE id = ?1 UNION ALL SELECT u.parent_id FROM units u JOIN up"
+  .. " ON u.id = up.id WHERE u.parent_id IS NOT NULL)"
+  .. " SELECT 1 AS yes FROM up WHERE id = ?2 LIMIT 1"
 local SQL_UNIT_USERS = "SELECT id, key FROM users WHERE unit_id = ?1"
   .. " ORDER BY key"
 local SQL_INSERT_UNIT = "INSERT INTO units(key, level, parent_id, label)"
@@ -457,13 +462,9 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
         fail(fn, "options.parent", "%s is the unit itself (a unit cannot be "
              .. "its own parent)", show(opts.parent))
       end
-      local id = parent.parent_id
-      while id do
-        if id == row.id then
-          fail(fn, "options.parent", "%s lies below %s (a unit cannot move "
-               .. "into its own subtree)", show(opts.parent), show(key))
-        end
-        id = I.row(db, SQL_UNIT_BY_ID, id).parent_id
+      if I.row(db, SQL_BELOW, parent.id, row.id) then
+        fail(fn, "options.parent", "%s lies below %s (a unit cannot move "
+             .. "into its own subtree)", show(opts.parent), show(key))
       end
     end
   end
