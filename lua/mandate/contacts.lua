@@ -87,10 +87,7 @@ local function contact_entity(row)
 end
 
 -- A contact as put_contact takes it: {key, label, tenant}, or nil.
-local function get_contact(db, key)
-  local row = I.row(db, SQL_CONTACT, key)
-  return row and contact_entity(row)
-end
+local get_contact = read.by_key(SQL_CONTACT, contact_entity)
 
 local ROLE_COLUMNS = "SELECT r.id, r.key, c.key AS contact, r.label,"
   .. " r.active, t.key AS tenant FROM roles r"

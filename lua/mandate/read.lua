@@ -82,6 +82,18 @@ local SQL_UNIT = "SELECT u.key, u.level, u.label, p.key AS parent"
 local SQL_UNITS = "SELECT u.key, u.level, u.label, p.key AS parent"
   .. " FROM units u LEFT JOIN units p ON p.id = u.parent_id ORDER BY u.key"
 
+--- An entity's reader by key: a function(db, key) that reads the row sql
+-- selects by key (?1) and returns entity(row), or nil.
+-- @tparam string sql
+-- @tparam function entity row -> entity
+-- @treturn function
+function R.by_key(sql, entity)
+  return function(db, key)
+    local row = I.row(db, sql, key)
+    return row and entity(row)
+  end
+end
+
 local function unit_entity(row)
   return { key = row.key, level = row.level, parent = row.parent,
            label = row.label }
@@ -91,10 +103,7 @@ end
 -- @tparam userdata db
 -- @tparam string key
 -- @treturn table|nil
-function R.unit(db, key)
-  local row = I.row(db, SQL_UNIT, key)
-  return row and unit_entity(row)
-end
+R.unit = R.by_key(SQL_UNIT, unit_entity)
 
 local SQL_TENANT = "SELECT key, label, default_access FROM tenants"
   .. " WHERE key = ?1"
@@ -109,10 +118,7 @@ end
 -- @tparam userdata db
 -- @tparam string key
 -- @treturn table|nil
-function R.tenant(db, key)
-  local row = I.row(db, SQL_TENANT, key)
-  return row and tenant_entity(row)
-end
+R.tenant = R.by_key(SQL_TENANT, tenant_entity)
 
 local SQL_RIGHT = "SELECT key, kind, mode, customer, area, label FROM rights"
   .. " WHERE key = ?1"
@@ -129,10 +135,7 @@ end
 -- @tparam userdata db
 -- @tparam string key
 -- @treturn table|nil
-function R.right(db, key)
-  local row = I.row(db, SQL_RIGHT, key)
-  return row and right_entity(row)
-end
+R.right = R.by_key(SQL_RIGHT, right_entity)
 
 local SQL_BUNDLE = "SELECT id, key, label FROM bundles WHERE key = ?1"
 local SQL_BUNDLES = "SELECT id, key, label FROM bundles ORDER BY key"
