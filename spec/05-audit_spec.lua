@@ -645,3 +645,40 @@ describe("a store written by schema 3", function()
     helpers.remove_store(path)
   end)
 end)
+
+describe("the store's access writer", function()
+  -- set_access and clear_access write their audit JSON in C
+  -- (src/store/access.c): the same text as the Lua layer's JSON
+  it("writes the audit text json.encode writes, quotes and backslashes too", function()
+    local db = helpers.world()
+    for _, key in ipairs({ 'te"nant', "back\\slash", "plain", "ünïcode" }) do
+      db:put_tenant(key, {})
+      assert.is_true(db:set_access("alice", key, "read"))
+      assert.is_true(db:set_access("alice", key, "full"))
+      assert.is_true(db:clear_access("alice", key))
+      local rows = prim.rows(db, "SELECT op, before, after FROM audit ORDER BY id DESC LIMIT 3")
+      assert.same({
+        { op = "clear_access", before = json.encode({ access = "full", tenant = key }) },
+        { op = "set_access", before = json.encode({ access = "read", tenant = key }),
+          after = json.encode({ access = "full", tenant = key }) },
+        { op = "set_access", after = json.encode({ access = "read", tenant = key }) },
+      }, rows)
+    end
+  end)
+
+  it("refuses as every writer does, in the order of the arguments, writing nothing", function()
+    local db = helpers.world()
+    local r = db:revision()
+    assert.matches("set_access: user: 'nobody' is not a user",
+                   helpers.error_of(function() db:set_access("nobody", "nowhere", "galaxy") end))
+    assert.matches("set_access: tenant: 'nowhere' is not a tenant",
+                   helpers.error_of(function() db:set_access("alice", "nowhere", "galaxy") end))
+    assert.matches("set_access: access: 'galaxy' is not an access",
+                   helpers.error_of(function() db:set_access("alice", "team-a", "galaxy") end))
+    assert.matches("set_access: access: nil is not an access",
+                   helpers.error_of(function() db:set_access("alice", "team-a", nil) end))
+    assert.matches("clear_access: user: expected",
+                   helpers.error_of(function() db:clear_access(7, "team-a") end))
+    assert.equal(r, db:revision())
+  end)
+end)

@@ -1171,11 +1171,19 @@ W.clear_override = writer("clear_override", function(db, fn, user, right)
   return true
 end, DIRECT)
 
-local SQL_ACCESS_ROW = "SELECT access FROM access WHERE user_id = ?1"
-  .. " AND tenant_id = ?2"
-local SQL_PUT_ACCESS = "INSERT INTO access(user_id, tenant_id, access)"
-  .. " VALUES (?1, ?2, ?3) ON CONFLICT(user_id, tenant_id)"
-  .. " DO UPDATE SET access = excluded.access"
+--[[
+set_access and clear_access are written by the store in one call
+(src/store/access.c: both ids, the old row, the row and its audit row),
+the writers of bulk changes.  When it writes nothing because an argument
+names nothing (or is not a string), the checks every writer makes raise
+the error, in the order of the arguments.
+]]
+local function refuse_access(db, fn, user, tenant, access, setting)
+  existing_id(db, fn, "user", "user", user)
+  existing_id(db, fn, "tenant", "tenant", tenant)
+  if setting then V.word(fn, "access", access, "an access", V.ACCESS) end
+  error(store_error(fn .. ": the store refused the access row"), 0)
+end
 
 --- Give a user an explicit access level on a tenant.
 -- The audit row is filed under "user:KEY" with {tenant =, access =}.
@@ -1188,16 +1196,11 @@ local SQL_PUT_ACCESS = "INSERT INTO access(user_id, tenant_id, access)"
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 W.set_access = writer("set_access", function(db, fn, user, tenant, access)
-  local uid = existing_id(db, fn, "user", "user", user)
-  local tid = existing_id(db, fn, "tenant", "tenant", tenant)
-  V.word(fn, "access", access, "an access", V.ACCESS)
-  local old = I.row(db, SQL_ACCESS_ROW, uid, tid)
-  if old and old.access == access then return true end
-  I.exec(db, SQL_PUT_ACCESS, uid, tid, access)
-  record_text(db, fn, "user:" .. user,
-              old and access_text(tenant, old.access),
-              access_text(tenant, access))
-  return true
+  if type(user) == "string" and type(tenant) == "string" and type(access) == "string"
+     and I.write_access(db, fn, user, tenant, access) == 0 then
+    return true
+  end
+  return refuse_access(db, fn, user, tenant, access, true)
 end, DIRECT)
 
 --- Remove a user's explicit access to a tenant: the tenant's default
@@ -1210,13 +1213,11 @@ end, DIRECT)
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 W.clear_access = writer("clear_access", function(db, fn, user, tenant)
-  local uid = existing_id(db, fn, "user", "user", user)
-  local tid = existing_id(db, fn, "tenant", "tenant", tenant)
-  local old = I.row(db, SQL_ACCESS_ROW, uid, tid)
-  if not old then return true end
-  I.exec(db, SQL_DELETE_ACCESS, uid, tid)
-  record_text(db, fn, "user:" .. user, access_text(tenant, old.access), nil)
-  return true
+  if type(user) == "string" and type(tenant) == "string"
+     and I.write_access(db, fn, user, tenant, nil) == 0 then
+    return true
+  end
+  return refuse_access(db, fn, user, tenant, nil, false)
 end, DIRECT)
 
 local SQL_INSERT_CUSTOMER = "INSERT INTO customers(key) VALUES (?1)"

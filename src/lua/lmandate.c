@@ -124,6 +124,7 @@ static const luaL_Reg internal_funcs[] = {
   { "list_changes", l_list_changes },
   { "in_transaction", l_in_transaction },
   { "known", l_known },
+  { "write_access", l_write_access },
   { NULL, NULL }
 };
 

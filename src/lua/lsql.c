@@ -198,4 +198,24 @@ static int l_known(lua_State *L)
   else lua_pushnil(L);
   return 1;
 }
+/*
+** write_access(db, op, user, tenant, access or nil) -> 0, or 1, 2, 3 for
+** the argument (user, tenant, access) that names nothing or is no access:
+** a whole set_access or clear_access in one call (mdt_store_write_access),
+** inside the level of a change set the writer holds.
+*/
+static int l_write_access(lua_State *L)
+{
+  ldb *d = todb(L);
+  size_t ul, tl;
+  const char *op = luaL_checkstring(L, 2);
+  const char *user = luaL_checklstring(L, 3, &ul);
+  const char *tenant = luaL_checklstring(L, 4, &tl);
+  const char *access = luaL_optstring(L, 5, NULL);
+  int missing, rc = mdt_store_write_access(d->st, op, user, ul, tenant, tl,
+                                           access, &missing);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  lua_pushinteger(L, missing);
+  return 1;
+}
 /* }}} */

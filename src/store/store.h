@@ -131,6 +131,18 @@ int mdt_store_id(mdt_store *st, int kind, const char *key, size_t len,
                  mdt_id *out);
 
 /*
+** Write user's explicit access to tenant (keys of ulen and tlen bytes),
+** access "full", "read" or "hidden", or delete it when access is NULL, in
+** the open change set, with its audit row under op (access.c).  *missing
+** gets 1 or 2 when the user or the tenant key names nothing, 3 when
+** access is no access; then nothing is written.  Nothing is written
+** either when nothing would change.  Returns MDT_OK or the failure.
+*/
+int mdt_store_write_access(mdt_store *st, const char *op, const char *user,
+                           size_t ulen, const char *tenant, size_t tlen,
+                           const char *access, int *missing);
+
+/*
 ** Seconds between automatic data_version polls; 0 polls on every snapshot
 ** request, a negative value never (only mdt_store_refresh).
 */
