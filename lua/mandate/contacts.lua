@@ -63,6 +63,7 @@ local C = {}    -- the public methods, installed into mandate.Db
 local byte = string.byte
 local show, fail = V.show, V.fail
 local writer, record, existing = write.writer, write.record, write.existing
+local write_row = write.write_row
 local some, cascade_option = write.some, write.cascade_option
 local text_value, same = write.text_value, write.same
 
@@ -319,13 +320,8 @@ C.put_contact = writer("put_contact", function(db, fn, key, opts)
   local after = { key = key, label = text_value(opts.label, row and row.label),
                   tenant = tenant_key }
   if same(before, after) then return row.id end
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_CONTACT, id, after.label, tenant_id)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_CONTACT, key, after.label, tenant_id)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_CONTACT, SQL_INSERT_CONTACT,
+                       after.label, tenant_id)
   log(db, fn, "contact:" .. key, before, after)
   return id
 end)
@@ -423,15 +419,8 @@ C.put_role = writer("put_role", function(db, fn, key, opts)
   else after.active = not row or row.active == 1 end
   if same(before, after) then return row.id end
   local contact_id = contact and contact.id or row.contact_id
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_ROLE, id, contact_id, after.label, after.active,
-             tenant_id)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_ROLE, key, contact_id, after.label,
-                     after.active, tenant_id)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_ROLE, SQL_INSERT_ROLE,
+                       contact_id, after.label, after.active, tenant_id)
   if channels then
     I.exec(db, SQL_CLEAR_CHANNELS, id)
     local names = {}
@@ -527,13 +516,8 @@ C.put_list = writer("put_list", function(db, fn, key, opts)
                   tags = tags or before and before.tags or {} }
   if same(before, after) then return row.id end
   local tenant_id = tenant and tenant.id or row.tenant_id
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_LIST, id, after.label, tenant_id)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_LIST, key, after.label, tenant_id)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_LIST, SQL_INSERT_LIST,
+                       after.label, tenant_id)
   if tags then
     I.exec(db, SQL_CLEAR_LIST_TAGS, id)
     for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_LIST_TAG, id, tag) end

@@ -291,6 +291,17 @@ local function existing_id(db, fn, arg, kind, key)
          or existing(db, fn, arg, kind, key).id
 end
 
+-- Write an entity's own row, as every put_* does: update_sql(id, ...) when
+-- it exists, else insert_sql(key, ...) with the same columns; its id.
+local function write_row(db, row, key, update_sql, insert_sql, ...)
+  if row then
+    I.exec(db, update_sql, row.id, ...)
+    return row.id
+  end
+  local _, id = I.exec(db, insert_sql, key, ...)
+  return id
+end
+
 -- "2 child units ('a', 'b')", at most 5 names.
 local function some(n, word, rows, field)
   local names = {}
@@ -497,14 +508,8 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
   local after = { key = key, level = level, parent = parent and parent.key,
                   label = text_value(opts.label, row and row.label) }
   if same(before, after) then return row.id end
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_UNIT, id, level, parent and parent.id, after.label)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_UNIT, key, level, parent and parent.id,
-                     after.label)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_UNIT, SQL_INSERT_UNIT,
+                       level, parent and parent.id, after.label)
   record(db, fn, "unit:" .. key, before, after)
   return id
 end)
@@ -597,13 +602,8 @@ W.put_tenant = writer("put_tenant", function(db, fn, key, opts)
                   default = opts.default or row and row.default_access
                             or "hidden" }
   if same(before, after) then return row.id end
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_TENANT, id, after.label, after.default)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_TENANT, key, after.label, after.default)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_TENANT, SQL_INSERT_TENANT,
+                       after.label, after.default)
   record(db, fn, "tenant:" .. key, before, after)
   return id
 end)
@@ -755,15 +755,8 @@ W.put_right = writer("put_right", function(db, fn, key, opts)
                   area = text_value(opts.area, row and row.area),
                   label = text_value(opts.label, row and row.label) }
   if same(before, after) then return row.id end
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_RIGHT, id, kind, after.mode, customer, after.area,
-             after.label)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_RIGHT, key, kind, after.mode, customer,
-                     after.area, after.label)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_RIGHT, SQL_INSERT_RIGHT,
+                       kind, after.mode, customer, after.area, after.label)
   record(db, fn, "right:" .. key, before, after)
   return id
 end)
@@ -895,13 +888,8 @@ W.put_bundle = writer("put_bundle", function(db, fn, key, opts)
     for _, v in ipairs(list) do after.rights[v.key] = v.value end
   end
   if same(before, after) then return row.id end
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_BUNDLE, id, after.label)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_BUNDLE, key, after.label)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_BUNDLE, SQL_INSERT_BUNDLE,
+                       after.label)
   if list then
     I.exec(db, SQL_CLEAR_BUNDLE, id)
     for _, v in ipairs(list) do I.exec(db, SQL_PUT_BUNDLE_VALUE, id, v.id, v.text) end
@@ -1067,13 +1055,8 @@ W.put_user = writer("put_user", function(db, fn, key, opts)
   local unit_id
   if opts.unit == nil then unit_id = row and row.unit_id
   elseif unit then unit_id = unit.id end
-  local id = row and row.id
-  if row then
-    I.exec(db, SQL_UPDATE_USER, id, unit_id, after.active, after.label)
-  else
-    local _
-    _, id = I.exec(db, SQL_INSERT_USER, key, unit_id, after.active, after.label)
-  end
+  local id = write_row(db, row, key, SQL_UPDATE_USER, SQL_INSERT_USER,
+                       unit_id, after.active, after.label)
   if bundles then
     I.exec(db, SQL_CLEAR_USER_BUNDLES, id)
     for i, b in ipairs(bundles) do I.exec(db, SQL_ADD_USER_BUNDLE, id, i, b.id) end
@@ -1279,6 +1262,7 @@ The writer machinery, for modules that add writers of their own
 (mandate.contacts): `writer(name, impl)` makes a public writer,
 `record(db, op, subject, before, after)` writes an audit row,
 `existing(db, fn, arg, kind, key)` checks a key naming an entity,
+`write_row(db, row, key, update_sql, insert_sql, ...)` writes its row,
 `some(n, word, rows [, field])` names a few rows in a message,
 `cascade_option(fn, opts)`, `text_value(v, old)`, `same(a, b)`, and
 `tenant_owners`, where a module registers what tenants own.
@@ -1289,6 +1273,7 @@ return {
   may_read = may_read,
   record = record,
   existing = existing,
+  write_row = write_row,
   some = some,
   cascade_option = cascade_option,
   text_value = text_value,
