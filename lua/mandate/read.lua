@@ -253,9 +253,11 @@ local function in_read_tx(db, impl, ...)
   return unpack(r, 2, r.n)
 end
 
--- A public reader: see validate.method; reads in one transaction.
+-- A public reader: see validate.method; reads in one transaction, and
+-- names itself when another coroutine's change set makes it wait.
 local function reader(name, impl)
   return V.method(name, function(db, ...)
+    if I.owner(db) ~= "none" then package.loaded["mandate.write"].may_read(db, name) end
     return in_read_tx(db, impl, ...)
   end)
 end

@@ -106,11 +106,13 @@ after the server dropped it) is rolled back by the next caller.
 local BUSY = "another coroutine's change set is open on this store (its "
   .. "owner yielded inside it); try again once it has ended"
 
--- For the SQL readers (mandate.read): raise "busy" as a store error, or
--- settle an abandoned change set first.
-local function may_read(db)
+-- For the SQL readers (mandate.read): raise "busy" as a store error
+-- naming the reader, or settle an abandoned change set first.
+local function may_read(db, name)
   local where = I.owner(db)
-  if where == "away" then error(store_error(BUSY, "busy"), 0) end
+  if where == "away" then
+    error(store_error(name and name .. ": " .. BUSY or BUSY, "busy"), 0)
+  end
   if where == "gone" then
     local level = I.begin(db, true)     -- rolls the abandoned one back
     if level then I.finish(db, "rollback") end
