@@ -76,9 +76,14 @@ $(BUILD)/quickstart: examples/c/quickstart.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) -Isrc/core -o $@ $< $(CORE_SRC)
 
-$(BUILD)/core_test: spec/c/core_test.c $(CORE_SRC) $(CORE_HDR)
+# the engine's test, with the C reference of docs/semantics.md that it
+# shares with fuzz/fuzz_api.c
+REF_C     = spec/c/reference.c
+
+$(BUILD)/core_test: spec/c/core_test.c $(REF_C) spec/c/reference.h \
+                    $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(WERROR) $(CFLAGS) -Isrc/core -o $@ $< $(CORE_SRC)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) -Isrc/core -o $@ $< $(REF_C) $(CORE_SRC)
 
 test: deps-gates all
 	$(BUILD)/core_test

@@ -29,6 +29,10 @@ FUZZ_ARGS     ?=
 FUZZ_TARGETS  := fuzz_value fuzz_keys fuzz_api
 FUZZ_CORE_SRC := $(wildcard src/core/*.c)
 FUZZ_CORE_HDR := $(wildcard src/core/*.h)
+# fuzz_api holds the engine against the C reference of docs/semantics.md
+# that it shares with spec/c/core_test.c (linked into fuzz_api only)
+FUZZ_REF      := spec/c/reference.c
+FUZZ_REF_HDR  := spec/c/reference.h
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_ENV      := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -43,8 +47,10 @@ fuzz-build: $(FUZZ_BINS)
 $(FUZZ_BINS): $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_CORE_SRC) $(FUZZ_CORE_HDR) \
               fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_SAN) $(FUZZ_CFLAGS) -Isrc/core -o $@ $< \
-	  $(FUZZ_CORE_SRC)
+	$(FUZZ_CC) $(FUZZ_SAN) $(FUZZ_CFLAGS) -Isrc/core -Ispec/c -o $@ $< \
+	  $(filter $(FUZZ_REF),$^) $(FUZZ_CORE_SRC)
+
+$(FUZZ_DIR)/fuzz_api $(FUZZ_DIR)/merge/fuzz_api: $(FUZZ_REF) $(FUZZ_REF_HDR)
 
 # $(call FUZZ_RUN,target,seconds,extra flags)
 FUZZ_RUN = mkdir -p $(FUZZ_DIR)/artifacts $(FUZZ_DIR)/corpus/$(1) && \
@@ -68,19 +74,21 @@ fuzz: $(FUZZ_BINS)
 	  $(if $(filter-out 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS),)) &&) true
 
 # Keep the committed corpus small: merge with binaries whose coverage is
-# the core's edges only (the harness is left uninstrumented, counters
-# ignored), so only inputs that reach a new edge of src/core are kept.
+# the core's edges only (the harness and the reference are left
+# uninstrumented, counters ignored), so only inputs that reach a new edge
+# of src/core are kept.
 FUZZ_MERGE_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/merge/%)
 
-$(FUZZ_DIR)/merge/ignore.txt:
+$(FUZZ_DIR)/merge/ignore.txt: fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
-	printf 'src:*fuzz/*\n' > $@
+	printf 'src:*fuzz/*\nsrc:*spec/c/*\n' > $@
 
 $(FUZZ_MERGE_BINS): $(FUZZ_DIR)/merge/%: fuzz/%.c $(FUZZ_CORE_SRC) \
                     $(FUZZ_CORE_HDR) $(FUZZ_DIR)/merge/ignore.txt
 	$(FUZZ_CC) $(FUZZ_SAN) \
 	  -fsanitize-coverage-ignorelist=$(FUZZ_DIR)/merge/ignore.txt \
-	  $(FUZZ_CFLAGS) -Isrc/core -o $@ $< $(FUZZ_CORE_SRC)
+	  $(FUZZ_CFLAGS) -Isrc/core -Ispec/c -o $@ $< \
+	  $(filter $(FUZZ_REF),$^) $(FUZZ_CORE_SRC)
 
 fuzz-merge: $(FUZZ_MERGE_BINS)
 	@$(foreach t,$(FUZZ_TARGETS),mkdir -p $(FUZZ_DIR)/corpus/$(t) && \

@@ -2,17 +2,18 @@
 ** core_test.c -- the engine through its public header only.
 **
 ** Hand-written cases walk every rule of docs/semantics.md section 3 on a
-** small CRM world; a randomized part compares mdt_check, mdt_explain and
-** the patching of users after compile with a naive reference written
-** straight from the text of section 3 (walking parent links, no
-** precomputation).  Prints "core_test: N checks passed", exits 1 on any
-** failure.
+** small CRM world, each against the engine and the C reference
+** (spec/c/reference.c, shared with fuzz/fuzz_api.c); a randomized part
+** compares mdt_check, mdt_explain and the patching of users after
+** compile with that reference.  Prints "core_test: N checks passed",
+** exits 1 on any failure.
 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mandate.h"
+#include "reference.h"
 
 /* Harness {{{ */
 
@@ -60,142 +61,19 @@ static unsigned rnd(unsigned long long *st, unsigned n)
 }
 /* }}} */
 
-/* A world described as plain data {{{ */
-
-#define WMAX 64
-#define KEYLEN 24
-
-typedef struct WUnit {
-  mdt_id id; char key[KEYLEN]; int depth; mdt_id parent;
-} WUnit;
-typedef struct WTenant { mdt_id id; char key[KEYLEN]; int def; } WTenant;
-typedef struct WRight {
-  mdt_id id; char key[KEYLEN]; int kind, mode, cust;
-} WRight;
-typedef struct WBundle {
-  mdt_id id; char key[KEYLEN];
-  int n; mdt_id right[16]; mdt_value v[16];
-} WBundle;
-typedef struct WCust { mdt_id id; char key[KEYLEN]; } WCust;
-typedef struct WUser {
-  mdt_id id; char key[KEYLEN]; mdt_id unit; int active;
-  int nb; mdt_id bundle[4];
-  int no; mdt_id oright[16]; mdt_value ov[16];
-  int na; mdt_id tenant[8]; int acc[8];
-  int nc; mdt_id cust[8];
-} WUser;
-
-typedef struct World {
-  int nlevels; char levels[MDT_MAX_LEVELS][KEYLEN];
-  int nunits; WUnit unit[WMAX];
-  int ntenants; WTenant tenant[WMAX];
-  int nrights; WRight right[WMAX];
-  int nbundles; WBundle bundle[WMAX];
-  int ncusts; WCust cust[WMAX];
-  int nusers; WUser user[WMAX];
-} World;
-
-static void w_levels(World *w, int n, const char *const *names)
-{
-  int i;
-  w->nlevels = n;
-  for (i = 0; i < n; i++) snprintf(w->levels[i], KEYLEN, "%s", names[i]);
-}
-
-static void w_unit(World *w, mdt_id id, const char *key, int depth,
-                   mdt_id parent)
-{
-  WUnit *u = &w->unit[w->nunits++];
-  u->id = id;
-  snprintf(u->key, KEYLEN, "%s", key);
-  u->depth = depth;
-  u->parent = parent;
-}
-
-static void w_tenant(World *w, mdt_id id, const char *key, int def)
-{
-  WTenant *x = &w->tenant[w->ntenants++];
-  x->id = id;
-  snprintf(x->key, KEYLEN, "%s", key);
-  x->def = def;
-}
-
-static void w_right(World *w, mdt_id id, const char *key, int kind,
-                    int mode, int cust)
-{
-  WRight *r = &w->right[w->nrights++];
-  r->id = id;
-  snprintf(r->key, KEYLEN, "%s", key);
-  r->kind = kind;
-  r->mode = mode;
-  r->cust = cust;
-}
-
-static WBundle *w_bundle(World *w, mdt_id id, const char *key)
-{
-  WBundle *b = &w->bundle[w->nbundles++];
-  memset(b, 0, sizeof *b);
-  b->id = id;
-  snprintf(b->key, KEYLEN, "%s", key);
-  return b;
-}
-
-static void wb_value(WBundle *b, mdt_id r, mdt_value v)
-{
-  b->right[b->n] = r;
-  b->v[b->n++] = v;
-}
-
-static void w_cust(World *w, mdt_id id, const char *key)
-{
-  WCust *c = &w->cust[w->ncusts++];
-  c->id = id;
-  snprintf(c->key, KEYLEN, "%s", key);
-}
-
-static WUser *w_user(World *w, mdt_id id, const char *key, mdt_id unit,
-                     int active)
-{
-  WUser *u = &w->user[w->nusers++];
-  memset(u, 0, sizeof *u);
-  u->id = id;
-  snprintf(u->key, KEYLEN, "%s", key);
-  u->unit = unit;
-  u->active = active;
-  return u;
-}
-
-static void wu_bundle(WUser *u, mdt_id b) { u->bundle[u->nb++] = b; }
-static void wu_cust(WUser *u, mdt_id c) { u->cust[u->nc++] = c; }
-
-static void wu_override(WUser *u, mdt_id r, mdt_value v)
-{
-  int i;
-  for (i = 0; i < u->no; i++)
-    if (u->oright[i] == r) { u->ov[i] = v; return; }
-  u->oright[u->no] = r;
-  u->ov[u->no++] = v;
-}
-
-static void wu_access(WUser *u, mdt_id tenant, int access)
-{
-  int i;
-  for (i = 0; i < u->na; i++)
-    if (u->tenant[i] == tenant) { u->acc[i] = access; return; }
-  u->tenant[u->na] = tenant;
-  u->acc[u->na++] = access;
-}
+/* The world's snapshot {{{ */
 
 /* Give the user's rows to an engine user that was just put. */
-static int fill_user(mdt_snap *s, const WUser *u)
+static int fill_user(mdt_snap *s, const ref_user *u)
 {
   int i, rc = MDT_OK;
   for (i = 0; i < u->nb && rc == MDT_OK; i++)
     rc = mdt_snap_user_bundle(s, u->id, u->bundle[i]);
   for (i = 0; i < u->no && rc == MDT_OK; i++)
-    rc = mdt_snap_user_override(s, u->id, u->oright[i], u->ov[i]);
+    rc = mdt_snap_user_override(s, u->id, u->over[i].id,
+                                (mdt_value)u->over[i].val);
   for (i = 0; i < u->na && rc == MDT_OK; i++)
-    rc = mdt_snap_user_access(s, u->id, u->tenant[i], u->acc[i]);
+    rc = mdt_snap_user_access(s, u->id, u->acc[i].id, u->acc[i].val);
   for (i = 0; i < u->nc && rc == MDT_OK; i++)
     rc = mdt_snap_user_customer(s, u->id, u->cust[i]);
   return rc;
@@ -205,14 +83,12 @@ static int fill_user(mdt_snap *s, const WUser *u)
 ** Build and compile w.  Units go in in an order given by seed (children
 ** may come before their parents).  NULL, with a message, on any failure.
 */
-static mdt_snap *build(const World *w, unsigned long long seed)
+static mdt_snap *build(const ref_world *w, unsigned long long seed)
 {
-  const char *names[MDT_MAX_LEVELS];
-  int order[WMAX], i, j, rc = MDT_OK;
+  int order[REF_MAX], i, j, rc = MDT_OK;
   mdt_snap *s = mdt_snap_new();
   if (s == NULL) return NULL;
-  for (i = 0; i < w->nlevels; i++) names[i] = w->levels[i];
-  if (w->nlevels) rc = mdt_snap_set_levels(s, names, w->nlevels);
+  if (w->nlevels) rc = mdt_snap_set_levels(s, w->level, w->nlevels);
   for (i = 0; i < w->nunits; i++) order[i] = i;
   for (i = w->nunits - 1; seed && i > 0; i--) {
     int k = (int)rnd(&seed, (unsigned)i + 1), x = order[i];
@@ -220,7 +96,7 @@ static mdt_snap *build(const World *w, unsigned long long seed)
     order[k] = x;
   }
   for (i = 0; i < w->nunits && rc == MDT_OK; i++) {
-    const WUnit *u = &w->unit[order[i]];
+    const ref_unit *u = &w->unit[order[i]];
     rc = mdt_snap_add_unit(s, u->id, u->key, u->depth, u->parent);
   }
   for (i = 0; i < w->ntenants && rc == MDT_OK; i++)
@@ -231,15 +107,15 @@ static mdt_snap *build(const World *w, unsigned long long seed)
                             w->right[i].kind, w->right[i].mode,
                             w->right[i].cust);
   for (i = 0; i < w->nbundles && rc == MDT_OK; i++) {
-    const WBundle *b = &w->bundle[i];
+    const ref_bundle *b = &w->bundle[i];
     rc = mdt_snap_add_bundle(s, b->id, b->key);
     for (j = 0; j < b->n && rc == MDT_OK; j++)
-      rc = mdt_snap_bundle_value(s, b->id, b->right[j], b->v[j]);
+      rc = mdt_snap_bundle_value(s, b->id, b->v[j].id, (mdt_value)b->v[j].val);
   }
   for (i = 0; i < w->ncusts && rc == MDT_OK; i++)
     rc = mdt_snap_add_customer(s, w->cust[i].id, w->cust[i].key);
   for (i = 0; i < w->nusers && rc == MDT_OK; i++) {
-    const WUser *u = &w->user[i];
+    const ref_user *u = &w->user[i];
     if ((rc = mdt_snap_put_user(s, u->id, u->key, u->unit, u->active))
         == MDT_OK)
       rc = fill_user(s, u);
@@ -251,149 +127,6 @@ static mdt_snap *build(const World *w, unsigned long long seed)
     return NULL;
   }
   return s;
-}
-/* }}} */
-
-/* The reference: docs/semantics.md section 3, read literally {{{ */
-
-static const WUnit *r_unit(const World *w, mdt_id id)
-{
-  int i;
-  for (i = 0; i < w->nunits; i++) if (w->unit[i].id == id) return &w->unit[i];
-  return NULL;
-}
-
-static const WUser *r_user(const World *w, mdt_id id)
-{
-  int i;
-  for (i = 0; i < w->nusers; i++) if (w->user[i].id == id) return &w->user[i];
-  return NULL;
-}
-
-static const WRight *r_right(const World *w, mdt_id id)
-{
-  int i;
-  for (i = 0; i < w->nrights; i++)
-    if (w->right[i].id == id) return &w->right[i];
-  return NULL;
-}
-
-static const WTenant *r_tenant(const World *w, mdt_id id)
-{
-  int i;
-  for (i = 0; i < w->ntenants; i++)
-    if (w->tenant[i].id == id) return &w->tenant[i];
-  return NULL;
-}
-
-static const WBundle *r_bundle(const World *w, mdt_id id)
-{
-  int i;
-  for (i = 0; i < w->nbundles; i++)
-    if (w->bundle[i].id == id) return &w->bundle[i];
-  return NULL;
-}
-
-/* E(u, r): the override, else the join of the bundles, else 0. */
-static mdt_value r_value(const World *w, const WUser *u, mdt_id r)
-{
-  int i, j, rank = 0, cust = 0;
-  for (i = 0; i < u->no; i++) if (u->oright[i] == r) return u->ov[i];
-  for (i = 0; i < u->nb; i++) {
-    const WBundle *b = r_bundle(w, u->bundle[i]);
-    for (j = 0; j < b->n; j++)
-      if (b->right[j] == r) {
-        if (MDT_V_RANK(b->v[j]) > rank) rank = MDT_V_RANK(b->v[j]);
-        cust |= b->v[j] & MDT_V_CUSTOMER;
-      }
-  }
-  return (mdt_value)(rank | cust);
-}
-
-static int r_access(const World *w, const WUser *u, const WTenant *t)
-{
-  int i;
-  (void)w;
-  for (i = 0; u != NULL && i < u->na; i++)
-    if (u->tenant[i] == t->id) return u->acc[i];
-  return t->def;
-}
-
-/* anchor(u, L): topmost unit on the path up from u's unit at L or below. */
-static mdt_id r_anchor(const World *w, mdt_id unit, int depth)
-{
-  const WUnit *x = r_unit(w, unit);
-  mdt_id top = unit;                /* u's own unit when it sits above L */
-  for (; x != NULL; x = x->parent ? r_unit(w, x->parent) : NULL)
-    if (x->depth >= depth) top = x->id;
-  return top;
-}
-
-static int r_inside(const World *w, mdt_id unit, mdt_id top)
-{
-  const WUnit *x = r_unit(w, unit);
-  for (; x != NULL; x = x->parent ? r_unit(w, x->parent) : NULL)
-    if (x->id == top) return 1;
-  return 0;
-}
-
-static int r_manages(const WUser *u, mdt_id c)
-{
-  int i;
-  for (i = 0; i < u->nc; i++) if (u->cust[i] == c) return 1;
-  return 0;
-}
-
-static int r_match(const World *w, const WUser *u, mdt_value v,
-                   const mdt_record *rec)
-{
-  int n = w->nlevels, rank = MDT_V_RANK(v);
-  if (v == 0) return 0;
-  if (rec == NULL || (rec->owner == 0 && rec->unit == 0 &&
-                      rec->customer == 0))
-    return 1;
-  if ((v & MDT_V_CUSTOMER) && r_manages(u, rec->customer)) return 1;
-  if (rank >= MDT_V_OWN && rec->owner == u->id) return 1;
-  if (rank == MDT_V_ALL(n)) return 1;
-  if (rank > MDT_V_OWN && u->unit != 0) {
-    mdt_id x = rec->unit;
-    if (x == 0 && r_user(w, rec->owner) != NULL)
-      x = r_user(w, rec->owner)->unit;
-    if (r_unit(w, x) != NULL &&
-        r_inside(w, x, r_anchor(w, u->unit, n + 1 - rank)))
-      return 1;
-  }
-  return 0;
-}
-
-static int r_check(const World *w, mdt_id user, mdt_id right,
-                   const mdt_record *rec)
-{
-  const WRight *r = r_right(w, right);
-  const WUser *u = r_user(w, user);
-  mdt_value v;
-  if (r == NULL) return MDT_UNKNOWN_RIGHT;
-  if (u == NULL) return MDT_UNKNOWN_USER;
-  if (!u->active) return MDT_INACTIVE_USER;
-  if (rec != NULL && rec->tenant != MDT_ABSENT) {
-    const WTenant *te = r_tenant(w, rec->tenant);
-    int a;
-    if (te == NULL) return MDT_UNKNOWN_TENANT;
-    a = r_access(w, u, te);
-    if (a == MDT_HIDDEN) return MDT_TENANT_HIDDEN;
-    if (a == MDT_READ && r->mode == MDT_WRITE) return MDT_TENANT_READ_ONLY;
-  }
-  v = r_value(w, u, right);
-  if (r->kind == MDT_FLAG) return v == 1 ? MDT_ALLOWED : MDT_NO_RIGHT;
-  if (v == 0) return MDT_NO_RIGHT;
-  return r_match(w, u, v, rec) ? MDT_ALLOWED : MDT_OUT_OF_SCOPE;
-}
-
-static WUser *w_find_user(World *w, mdt_id id)
-{
-  int i;
-  for (i = 0; i < w->nusers; i++) if (w->user[i].id == id) return &w->user[i];
-  return NULL;
 }
 /* }}} */
 
@@ -416,83 +149,83 @@ enum { ALICE = 1, BOB, CAROL, DAVE, ERIN, FRANK, GINA, HANK, IVAN = 10 };
 #define V_ALL 6
 #define CUST MDT_V_CUSTOMER
 
-static void crm(World *w)
+static void crm(ref_world *w)
 {
   static const char *const levels[] = {"country", "branch", "department",
                                        "team"};
-  WBundle *b;
-  WUser *u;
+  ref_bundle *b;
+  ref_user *u;
   memset(w, 0, sizeof *w);
-  w_levels(w, 4, levels);
-  w_unit(w, DE, "de", 0, 0);
-  w_unit(w, HH, "hh", 1, DE);
-  w_unit(w, HH_SALES, "hh-sales", 2, HH);
-  w_unit(w, HH_SALES_A, "hh-sales-a", 3, HH_SALES);
-  w_unit(w, HH_SALES_B, "hh-sales-b", 3, HH_SALES);
-  w_unit(w, HH_IT, "hh-it", 2, HH);
-  w_unit(w, MUC, "muc", 1, DE);
-  w_unit(w, MUC_SALES, "muc-sales", 2, MUC);
-  w_unit(w, MUC_SALES_A, "muc-sales-a", 3, MUC_SALES);
-  w_unit(w, AT, "at", 0, 0);
-  w_unit(w, HH_DIRECT, "hh-direct", 3, HH);       /* a team right below */
-  w_unit(w, LONE, "lone", 3, 0);                  /* a root on team level */
-  w_unit(w, VIENNA, "vienna", 1, AT);             /* id 13 is a hole */
-  w_tenant(w, TEAM_A, "team-a", MDT_HIDDEN);
-  w_tenant(w, COMMON, "common", MDT_READ);
-  w_tenant(w, OPEN, "open", MDT_FULL);
-  w_right(w, DOCS_SEE, "docs.see", MDT_SCOPE, MDT_READ_MODE, 1);
-  w_right(w, DOCS_EDIT, "docs.edit", MDT_SCOPE, MDT_WRITE, 1);
-  w_right(w, APPTS_EDIT, "appts.edit", MDT_SCOPE, MDT_WRITE, 0);
-  w_right(w, ADMIN_OPEN, "admin.open", MDT_FLAG, MDT_WRITE, 0);
-  w_right(w, REPORTS, "reports.create", MDT_FLAG, MDT_READ_MODE, 0);
-  w_right(w, ALL_SEE, "all.see", MDT_SCOPE, MDT_READ_MODE, 0);
-  b = w_bundle(w, INSIDE, "inside-sales");
-  wb_value(b, DOCS_SEE, V_BRANCH);
-  wb_value(b, DOCS_EDIT, V_TEAM);
-  wb_value(b, APPTS_EDIT, MDT_V_OWN);
-  wb_value(b, ADMIN_OPEN, 0);
-  b = w_bundle(w, MANAGER, "manager");
-  wb_value(b, DOCS_SEE, V_DEPT | CUST);
-  wb_value(b, DOCS_EDIT, V_DEPT);
-  wb_value(b, ADMIN_OPEN, 1);
-  wb_value(b, REPORTS, 1);
-  wb_value(b, ALL_SEE, V_ALL);
-  w_bundle(w, EMPTY, "empty");
-  w_cust(w, ACME, "ACME");
-  w_cust(w, GLOBEX, "Globex");
-  w_cust(w, INITECH, "Initech");
-  u = w_user(w, ALICE, "alice", HH_SALES_A, 1);
-  wu_bundle(u, INSIDE);
-  wu_access(u, TEAM_A, MDT_FULL);
-  wu_cust(u, ACME);
-  u = w_user(w, BOB, "bob", HH_SALES_B, 1);
-  wu_bundle(u, INSIDE);
-  wu_access(u, OPEN, MDT_HIDDEN);
-  u = w_user(w, CAROL, "carol", HH_SALES, 1);
-  wu_bundle(u, MANAGER);
-  wu_bundle(u, INSIDE);
-  wu_override(u, APPTS_EDIT, MDT_V_NONE);         /* restricts */
-  wu_access(u, TEAM_A, MDT_READ);
-  wu_cust(u, INITECH);
-  u = w_user(w, DAVE, "dave", HH_SALES_A, 0);
-  wu_bundle(u, MANAGER);
-  wu_access(u, TEAM_A, MDT_FULL);
-  u = w_user(w, ERIN, "erin", 0, 1);              /* no unit */
-  wu_bundle(u, INSIDE);
-  wu_override(u, ALL_SEE, V_ALL);
-  wu_override(u, DOCS_EDIT, V_DEPT | CUST);
-  wu_cust(u, GLOBEX);
-  u = w_user(w, FRANK, "frank", HH, 1);            /* branch head */
-  wu_override(u, DOCS_SEE, V_TEAM);
-  u = w_user(w, GINA, "gina", HH_DIRECT, 1);
-  wu_bundle(u, INSIDE);
-  wu_override(u, APPTS_EDIT, V_DEPT);
-  w_user(w, HANK, "hank", LONE, 1);                /* no bundles */
-  u = w_user(w, IVAN, "ivan", MUC_SALES_A, 1);     /* id 9 is a hole */
-  wu_bundle(u, INSIDE);
-  wu_bundle(u, EMPTY);
-  wu_override(u, DOCS_EDIT, CUST);                 /* "customer" alone */
-  wu_cust(u, GLOBEX);
+  ref_levels(w, 4, levels);
+  ref_add_unit(w, DE, "de", 0, 0);
+  ref_add_unit(w, HH, "hh", 1, DE);
+  ref_add_unit(w, HH_SALES, "hh-sales", 2, HH);
+  ref_add_unit(w, HH_SALES_A, "hh-sales-a", 3, HH_SALES);
+  ref_add_unit(w, HH_SALES_B, "hh-sales-b", 3, HH_SALES);
+  ref_add_unit(w, HH_IT, "hh-it", 2, HH);
+  ref_add_unit(w, MUC, "muc", 1, DE);
+  ref_add_unit(w, MUC_SALES, "muc-sales", 2, MUC);
+  ref_add_unit(w, MUC_SALES_A, "muc-sales-a", 3, MUC_SALES);
+  ref_add_unit(w, AT, "at", 0, 0);
+  ref_add_unit(w, HH_DIRECT, "hh-direct", 3, HH); /* a team right below */
+  ref_add_unit(w, LONE, "lone", 3, 0);            /* a root on team level */
+  ref_add_unit(w, VIENNA, "vienna", 1, AT);       /* id 13 is a hole */
+  ref_add_tenant(w, TEAM_A, "team-a", MDT_HIDDEN);
+  ref_add_tenant(w, COMMON, "common", MDT_READ);
+  ref_add_tenant(w, OPEN, "open", MDT_FULL);
+  ref_add_right(w, DOCS_SEE, "docs.see", MDT_SCOPE, MDT_READ_MODE, 1);
+  ref_add_right(w, DOCS_EDIT, "docs.edit", MDT_SCOPE, MDT_WRITE, 1);
+  ref_add_right(w, APPTS_EDIT, "appts.edit", MDT_SCOPE, MDT_WRITE, 0);
+  ref_add_right(w, ADMIN_OPEN, "admin.open", MDT_FLAG, MDT_WRITE, 0);
+  ref_add_right(w, REPORTS, "reports.create", MDT_FLAG, MDT_READ_MODE, 0);
+  ref_add_right(w, ALL_SEE, "all.see", MDT_SCOPE, MDT_READ_MODE, 0);
+  b = ref_add_bundle(w, INSIDE, "inside-sales");
+  ref_bundle_value(b, DOCS_SEE, V_BRANCH);
+  ref_bundle_value(b, DOCS_EDIT, V_TEAM);
+  ref_bundle_value(b, APPTS_EDIT, MDT_V_OWN);
+  ref_bundle_value(b, ADMIN_OPEN, 0);
+  b = ref_add_bundle(w, MANAGER, "manager");
+  ref_bundle_value(b, DOCS_SEE, V_DEPT | CUST);
+  ref_bundle_value(b, DOCS_EDIT, V_DEPT);
+  ref_bundle_value(b, ADMIN_OPEN, 1);
+  ref_bundle_value(b, REPORTS, 1);
+  ref_bundle_value(b, ALL_SEE, V_ALL);
+  ref_add_bundle(w, EMPTY, "empty");
+  ref_add_customer(w, ACME, "ACME");
+  ref_add_customer(w, GLOBEX, "Globex");
+  ref_add_customer(w, INITECH, "Initech");
+  u = ref_put_user(w, ALICE, "alice", HH_SALES_A, 1);
+  ref_user_bundle(u, INSIDE);
+  ref_user_access(u, TEAM_A, MDT_FULL);
+  ref_user_customer(u, ACME);
+  u = ref_put_user(w, BOB, "bob", HH_SALES_B, 1);
+  ref_user_bundle(u, INSIDE);
+  ref_user_access(u, OPEN, MDT_HIDDEN);
+  u = ref_put_user(w, CAROL, "carol", HH_SALES, 1);
+  ref_user_bundle(u, MANAGER);
+  ref_user_bundle(u, INSIDE);
+  ref_user_override(u, APPTS_EDIT, MDT_V_NONE);   /* restricts */
+  ref_user_access(u, TEAM_A, MDT_READ);
+  ref_user_customer(u, INITECH);
+  u = ref_put_user(w, DAVE, "dave", HH_SALES_A, 0);
+  ref_user_bundle(u, MANAGER);
+  ref_user_access(u, TEAM_A, MDT_FULL);
+  u = ref_put_user(w, ERIN, "erin", 0, 1);        /* no unit */
+  ref_user_bundle(u, INSIDE);
+  ref_user_override(u, ALL_SEE, V_ALL);
+  ref_user_override(u, DOCS_EDIT, V_DEPT | CUST);
+  ref_user_customer(u, GLOBEX);
+  u = ref_put_user(w, FRANK, "frank", HH, 1);     /* branch head */
+  ref_user_override(u, DOCS_SEE, V_TEAM);
+  u = ref_put_user(w, GINA, "gina", HH_DIRECT, 1);
+  ref_user_bundle(u, INSIDE);
+  ref_user_override(u, APPTS_EDIT, V_DEPT);
+  ref_put_user(w, HANK, "hank", LONE, 1);         /* no bundles */
+  u = ref_put_user(w, IVAN, "ivan", MUC_SALES_A, 1); /* id 9 is a hole */
+  ref_user_bundle(u, INSIDE);
+  ref_user_bundle(u, EMPTY);
+  ref_user_override(u, DOCS_EDIT, CUST);          /* "customer" alone */
+  ref_user_customer(u, GLOBEX);
 }
 
 static mdt_record rec_of(mdt_id tenant, mdt_id owner, mdt_id unit,
@@ -918,12 +651,12 @@ static void test_keys(T *t)
 
 #define CHECK(u, r, rec, want) do { \
     EQ(mdt_check(s, (u), (r), (rec)), (want)); \
-    EQ(r_check(&w, (u), (r), (rec)), (want)); \
+    EQ(ref_check(&w, (u), (r), (rec)), (want)); \
   } while (0)
 
 static void test_rules(T *t)
 {
-  World w;
+  ref_world w;
   mdt_snap *s;
   mdt_record r;
   const mdt_id *bs;
@@ -1110,7 +843,7 @@ static void test_rules(T *t)
   CHECK(GINA, APPTS_EDIT, &r, MDT_OUT_OF_SCOPE);
   CHECK(GINA, DOCS_SEE, &r, MDT_ALLOWED);            /* branch: hh */
   /* a root on a low level reaches only its own subtree */
-  wu_override(w_find_user(&w, HANK), DOCS_SEE, V_COUNTRY);
+  ref_user_override(ref_user_of(&w, HANK), DOCS_SEE, V_COUNTRY);
   mdt_snap_free(s);
   s = build(&w, 0);
   r = rec_of(0, 0, LONE, 0);
@@ -1164,28 +897,22 @@ static void test_rules(T *t)
 
 /* Explanations {{{ */
 
-/* Apply e's fix for (user, right, rec) to a copy of w. */
-static void apply_fix(World *w, const mdt_explanation *e, mdt_id user,
-                      mdt_id right, const mdt_record *rec)
-{
-  WUser *u = w_find_user(w, user);
-  if (e->fix == MDT_FIX_ACTIVATE) u->active = 1;
-  else if (e->fix == MDT_FIX_ACCESS) wu_access(u, rec->tenant, e->fix_access);
-  else if (e->fix == MDT_FIX_OVERRIDE) wu_override(u, right, e->fix_value);
-}
-
 /*
-** Everything an explanation promises: the reason is the check's, the
-** failing bits are every failing step, and a fix, applied to a rebuilt
-** snapshot, allows the check, while no smaller fix would.
+** Everything an explanation promises: it is the reference's (section 4),
+** the reason is the check's, the failing bits are every failing step, and
+** a fix, applied to a rebuilt snapshot, allows the check, while no smaller
+** fix would.
 */
-static void verify_explain(T *t, const World *w, const mdt_snap *s,
+static void verify_explain(T *t, const ref_world *w, const mdt_snap *s,
                            mdt_id user, mdt_id right, const mdt_record *rec)
 {
-  mdt_explanation e;
-  const WUser *u = r_user(w, user);
+  static ref_world fixed;                   /* too large for every frame */
+  mdt_explanation e, ref;
+  const ref_user *u = ref_user_of(w, user);
   int rc = mdt_explain(s, user, right, rec, &e), want = mdt_check(s, user,
                                                                   right, rec);
+  EQ(rc, ref_explain(w, user, right, rec, &ref));
+  OK(ref_same_explanation(&e, &ref));
   EQ(e.reason, want);
   t->reasons[e.reason]++;
   t->fixes[e.fix]++;
@@ -1206,38 +933,35 @@ static void verify_explain(T *t, const World *w, const mdt_snap *s,
   }
   {
     /* each step on its own: the same user made active, gate, right */
-    World a = *w;
-    w_find_user(&a, user)->active = 1;
-    {
-      int gate = r_check(&a, user, right, rec);
-      int tenant_fails = gate == MDT_UNKNOWN_TENANT ||
-                         gate == MDT_TENANT_HIDDEN ||
-                         gate == MDT_TENANT_READ_ONLY;
-      mdt_record norec = rec ? *rec : rec_of(0, 0, 0, 0);
-      norec.tenant = 0;
-      EQ((e.failing & MDT_FAIL_USER) != 0, !u->active);
-      EQ((e.failing & MDT_FAIL_TENANT) != 0, tenant_fails);
-      EQ((e.failing & MDT_FAIL_RIGHT) != 0,
-         r_check(&a, user, right, &norec) != MDT_ALLOWED);
-      EQ((e.failing & MDT_FAIL_UNKNOWN) != 0, gate == MDT_UNKNOWN_TENANT);
-    }
+    ref_user a = *u;
+    int gate, tenant_fails;
+    mdt_record norec = rec ? *rec : rec_of(0, 0, 0, 0);
+    a.active = 1;
+    gate = ref_check_as(w, &a, right, rec);
+    tenant_fails = gate == MDT_UNKNOWN_TENANT || gate == MDT_TENANT_HIDDEN ||
+                   gate == MDT_TENANT_READ_ONLY;
+    norec.tenant = 0;
+    EQ((e.failing & MDT_FAIL_USER) != 0, !u->active);
+    EQ((e.failing & MDT_FAIL_TENANT) != 0, tenant_fails);
+    EQ((e.failing & MDT_FAIL_RIGHT) != 0,
+       ref_check_as(w, &a, right, &norec) != MDT_ALLOWED);
+    EQ((e.failing & MDT_FAIL_UNKNOWN) != 0, gate == MDT_UNKNOWN_TENANT);
   }
   if (e.fix == MDT_FIX_ACCESS || e.fix == MDT_FIX_ACTIVATE ||
       e.fix == MDT_FIX_OVERRIDE) {
-    World fixed = *w;
     mdt_snap *s2;
-    apply_fix(&fixed, &e, user, right, rec);
+    ref_user lower;
+    fixed = *w;
+    ref_apply_fix(ref_user_of(&fixed, user), &e, right, rec);
     s2 = build(&fixed, 0);
     OK(s2 != NULL);
     if (s2 != NULL) EQ(mdt_check(s2, user, right, rec), MDT_ALLOWED);
     mdt_snap_free(s2);
-    EQ(r_check(&fixed, user, right, rec), MDT_ALLOWED);
+    EQ(ref_check(&fixed, user, right, rec), MDT_ALLOWED);
     if (e.fix == MDT_FIX_ACCESS && e.fix_access > MDT_HIDDEN) {
-      mdt_explanation less = e;               /* one access less fails */
-      fixed = *w;
-      less.fix_access--;
-      apply_fix(&fixed, &less, user, right, rec);
-      OK(r_check(&fixed, user, right, rec) != MDT_ALLOWED);
+      lower = *u;                              /* one access less fails */
+      ref_user_access(&lower, rec->tenant, e.fix_access - 1);
+      OK(ref_check_as(w, &lower, right, rec) != MDT_ALLOWED);
     }
     if (e.fix == MDT_FIX_OVERRIDE && e.kind == MDT_SCOPE) {
       int rank, cust = e.value & CUST;           /* nothing in between */
@@ -1245,21 +969,17 @@ static void verify_explain(T *t, const World *w, const mdt_snap *s,
       OK((e.fix_value & CUST) >= cust);
       for (rank = MDT_V_RANK(e.value) + 1; rank < MDT_V_RANK(e.fix_value);
            rank++) {
-        mdt_explanation lower = e;
-        fixed = *w;
-        lower.fix_value = (mdt_value)(rank | cust);
-        apply_fix(&fixed, &lower, user, right, rec);
-        OK(r_check(&fixed, user, right, rec) != MDT_ALLOWED);
+        lower = *u;
+        ref_user_override(&lower, right, (mdt_value)(rank | cust));
+        OK(ref_check_as(w, &lower, right, rec) != MDT_ALLOWED);
       }
       if (MDT_V_RANK(e.fix_value) > MDT_V_RANK(e.value) && !cust &&
-          r_right(w, right)->cust && rec != NULL &&
+          ref_right_of(w, right)->cust && rec != NULL &&
           (rec->owner || rec->unit || rec->customer)) {
         /* "customer" alone would hold r, but the fix for holding is own */
-        mdt_explanation lower = e;
-        fixed = *w;
-        lower.fix_value = (mdt_value)(e.value | CUST);
-        apply_fix(&fixed, &lower, user, right, rec);
-        OK(r_check(&fixed, user, right, rec) != MDT_ALLOWED);
+        lower = *u;
+        ref_user_override(&lower, right, (mdt_value)(e.value | CUST));
+        OK(ref_check_as(w, &lower, right, rec) != MDT_ALLOWED);
       }
     }
   }
@@ -1267,7 +987,7 @@ static void verify_explain(T *t, const World *w, const mdt_snap *s,
 
 static void test_explain(T *t)
 {
-  World w;
+  ref_world w;
   mdt_snap *s;
   mdt_explanation e;
   mdt_record r;
@@ -1401,8 +1121,8 @@ static void test_explain(T *t)
 
 /* Random worlds against the reference {{{ */
 
-static mdt_value random_value(unsigned long long *st, const World *w,
-                              const WRight *r)
+static mdt_value random_value(unsigned long long *st, const ref_world *w,
+                              const ref_right *r)
 {
   if (r->kind == MDT_FLAG) return (mdt_value)rnd(st, 2);
   return (mdt_value)(rnd(st, (unsigned)w->nlevels + 3) |
@@ -1427,7 +1147,7 @@ static mdt_id pick(unsigned long long *st, mdt_id existing, mdt_id max)
   pick((st), (n) ? (arr)[rnd((st), (unsigned)(n))].id : 0, \
        (n) ? (arr)[(n) - 1].id : 2)
 
-static void random_user(unsigned long long *st, World *w, WUser *u)
+static void random_user(unsigned long long *st, ref_world *w, ref_user *u)
 {
   int i, n;
   u->unit = rnd(st, 5) ? w->unit[rnd(st, (unsigned)w->nunits)].id : 0;
@@ -1438,84 +1158,84 @@ static void random_user(unsigned long long *st, World *w, WUser *u)
     mdt_id b = w->bundle[rnd(st, (unsigned)w->nbundles)].id;
     int j, dup = 0;
     for (j = 0; j < u->nb; j++) dup |= u->bundle[j] == b;
-    if (!dup) wu_bundle(u, b);
+    if (!dup) ref_user_bundle(u, b);
   }
   n = (int)rnd(st, 3);
   for (i = 0; i < n; i++) {
-    const WRight *r = &w->right[rnd(st, (unsigned)w->nrights)];
-    wu_override(u, r->id, random_value(st, w, r));
+    const ref_right *r = &w->right[rnd(st, (unsigned)w->nrights)];
+    ref_user_override(u, r->id, random_value(st, w, r));
   }
   n = (int)rnd(st, 3);
   for (i = 0; i < n; i++) {
     mdt_id te = w->tenant[rnd(st, (unsigned)w->ntenants)].id;
-    wu_access(u, te, (int)rnd(st, 3));
+    ref_user_access(u, te, (int)rnd(st, 3));
   }
   n = (int)rnd(st, 3);
   for (i = 0; i < n && w->ncusts; i++) {
     mdt_id c = w->cust[rnd(st, (unsigned)w->ncusts)].id;
-    if (!r_manages(u, c)) wu_cust(u, c);
+    ref_user_customer(u, c);                     /* kept once */
   }
 }
 
-static void random_world(unsigned long long *st, World *w)
+static void random_world(unsigned long long *st, ref_world *w)
 {
-  char key[KEYLEN];
+  static const char *const levels[] = {"L0", "L1", "L2", "L3", "L4"};
+  char key[REF_KEYLEN];
   mdt_id id;
   int i, j, n;
   memset(w, 0, sizeof *w);
-  w->nlevels = 1 + (int)rnd(st, 5);
-  for (i = 0; i < w->nlevels; i++) snprintf(w->levels[i], KEYLEN, "L%d", i);
+  ref_levels(w, 1 + (int)rnd(st, 5), levels);
   n = 1 + (int)rnd(st, 30);
   for (i = 0, id = 0; i < n; i++) {
     int depth = (int)rnd(st, (unsigned)w->nlevels);
     mdt_id parent = 0;
     id += 1 + rnd(st, 3);
     for (j = 0; j < 4 && w->nunits && rnd(st, 6); j++) {  /* not a root */
-      const WUnit *p = &w->unit[rnd(st, (unsigned)w->nunits)];
+      const ref_unit *p = &w->unit[rnd(st, (unsigned)w->nunits)];
       if (p->depth < depth) { parent = p->id; break; }
     }
-    snprintf(key, KEYLEN, "u%d", (int)id);
-    w_unit(w, id, key, depth, parent);
+    snprintf(key, REF_KEYLEN, "u%d", (int)id);
+    ref_add_unit(w, id, key, depth, parent);
   }
   n = 1 + (int)rnd(st, 4);
   for (i = 0, id = 0; i < n; i++) {
     id += 1 + rnd(st, 2);
-    snprintf(key, KEYLEN, "t%d", (int)id);
-    w_tenant(w, id, key, (int)rnd(st, 3));
+    snprintf(key, REF_KEYLEN, "t%d", (int)id);
+    ref_add_tenant(w, id, key, (int)rnd(st, 3));
   }
   n = 1 + (int)rnd(st, 8);
   for (i = 0, id = 0; i < n; i++) {
     int kind = (int)rnd(st, 2), mode = (int)rnd(st, 2);
     int cust = kind == MDT_SCOPE && rnd(st, 2);
     id += 1 + rnd(st, 2);
-    snprintf(key, KEYLEN, "r%d", (int)id);
-    w_right(w, id, key, kind, mode, cust);
+    snprintf(key, REF_KEYLEN, "r%d", (int)id);
+    ref_add_right(w, id, key, kind, mode, cust);
   }
   n = (int)rnd(st, 5);
   for (i = 0, id = 0; i < n; i++) {
-    WBundle *b;
+    ref_bundle *b;
     id += 1 + rnd(st, 2);
-    snprintf(key, KEYLEN, "b%d", (int)id);
-    b = w_bundle(w, id, key);
+    snprintf(key, REF_KEYLEN, "b%d", (int)id);
+    b = ref_add_bundle(w, id, key);
     for (j = 0; j < w->nrights; j++)
-      if (rnd(st, 3)) wb_value(b, w->right[j].id,
+      if (rnd(st, 3)) ref_bundle_value(b, w->right[j].id,
                                random_value(st, w, &w->right[j]));
   }
   n = (int)rnd(st, 5);
   for (i = 0, id = 0; i < n; i++) {
     id += 1 + rnd(st, 2);
-    snprintf(key, KEYLEN, "c%d", (int)id);
-    w_cust(w, id, key);
+    snprintf(key, REF_KEYLEN, "c%d", (int)id);
+    ref_add_customer(w, id, key);
   }
   n = 1 + (int)rnd(st, 30);
   for (i = 0, id = 0; i < n; i++) {
     id += 1 + rnd(st, 2);
-    snprintf(key, KEYLEN, "user%d", (int)id);
-    random_user(st, w, w_user(w, id, key, 0, 1));
+    snprintf(key, REF_KEYLEN, "user%d", (int)id);
+    random_user(st, w, ref_put_user(w, id, key, 0, 1));
   }
 }
 
-static mdt_record random_record(unsigned long long *st, const World *w)
+static mdt_record random_record(unsigned long long *st, const ref_world *w)
 {
   mdt_record r = rec_of(0, 0, 0, 0);
   if (rnd(st, 2)) r.tenant = PICK(st, w->tenant, w->ntenants);
@@ -1528,7 +1248,7 @@ static mdt_record random_record(unsigned long long *st, const World *w)
 }
 
 /* n random checks of user: the engine against the reference. */
-static long compare_user(unsigned long long *st, const World *w,
+static long compare_user(unsigned long long *st, const ref_world *w,
                          const mdt_snap *s, mdt_id user, int n)
 {
   long diffs = 0;
@@ -1537,7 +1257,7 @@ static long compare_user(unsigned long long *st, const World *w,
     mdt_record r = random_record(st, w);
     mdt_id right = PICK(st, w->right, w->nrights);
     const mdt_record *rp = rnd(st, 10) ? &r : NULL;
-    int got = mdt_check(s, user, right, rp), want = r_check(w, user, right,
+    int got = mdt_check(s, user, right, rp), want = ref_check(w, user, right,
                                                             rp);
     if (got != want && diffs++ < 5)
       fprintf(stderr, "user %d right %d rec {%d,%d,%d,%d}%s: got %s, "
@@ -1555,7 +1275,7 @@ static void test_random(T *t)
   long diffs = 0, checks = 0;
   int world, i;
   for (world = 0; world < 300; world++) {
-    World w;
+    ref_world w;
     mdt_snap *s;
     random_world(&st, &w);
     s = build(&w, st | 1);
@@ -1572,32 +1292,32 @@ static void test_random(T *t)
       verify_explain(t, &w, s, user, right, rnd(&st, 10) ? &r : NULL);
     }
     for (i = 0; i < w.nusers; i++) {
-      const WUser *u = &w.user[i];
+      const ref_user *u = &w.user[i];
       int j;
       for (j = 0; j < w.nrights; j++)
         EQ(mdt_effective(s, u->id, w.right[j].id, NULL),
-           r_value(&w, u, w.right[j].id));
+           ref_effective(&w, u->id, w.right[j].id, NULL));
     }
 
     /* patching: a changed user, and a brand-new id far beyond the max */
     {
-      WUser *u = &w.user[rnd(&st, (unsigned)w.nusers)];
-      WUser *nu;
+      ref_user *u = &w.user[rnd(&st, (unsigned)w.nusers)];
+      ref_user *nu;
       mdt_id fresh = w.user[w.nusers - 1].id + 1 + rnd(&st, 300);
-      char key[KEYLEN];
+      char key[REF_KEYLEN];
       mdt_id c = (w.ncusts ? w.cust[w.ncusts - 1].id : 0) + 1;
-      snprintf(key, KEYLEN, "late%d", (int)c);
+      snprintf(key, REF_KEYLEN, "late%d", (int)c);
       EQ(mdt_snap_add_customer(s, c, key), MDT_OK);  /* after compile */
-      w_cust(&w, c, key);
+      ref_add_customer(&w, c, key);
       random_user(&st, &w, u);
-      if (rnd(&st, 2)) wu_cust(u, c);
+      if (rnd(&st, 2)) ref_user_customer(u, c);
       EQ(mdt_snap_put_user(s, u->id, u->key, u->unit, u->active), MDT_OK);
       EQ(fill_user(s, u), MDT_OK);
       EQ(mdt_check(s, u->id, w.right[0].id, NULL), MDT_UNKNOWN_USER);
       EQ(mdt_snap_compile_user(s, u->id), MDT_OK);
       diffs += compare_user(&st, &w, s, u->id, 100);
-      snprintf(key, KEYLEN, "fresh%d", (int)fresh);
-      nu = w_user(&w, fresh, key, 0, 1);
+      snprintf(key, REF_KEYLEN, "fresh%d", (int)fresh);
+      nu = ref_put_user(&w, fresh, key, 0, 1);
       random_user(&st, &w, nu);
       EQ(mdt_snap_put_user(s, fresh, key, nu->unit, nu->active), MDT_OK);
       EQ(fill_user(s, nu), MDT_OK);
@@ -1627,7 +1347,7 @@ static void test_random(T *t)
 ** a record of each tenant (a random right), that differ from the
 ** reference.
 */
-static long users_differ(unsigned long long *st, const World *w,
+static long users_differ(unsigned long long *st, const ref_world *w,
                          const mdt_snap *s)
 {
   long diffs = 0;
@@ -1636,18 +1356,18 @@ static long users_differ(unsigned long long *st, const World *w,
     mdt_id u = w->user[i].id;
     for (j = 0; j < w->nrights; j++)
       diffs += mdt_effective(s, u, w->right[j].id, NULL) !=
-               r_value(w, &w->user[i], w->right[j].id);
+               ref_effective(w, u, w->right[j].id, NULL);
     for (j = 0; j < w->ntenants; j++) {
       mdt_record r = rec_of(w->tenant[j].id, 0, 0, 0);
       mdt_id right = w->right[rnd(st, (unsigned)w->nrights)].id;
-      diffs += mdt_check(s, u, right, &r) != r_check(w, u, right, &r);
+      diffs += mdt_check(s, u, right, &r) != ref_check(w, u, right, &r);
     }
   }
   return diffs;
 }
 
 /* Put, fill and compile u again. */
-static void repatch(T *t, mdt_snap *s, const WUser *u)
+static void repatch(T *t, mdt_snap *s, const ref_user *u)
 {
   EQ(mdt_snap_put_user(s, u->id, u->key, u->unit, u->active), MDT_OK);
   EQ(fill_user(s, u), MDT_OK);
@@ -1668,7 +1388,7 @@ static void test_profiles(T *t)
   long diffs = 0;
   int world, i;
   for (world = 0; world < 100; world++) {
-    World w;
+    ref_world w;
     mdt_snap *s;
     random_world(&st, &w);
     if ((s = build(&w, 0)) == NULL) {
@@ -1677,20 +1397,19 @@ static void test_profiles(T *t)
     }
     diffs += users_differ(&st, &w, s);
     for (i = 0; i < 200; i++) {
-      WUser *u = &w.user[rnd(&st, (unsigned)w.nusers)];
-      const WUser *o = &w.user[rnd(&st, (unsigned)w.nusers)];
+      ref_user *u = &w.user[rnd(&st, (unsigned)w.nusers)];
+      const ref_user *o = &w.user[rnd(&st, (unsigned)w.nusers)];
       switch (rnd(&st, 4)) {
         case 0:                              /* share o's row */
           memcpy(u->bundle, o->bundle, sizeof u->bundle);
-          memcpy(u->oright, o->oright, sizeof u->oright);
-          memcpy(u->ov, o->ov, sizeof u->ov);
+          memcpy(u->over, o->over, sizeof u->over);
           u->nb = o->nb;
           u->no = o->no;
           break;
         case 1: random_user(&st, &w, u); break;
         case 2: break;                       /* the same lists again */
         default: {                           /* compiled after another */
-          WUser *v = &w.user[rnd(&st, (unsigned)w.nusers)];
+          ref_user *v = &w.user[rnd(&st, (unsigned)w.nusers)];
           if (v == u) break;
           random_user(&st, &w, u);
           EQ(mdt_snap_put_user(s, u->id, u->key, u->unit, u->active),
