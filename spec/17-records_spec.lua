@@ -128,3 +128,13 @@ describe("a message", function()
     end
   end)
 end)
+
+describe("explain's fix", function()
+  it("writes the call with its option table as Lua code", function()
+    local db = helpers.open()
+    db:put_right("r", { kind = "flag" })
+    db:put_user("u", { active = false })
+    db:set_override("u", "r", true)
+    assert.equal('put_user("u", {active = true})', db:explain("u", "r").fix.text)
+  end)
+end)

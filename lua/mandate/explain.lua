@@ -55,9 +55,20 @@ local function record_text(record)
 end
 
 --- The call that applies a fix, as text: `set_access("emma", "B", "full")`.
+-- An argument of a fix's call as Lua code: the option tables a fix passes
+-- are flat ({active = true}), their keys in order.
+local function arg_text(v)
+  if type(v) ~= "table" then return show(v) end
+  local keys, parts = {}, {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for i, k in ipairs(keys) do parts[i] = k .. " = " .. show(v[k]) end
+  return "{" .. concat(parts, ", ") .. "}"
+end
+
 local function call_text(call)
   local args = {}
-  for i = 2, #call do args[#args + 1] = show(call[i]) end
+  for i = 2, #call do args[#args + 1] = arg_text(call[i]) end
   return call[1] .. "(" .. concat(args, ", ") .. ")"
 end
 
