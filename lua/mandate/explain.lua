@@ -1,7 +1,7 @@
 --- Why a check is decided the way it is: explanations and the per-user
--- rights table.  The engine (db:_explain, db:_effective) supplies the facts;
--- this module only puts them into data a program can apply and words an
--- administrator can read.
+-- rights table.  The engine (the primitives explain and effective) supplies
+-- the facts; this module only puts them into data a program can apply and
+-- words an administrator can read.
 -- @module mandate.explain
 
 local I = require("mandate.core").internal   -- the primitives, captured at load

@@ -151,7 +151,7 @@ static int l_check_ids(lua_State *L)
   return check_ids_from(L, todb(L), 2, lua_upvalueindex(UV_REASONS));
 }
 
-/* The closure made by db:_checker: upvalues the Db and the reasons. */
+/* The closure made by checker(db): upvalues the Db and the reasons. */
 static int l_checked(lua_State *L)
 {
   ldb *d = (ldb *)lua_touserdata(L, lua_upvalueindex(1));
@@ -160,7 +160,7 @@ static int l_checked(lua_State *L)
 }
 
 /*
-** db:_checker() -> function(user, right, tenant, owner, unit, customer):
+** checker(db) -> function(user, right, tenant, owner, unit, customer):
 ** check_ids bound to db, without the method lookup and type test.
 ** lua/mandate/fast.lua hands this out, or an FFI version under LuaJIT.
 */
@@ -174,7 +174,7 @@ static int l_checker(lua_State *L)
 }
 
 /*
-** db:_box() -> the address of the Db's box, which stays valid while the
+** box(db) -> the address of the Db's box, which stays valid while the
 ** Db lives, open or closed: what LuaJIT's FFI hands to mandate_ffi_check.
 */
 static int l_box(lua_State *L)
@@ -244,7 +244,7 @@ static int l_prepared(lua_State *L)
 }
 
 /*
-** db:_check_prepared(user id, right id, record): what a prepared check
+** check_prepared(db, user id, right id, record): what a prepared check
 ** does, for lua/mandate/fast.lua's LuaJIT version of db:prepare.
 */
 static int l_check_prepared(lua_State *L)
@@ -255,7 +255,7 @@ static int l_check_prepared(lua_State *L)
 }
 
 /*
-** db:_prepare_ids(user, right) -> user id (MDT_UNKNOWN for none), right
+** prepare_ids(db, user, right) -> user id (MDT_UNKNOWN for none), right
 ** id: what a prepared check keeps; raises for an unknown right; nil,
 ** message, code when the snapshot cannot be brought up to date.
 */

@@ -15,7 +15,7 @@
 ** I/O yields: while the owner is suspended, a call from anywhere else
 ** must neither see its uncommitted rows nor join it.  So:
 **  - a change set opened by a coroutine (not the main thread, which
-**    cannot yield) claims the handle (db:_begin) and pins the committed
+**    cannot yield) claims the handle (begin) and pins the committed
 **    snapshot (mdt_store_pin);
 **  - a call made while the owner is suspended, or after it died inside
 **    the change set, is "away": its checks read the pinned snapshot,
@@ -50,7 +50,7 @@ static int owner_state(lua_State *L, const ldb *d)
   return OWN_GONE;                          /* dead: closed or failed */
 }
 
-/* db:_owner() -> "none" | "in" | "away" | "gone" (see owner_state) */
+/* owner(db) -> "none" | "in" | "away" | "gone" (see owner_state) */
 static int l_owner(lua_State *L)
 {
   lua_pushstring(L, own_names[owner_state(L, todb(L))]);
@@ -91,7 +91,7 @@ static int raise_change(lua_State *L, ldb *d, int rc)
 }
 
 /*
-** db:_begin(direct) -> level (1: the outermost), settled: open a level of
+** begin(db, direct) -> level (1: the outermost), settled: open a level of
 ** a change set (mdt_change_begin), after rolling back one whose owner is
 ** gone (settled = true: the Lua layer forgets its state).  The outermost,
 ** opened by a coroutine, claims the handle and pins the committed
@@ -136,7 +136,7 @@ static int l_begin(lua_State *L)
 static const char *const end_names[] = { "commit", "rollback", "tear", NULL };
 
 /*
-** db:_end(how): close the innermost level ("commit", "rollback", "tear":
+** finish(db, how): close the innermost level ("commit", "rollback", "tear":
 ** see mdt_change_end); the outermost releases the handle.  A failure
 ** raises (raise_change), the change set rolled back.
 */
@@ -150,7 +150,7 @@ static int l_end(lua_State *L)
   return 0;
 }
 
-/* db:_audit(op, subject, before, after): an audit row of the change set
+/* audit(db, op, subject, before, after): an audit row of the change set
 ** (before/after: JSON texts or nil). */
 static int l_audit(lua_State *L)
 {
@@ -164,7 +164,7 @@ static int l_audit(lua_State *L)
   return 0;
 }
 
-/* db:_set_actor(name or nil): recorded with every revision from now on. */
+/* set_actor(db, name or nil): recorded with every revision from now on. */
 static int l_set_actor(lua_State *L)
 {
   ldb *d = todb(L);

@@ -40,7 +40,7 @@ static void push_bundle_values(lua_State *L, const mdt_snap *s, mdt_id u,
 }
 
 /*
-** db:_explain(user, right [, record]) -> the engine's explanation as data;
+** explain(db, user, right [, record]) -> the engine's explanation as data;
 ** lua/mandate/explain.lua turns it into words.
 */
 static int explain(lua_State *L)
@@ -115,7 +115,7 @@ static int explain(lua_State *L)
 }
 
 /*
-** db:_effective(user) -> one row per right in id order:
+** effective(db, user) -> one row per right in id order:
 ** {right =, kind =, bundles = {key = value}, override =, effective =,
 **  source =}, or nil for an unknown user.
 */

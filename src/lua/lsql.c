@@ -78,7 +78,7 @@ static int step_failed(lua_State *L, ldb *d, sqlite3_stmt *stmt, int rc)
   return raise_store(L, d->st, code);
 }
 
-/* db:_exec(sql, ...) -> number of changed rows, last inserted row id */
+/* exec(db, sql, ...) -> number of changed rows, last inserted row id */
 static int l_exec(lua_State *L)
 {
   ldb *d = todb(L);
@@ -93,7 +93,7 @@ static int l_exec(lua_State *L)
   return 2;
 }
 
-/* db:_rows(sql, ...) -> array of row tables (NULL columns are absent) */
+/* rows(db, sql, ...) -> array of row tables (NULL columns are absent) */
 static int rows(lua_State *L)
 {
   ldb *d = todb(L);
@@ -110,7 +110,7 @@ static int rows(lua_State *L)
   return 1;
 }
 
-/* db:_row(sql, ...) -> the first row table, or nil */
+/* row(db, sql, ...) -> the first row table, or nil */
 static int row(lua_State *L)
 {
   ldb *d = todb(L);
