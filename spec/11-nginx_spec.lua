@@ -8,12 +8,7 @@ local helpers = require "helpers"
 
 -- Outside tools (make, nginx, curl) run without the sanitizer runtime that
 -- `make asan` preloads into this interpreter: they are not under test.
-local function sh(cmd)
-  local p = assert(io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = helpers.sh
 
 -- sh, and the command's exit status (io.popen's close does not tell on 5.1)
 local function run(cmd)
@@ -23,11 +18,7 @@ local function run(cmd)
 end
 
 local function read_file(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
+  return helpers.read_file(path) or ""
 end
 
 local function urlencode(s)

@@ -4,20 +4,14 @@
 -- from an empty directory for every Lua, is the gate `make check-install`
 -- (scripts/check-install).
 
+local helpers = require "helpers"
+
 -- Outside tools run without the sanitizer runtime that `make asan`
 -- preloads into this interpreter: they are not under test.
-local function sh(cmd)
-  local p = assert(io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = helpers.sh
 
 local function read_file(path)
-  local f = assert(io.open(path))
-  local s = f:read("*a")
-  f:close()
-  return s
+  return assert(helpers.read_file(path), path)
 end
 
 -- The interpreter running this spec, as a command.
@@ -120,15 +114,8 @@ describe("make help", function()
 end)
 
 describe("the rockspec", function()
-  local function read(path)
-    local f = assert(io.open(path))
-    local text = f:read("*a")
-    f:close()
-    return text
-  end
-
   it("builds every C file the Makefile builds", function()
-    local spec = read("mandate-scm-1.rockspec")
+    local spec = read_file("mandate-scm-1.rockspec")
     local p = assert(io.popen("ls src/core/*.c src/store/*.c src/lua/lmandate.c"))
     for file in p:lines() do
       assert.truthy(spec:find('"' .. file .. '"', 1, true), file .. " is not in the rockspec")
@@ -137,7 +124,7 @@ describe("the rockspec", function()
   end)
 
   it("builds the binding as one translation unit: lmandate.c includes every part", function()
-    local unit = read("src/lua/lmandate.c")
+    local unit = read_file("src/lua/lmandate.c")
     local p = assert(io.popen("ls src/lua/l*.c"))
     for file in p:lines() do
       local name = file:match("([^/]+)$")

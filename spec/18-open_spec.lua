@@ -3,13 +3,7 @@
 local helpers = require "helpers"
 local mandate = require "mandate"
 
-local function bytes(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local b = f:read("*a")
-  f:close()
-  return b
-end
+local bytes = helpers.read_file
 
 local function exists(path)
   return bytes(path) ~= nil

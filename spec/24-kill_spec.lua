@@ -8,12 +8,7 @@ local prim = require "primitives"
 local LUA = os.getenv("MANDATE_LUA") or (rawget(_G, "jit") and "luajit")
             or ("lua" .. _VERSION:match("%d+%.%d+"))
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = helpers.sh
 
 describe("a writer killed inside a bulk transaction", function()
   it("leaves the last committed state and a sound file", function()
@@ -40,7 +35,10 @@ describe("a writer killed inside a bulk transaction", function()
       end)
     ]], package.path, package.cpath, path, child .. ".ready"))
     f:close()
-    local pid = sh(LUA .. " " .. child .. " >/dev/null 2>&1 & echo $!"):match("%d+")
+    -- started as the specs run (under make asan, with its LD_PRELOAD)
+    local p = assert(io.popen(LUA .. " " .. child .. " >/dev/null 2>&1 & echo $!"))
+    local pid = p:read("*a"):match("%d+")
+    p:close()
     assert.truthy(pid)
     for _ = 1, 600 do                        -- wait until it is deep inside
       if io.open(child .. ".ready") then break end

@@ -169,6 +169,24 @@ function helpers.rejects(db, expected, fn)
   return text
 end
 
+--- Run a shell command without the sanitizer's LD_PRELOAD (the tools it
+-- runs are not built for it): its output, stderr included.
+function helpers.sh(cmd)
+  local p = assert(io.popen("env -u LD_PRELOAD " .. cmd .. " 2>&1"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+--- A file's bytes, or nil when it cannot be read.
+function helpers.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 --- The error text of fn without its position ("" when fn succeeds).
 function helpers.error_of(fn)
   local ok, err = pcall(fn)
