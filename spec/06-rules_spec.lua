@@ -688,6 +688,21 @@ describe("db:explain", function()
     assert.same(ALLOWED, check(db, "bob", "appointments.see", { owner = "alice" }))
   end)
 
+  it("an inactive user holds nothing, and db:effective says so", function()
+    local before = db:effective("bob")
+    db:put_user("bob", { active = false })
+    local after = db:effective("bob")
+    assert.equal(#before, #after)
+    for i, row in ipairs(after) do
+      local nothing = "none"
+      if row.kind == "flag" then nothing = false end
+      assert.same({ before[i].right, before[i].bundles, before[i].override, nothing, "inactive" },
+                  { row.right, row.bundles, row.override, row.effective, row.source })
+    end
+    db:put_user("bob", { active = true })
+    assert.same(before, db:effective("bob"))
+  end)
+
   it("no single change helps: a fix without a call, and a text that says so", function()
     local why = explain("ghost", "documents.see")
     assert.equal("unknown_user", why.reason)

@@ -701,6 +701,13 @@ local function probe_effective(db, world, p)
       return "effective", format("effective: %s source %s, reference %s", row.right,
                                  show(row.source), source)
     end
+    -- an inactive user holds nothing (docs/semantics.md section 3.2)
+    local nothing = "none"
+    if world.rights[row.right].kind == "flag" then nothing = false end
+    if not active and (row.effective ~= nothing or row.source ~= "inactive") then
+      return "effective", format("effective: inactive user's %s is %s (%s), not %s (inactive)",
+                                 row.right, show(row.effective), show(row.source), show(nothing))
+    end
     local user = world.users[p.user]
     if row.override ~= user.overrides[row.right] then
       return "effective", format("effective: %s override %s, reference %s", row.right,

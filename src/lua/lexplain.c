@@ -117,7 +117,9 @@ static int explain(lua_State *L)
 /*
 ** effective(db, user) -> one row per right in id order:
 ** {right =, kind =, bundles = {key = value}, override =, effective =,
-**  source =}, or nil for an unknown user.
+**  source =}, or nil for an unknown user.  An inactive user holds nothing
+** (docs/semantics.md section 3.2): effective false / none, source
+** "inactive", the bundles' values and the override shown as they are.
 */
 static int effective(lua_State *L)
 {
@@ -126,6 +128,7 @@ static int effective(lua_State *L)
   Key k = key_at(2, MDT_USER);
   mdt_id u, r, max;
   lua_Integer n = 0;
+  int inactive;
   key_arg(L, 2);
   s = snapshot(L, d);
   key_find(L, d, s, &k);
@@ -133,6 +136,7 @@ static int effective(lua_State *L)
   u = k.id;
   max = mdt_max_id(s, MDT_RIGHT);
   if (!u) return 0;
+  inactive = mdt_user_step(s, u) == MDT_INACTIVE_USER;
   lua_newtable(L);
   for (r = 1; r <= max; r++) {
     int kind, mode, customer_ok, source;
@@ -149,9 +153,9 @@ static int effective(lua_State *L)
       lua_setfield(L, -2, "override");
     }
     v = mdt_effective(s, u, r, &source);
-    push_value(L, s, kind, v);
+    push_value(L, s, kind, inactive ? 0 : v);
     lua_setfield(L, -2, "effective");
-    set_string(L, "source", source_names[source]);
+    set_string(L, "source", inactive ? "inactive" : source_names[source]);
     lua_rawseti(L, -2, (int)++n);
   }
   return 1;
