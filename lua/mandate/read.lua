@@ -236,11 +236,12 @@ end
 
 -- Public readers {{{
 
--- Run impl inside a read transaction unless one is open already.
-local function in_read_tx(db, impl, ...)
-  -- never a row of another coroutine's open change set (mandate.write,
-  -- loaded by then: it requires this module)
-  if I.owner(db) ~= "none" then package.loaded["mandate.write"].may_read(db) end
+-- Run impl inside a read transaction unless one is open already, never
+-- on a row of another coroutine's open change set (the "busy" error names
+-- the reader called, when given; mandate.write is loaded by then: it
+-- requires this module).
+local function read_tx(db, name, impl, ...)
+  if I.owner(db) ~= "none" then package.loaded["mandate.write"].may_read(db, name) end
   if I.in_transaction(db) then return impl(db, ...) end
   I.exec(db, "BEGIN")
   local r = pack(pcall(impl, db, ...))
@@ -253,12 +254,14 @@ local function in_read_tx(db, impl, ...)
   return unpack(r, 2, r.n)
 end
 
--- A public reader: see validate.method; reads in one transaction, and
--- names itself when another coroutine's change set makes it wait.
+local function in_read_tx(db, impl, ...)
+  return read_tx(db, nil, impl, ...)
+end
+
+-- A public reader: see validate.method; reads in one transaction.
 local function reader(name, impl)
   return V.method(name, function(db, ...)
-    if I.owner(db) ~= "none" then package.loaded["mandate.write"].may_read(db, name) end
-    return in_read_tx(db, impl, ...)
+    return read_tx(db, name, impl, ...)
   end)
 end
 
