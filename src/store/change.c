@@ -42,16 +42,20 @@ static int read_revision(mdt_store *st, int64_t *out)
   return mdt_store_int64(st, sql, sizeof sql - 1, out);
 }
 
-/* Undo everything of the outermost level; never fails (errors are on
-** their way already), leaves no level open. */
+/* Undo everything of the outermost level; never fails and keeps the
+** store's message (a failure that made it roll back is on its way),
+** leaves no level open. */
 static void roll_back_all(mdt_store *st)
 {
+  char keep[sizeof st->errmsg];
+  memcpy(keep, st->errmsg, sizeof keep);
   if (st->nchanges > 0 && st->changes[0].kind == OUTER_BEGIN) {
     if (!sqlite3_get_autocommit(st->db)) RUN(st, "ROLLBACK");
   } else if (st->nchanges > 0) {
     RUN(st, "ROLLBACK TO mandate");
     RUN(st, "RELEASE mandate");
   }
+  memcpy(st->errmsg, keep, sizeof keep);
   st->nchanges = 0;
   st->audited = 0;
   mdt_store_touch_all(st);
@@ -91,11 +95,8 @@ int mdt_change_begin(mdt_store *st, int direct, int *level)
        connections' commits, and nobody else commits until we end */
     if ((rc = mdt_store_refresh(st)) != MDT_OK ||
         (rc = read_revision(st, &st->base)) != MDT_OK) {
-      char keep[sizeof st->errmsg];
-      memcpy(keep, st->errmsg, sizeof keep);
       st->nchanges = 1;
       roll_back_all(st);
-      memcpy(st->errmsg, keep, sizeof keep);
       return rc;
     }
     st->audited = 0;
@@ -160,15 +161,8 @@ int mdt_change_end(mdt_store *st, int how)
       st->audited = 0;
       return MDT_OK;
     }
-    if (rc != MDT_OK) {             /* keep the failure's message */
-      char keep[sizeof st->errmsg];
-      memcpy(keep, st->errmsg, sizeof keep);
-      roll_back_all(st);
-      memcpy(st->errmsg, keep, sizeof keep);
-      return rc;
-    }
     roll_back_all(st);
-    return MDT_OK;
+    return rc;
   }
   if (c->kind == SAVEPOINT) {
     if (how == MDT_CHANGE_COMMIT) {
