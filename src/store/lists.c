@@ -73,14 +73,6 @@ void mdt_store_free_list_changes(mdt_store *st)
 }
 
 /* mandate_touch_role(id) and its siblings, for the triggers */
-static void sql_touch(sqlite3_context *cx, int n, sqlite3_value **v)
-{
-  mdt_store *st = (mdt_store *)sqlite3_user_data(cx);
-  (void)n;
-  (void)v;
-  mdt_store_touch_lists(st);
-}
-
 #define LOGGER(name, k)                                                    \
   static void name(sqlite3_context *cx, int n, sqlite3_value **v)          \
   {                                                                        \
@@ -99,7 +91,6 @@ int mdt_store_watch_lists(mdt_store *st)
     int nargs;
     void (*fn)(sqlite3_context *, int, sqlite3_value **);
   } fns[] = {
-    { "mandate_touch_lists", 0, sql_touch },
     { "mandate_touch_role", 1, sql_touch_role },
     { "mandate_touch_list", 1, sql_touch_list },
     { "mandate_touch_contact", 1, sql_touch_contact },
