@@ -185,6 +185,22 @@ describe("a change set across coroutines", function()
       assert.same({ "hidden", false }, { db:access("bob", "H") })
       assert.same({ "full", true }, { db:access("alice", "B") })
     end)
+
+    it("is rolled back by the next reader too, and writers go on", function()
+      local db = store()
+      local co = coroutine.create(function()
+        db:transaction(function()
+          db:set_access("bob", "H", "full")
+          coroutine.yield()
+        end)
+      end)
+      coroutine.resume(co)
+      assert.is_true(coroutine.close(co))
+      assert.equal("bob", db:get_user("bob").key)              -- settles it
+      assert.same({ "hidden", false }, { db:access("bob", "H") })
+      assert.is_true(db:transaction(function() db:set_access("bob", "H", "read") end))
+      assert.same({ "read", true }, { db:access("bob", "H") })
+    end)
   end
 
   it("keeps every coroutine's committed work on random interleavings", function()

@@ -241,7 +241,8 @@ end
 -- the reader called, when given; mandate.write is loaded by then: it
 -- requires this module).
 local function read_tx(db, name, impl, ...)
-  if I.owner(db) ~= "none" then package.loaded["mandate.write"].may_read(db, name) end
+  local where = I.owner(db)
+  if where ~= "none" then package.loaded["mandate.write"].may_read(db, name, where) end
   if I.in_transaction(db) then return impl(db, ...) end
   I.exec(db, "BEGIN")
   local r = pack(pcall(impl, db, ...))

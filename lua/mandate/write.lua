@@ -69,24 +69,13 @@ local function encode(v)
   return json.encode(v)
 end
 
--- What encode gives for an access row {tenant =, access =}, without the
--- generic table walk: bulk access changes write one per call.
-local function access_text(tenant, access)
-  return '{"access":' .. json.string(access) .. ',"tenant":'
-         .. json.string(tenant) .. "}"
-end
-
 -- Do two entities (tables or nil) have the same content?
 local function same(a, b)
   return encode(a) == encode(b)
 end
 
--- The audit row of one change (before/after as JSON text, nil when
--- absent), under the revision the change set commits as.
-local function record_text(db, op, subject, before, after)
-  I.audit(db, op, subject, before, after)
-end
-
+-- The audit row of one change, under the revision the change set commits
+-- as (before/after nil when absent).
 local function record(db, op, subject, before, after)
   I.audit(db, op, subject, encode(before), encode(after))
 end
@@ -106,18 +95,15 @@ after the server dropped it) is rolled back by the next caller.
 local BUSY = "another coroutine's change set is open on this store (its "
   .. "owner yielded inside it); try again once it has ended"
 
--- For the SQL readers (mandate.read): raise "busy" as a store error
--- naming the reader, or settle an abandoned change set first.
-local function may_read(db, name)
-  local where = I.owner(db)
+-- For the SQL readers (mandate.read), given where I.owner says they
+-- stand: raise "busy" as a store error naming the reader; after an
+-- abandoned change set (which asking the store rolled back), forget its
+-- torn writer.
+local function may_read(db, name, where)
   if where == "away" then
     error(store_error(name and name .. ": " .. BUSY or BUSY, "busy"), 0)
   end
-  if where == "gone" then
-    local level = I.begin(db, true)     -- rolls the abandoned one back
-    if level then I.finish(db, "rollback") end
-    state(db).torn = nil
-  end
+  if where == "gone" then state(db).torn = nil end
 end
 
 --[[
@@ -618,8 +604,6 @@ local tenant_owners = {}
 
 local SQL_TENANT_ACCESS = "SELECT a.user_id, u.key, a.access FROM access a"
   .. " JOIN users u ON u.id = a.user_id WHERE a.tenant_id = ?1 ORDER BY u.key"
-local SQL_DELETE_ACCESS = "DELETE FROM access WHERE user_id = ?1"
-  .. " AND tenant_id = ?2"
 local SQL_DELETE_TENANT = "DELETE FROM tenants WHERE id = ?1"
 
 --- Delete a tenant.
@@ -658,8 +642,7 @@ W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
          table.concat(owned, ", "))
   end
   for _, a in ipairs(rows) do
-    I.exec(db, SQL_DELETE_ACCESS, a.user_id, row.id)
-    record_text(db, fn, "user:" .. a.key, access_text(key, a.access), nil)
+    I.write_access(db, fn, a.key, key, nil)    -- the row and its audit row
   end
   for _, owner in ipairs(tenant_owners) do owner.delete(db, fn, row.id) end
   local before = read.tenant(db, key)

@@ -50,12 +50,6 @@ static int owner_state(lua_State *L, const ldb *d)
   return OWN_GONE;                          /* dead: closed or failed */
 }
 
-/* owner(db) -> "none" | "in" | "away" | "gone" (see owner_state) */
-static int l_owner(lua_State *L)
-{
-  lua_pushstring(L, own_names[owner_state(L, todb(L))]);
-  return 1;
-}
 
 /* Release d's claim: its change set has ended. */
 static void release(lua_State *L, ldb *d)
@@ -67,6 +61,30 @@ static void release(lua_State *L, ldb *d)
   lua_pushnil(L);
   lua_rawseti(L, -2, 1);
   lua_pop(L, 1);
+}
+
+/*
+** owner_state, after rolling back a change set whose owner is gone (the
+** answer is then still OWN_GONE, for the caller to forget its state).
+*/
+static int settle(lua_State *L, ldb *d)
+{
+  int where = owner_state(L, d);
+  if (where == OWN_GONE) {
+    mdt_change_abandon(d->st);
+    release(L, d);
+  }
+  return where;
+}
+
+/*
+** owner(db) -> "none" | "in" | "away" | "gone" (see owner_state); "gone":
+** the abandoned change set has just been rolled back (settle).
+*/
+static int l_owner(lua_State *L)
+{
+  lua_pushstring(L, own_names[settle(L, todb(L))]);
+  return 1;
 }
 
 /*
@@ -101,19 +119,13 @@ static int raise_change(lua_State *L, ldb *d, int rc)
 static int l_begin(lua_State *L)
 {
   ldb *d = todb(L);
-  int direct = lua_toboolean(L, 2), level, rc, settled = 0;
-  switch (owner_state(L, d)) {
-    case OWN_AWAY:
-      lua_pushnil(L);
-      lua_pushliteral(L, "busy");
-      return 2;
-    case OWN_GONE:
-      mdt_change_abandon(d->st);
-      release(L, d);
-      settled = 1;
-      break;
-    default: break;
+  int direct = lua_toboolean(L, 2), level, rc, settled;
+  if ((settled = settle(L, d)) == OWN_AWAY) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "busy");
+    return 2;
   }
+  settled = settled == OWN_GONE;
   if ((rc = mdt_change_begin(d->st, direct, &level)) != MDT_OK)
     return raise_change(L, d, rc);
   if (level == 1 && !lua_pushthread(L)) {   /* a coroutine: claim */
