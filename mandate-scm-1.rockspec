@@ -27,6 +27,7 @@ build = {
   type = "builtin",
   modules = {
     ["mandate"] = "lua/mandate/init.lua",
+    ["mandate.activity"] = "lua/mandate/activity.lua",
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.fast"] = "lua/mandate/fast.lua",
@@ -40,7 +41,8 @@ build = {
         "src/core/build.c", "src/core/check.c", "src/core/compile.c",
         "src/core/explain.c", "src/core/keys.c", "src/core/read.c",
         "src/core/value.c",
-        "src/store/access.c", "src/store/change.c", "src/store/lists.c",
+        "src/store/access.c", "src/store/change.c", "src/store/decisions.c",
+        "src/store/lists.c",
         "src/store/load.c",
         "src/store/schema.c",
         "src/store/store.c", "src/store/watch.c",

@@ -539,6 +539,17 @@ local function audit_bound(fn, name, v)
   return nil, nil
 end
 
+--- A bound of the audit trail as `db:audit` reads `since` and `before`
+-- (for modules that take the same bounds): a revision number, or a time
+-- in the trail's own form (see `validate.time`); raises for anything else.
+-- @function audit_bound
+-- @tparam string fn the public function's name
+-- @tparam string name the option's name
+-- @param v the value
+-- @treturn number|nil the revision
+-- @treturn string|nil the time
+R.audit_bound = audit_bound
+
 --- The audit trail: one row per change, newest last.
 -- Each row is {id =, revision =, time = "2024-05-01T12:00:00.000Z",
 -- actor =, op = "put_unit", subject = "unit:hh-sales", before =,

@@ -538,6 +538,7 @@ static int patch(mdt_store *st)
 {
   size_t i;
   int rc = MDT_OK;
+  mdt_store_log_settle(st);
   st->epoch++;                      /* even a failed patch may change keys */
   for (i = 0; i < st->ntouched && rc == MDT_OK; i++) {
     mdt_id u = st->touched[i];
@@ -676,6 +677,7 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
   if (st->stale) {
     mdt_snap *s = NULL;
     if ((rc = build(st, &s)) != MDT_OK) return rc;
+    mdt_store_log_settle(st);
     if (st->snap != st->pinned) mdt_snap_free(st->snap);
     *out = st->snap = s;
     st->epoch++;
@@ -707,6 +709,7 @@ const mdt_snap *mdt_store_pinned(const mdt_store *st)
 
 void mdt_store_unpin(mdt_store *st)
 {
+  if (st->pinned && st->pinned != st->snap) mdt_store_log_settle(st);
   if (st->pinned != st->snap) mdt_snap_free(st->pinned);
   st->pinned = NULL;
 }

@@ -310,6 +310,7 @@ void mdt_store_close(mdt_store *st)
   free(st->changes);
   free(st->actor);
   mdt_store_free_list_changes(st);
+  mdt_dlog_free(st->log);
   free(st);
 }
 
