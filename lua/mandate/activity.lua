@@ -27,6 +27,11 @@ local M = {}      -- the public methods, installed into mandate.Db
 local unpack = table.unpack or unpack
 local show = V.show
 
+-- Raise a usage error with this whole message (see V.method).
+local function usage(message)
+  error(setmetatable({ message = message }, V.Usage), 0)
+end
+
 -- The decision log {{{
 
 local LOG_OPTIONS = { "sample", "max_rows", "buffer", "seed" }
@@ -93,7 +98,10 @@ M.log_decisions = V.method("log_decisions", function(db, opts)
                                 DEFAULT_BUFFER)
   local seed = integer_option(fn, "seed", opts.seed, 1, V.MAX_COUNT,
                               "a seed", nil)
-  I.log_on(db, sample, max_rows, buffer, seed)
+  if not I.log_on(db, sample, max_rows, buffer, seed) then
+    usage("log_decisions: the store is open read-only, so its decision log "
+          .. "could never be written (open it without readonly = true)")
+  end
   return true
 end)
 
@@ -116,9 +124,8 @@ M.flush_log = V.method("flush_log", function(db)
   local where = I.owner(db)
   if where ~= "none" then require("mandate.write").may_read(db, "flush_log", where) end
   if I.in_transaction(db) then
-    error(setmetatable({ message = "flush_log: called inside a transaction: "
-      .. "the log is written in a transaction of its own (flush once it "
-      .. "has ended)" }, V.Usage), 0)
+    usage("flush_log: called inside a transaction: the log is written in "
+          .. "a transaction of its own (flush once it has ended)")
   end
   local written, lost, code = I.flush_log(db)
   if written == nil then return nil, lost, code end

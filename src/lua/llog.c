@@ -50,9 +50,10 @@ static OUT_OF_LINE void log_decision(lua_State *L, ldb *d, const mdt_snap *s,
 }
 
 /*
-** log_on(db, sample, max_rows, buffer, seed): turn the log on or change
-** it (lua/mandate/activity.lua checks the arguments).  Raises for a
-** read-only store, whose log could never be written.
+** log_on(db, sample, max_rows, buffer, seed) -> true: turn the log on or
+** change it (lua/mandate/activity.lua checks the arguments); false,
+** changing nothing, for a read-only store, whose log could never be
+** written.
 */
 static int l_log_on(lua_State *L)
 {
@@ -64,14 +65,12 @@ static int l_log_on(lua_State *L)
   c.max_rows = (int64_t)luaL_checkinteger(L, 3);
   c.buffer = (size_t)luaL_checkinteger(L, 4);
   c.seed = (uint64_t)luaL_optinteger(L, 5, 0);
-  if (sqlite3_db_readonly(mdt_store_db(d->st), "main") == 1)
-    return luaL_error(L, "log_decisions: the store is open read-only, so "
-                         "its decision log could never be written (open it "
-                         "without readonly = true)");
+  lua_pushboolean(L, sqlite3_db_readonly(mdt_store_db(d->st), "main") != 1);
+  if (!lua_toboolean(L, -1)) return 1;
   if ((rc = mdt_store_log_on(d->st, &c, &g)) != MDT_OK)
     return raise_store(L, d->st, rc);
   d->log = g;
-  return 0;
+  return 1;
 }
 
 /* log_off(db): checks log nothing from now on; the buffer stays. */
