@@ -409,6 +409,16 @@ local function loop_check(db_, q)
   end
 end
 
+-- fn with db's decision log on (denials only, the default) while it
+-- runs: the same stream as fn with the log off, for the log's cost
+local function logging(db, fn)
+  return function(passes)
+    db:log_decisions {}
+    fn(passes)
+    db:log_decisions(false)
+  end
+end
+
 local function loop_prepared(q)
   return function(passes)
     local P, REC, n = q.can, q.record, q.n
@@ -563,6 +573,8 @@ local function run_size(size, opt)
     variant("prepare", n, 0.1, loop_prepared(q)),
     variant("check_ids", n, 0.1, loop_ids(db, q)),
     variant("checker", n, 0.1, loop_checker(q)),
+    variant("check_log", n, 0.1, logging(db, loop_check(db, q))),
+    variant("checker_log", n, 0.1, logging(db, loop_checker(q))),
     variant("check20", n, 0.1, loop_check(db, q20)),
     variant("prepare20", n, 0.1, loop_prepared(q20)),
     variant("check_ids20", n, 0.1, loop_ids(db, q20)),
@@ -702,7 +714,7 @@ end
 
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
-  bulk = 0.5, bulk_c_ratio = 3,
+  bulk = 0.5, bulk_c_ratio = 3, log_ratio = 1.3,
 }
 
 local function verdict(met, text)
@@ -797,6 +809,9 @@ local function render(results, opt, out)
       { "prepare", "prepared: `can(record)`, `can = db:prepare(user, right)`" },
       { "check_ids", "`db:check_ids(uid, rid, tid, oid, unit, cid)`" },
       { "checker", "`check(uid, rid, tid, oid, unit, cid)`, `check = db:checker()`" },
+      { "check_log", "`db:check(...)`, decision log on (`db:log_decisions{}`: "
+                     .. "denials)" },
+      { "checker_log", "`check(...)`, `check = db:checker()`, decision log on" },
       { "check20", "`db:check(...)`, requests of 20 checks by one user" },
       { "prepare20", "prepared `can(record)`, requests of 20" },
       { "check_ids20", "`db:check_ids(...)`, requests of 20" },
@@ -908,6 +923,15 @@ local function render(results, opt, out)
        .. "| compare |", judged, ratios("prepare", "fields"))
   line("| `db:checker()` x `floor.call6` (median / median); %s | %s | "
        .. "compare |", judged, ratios("checker", "floor6"))
+  local worst = 0
+  for _, r in ipairs(results) do
+    worst = math.max(worst, r.t.check_log.median / r.t.check.median)
+  end
+  line("| logging denials costs at most 1.3x a check: `db:check` with the "
+       .. "log on (denials only) / off, the same stream (median / median) | "
+       .. "%s; `db:checker()` %s | %s |", ratios("check_log", "check"),
+       ratios("checker_log", "checker"),
+       verdict(worst <= TARGETS.log_ratio, fmt("%.2fx at most", worst)))
   line("| (`db:check_ids`, the integer-id path as a method) (%s) | %.1fx "
        .. "floor; requests of 20: %.1fx | |", m.size,
        tm.check_ids.median / tm.floor.median,

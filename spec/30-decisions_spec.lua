@@ -9,6 +9,9 @@ local prim = require "primitives"
 local LUA = os.getenv("MANDATE_LUA") or (rawget(_G, "jit") and "luajit")
             or ("lua" .. _VERSION:match("%d+%.%d+"))
 
+local unpack = table.unpack or unpack
+-- Lua 5.1 (PUC) cannot yield inside db:transaction (spec/16)
+local YIELDS = not (_VERSION == "Lua 5.1" and not rawget(_G, "jit"))
 local FIELDS = { "tenant", "owner", "unit", "customer" }
 
 local function logged(db)
@@ -115,8 +118,8 @@ describe("the decision log", function()
         local keys = { user, right, r.tenant, r.owner, r.unit, r.customer }
         local args = { id("user", user), id("right", right), id("tenant", r.tenant),
                        id("user", r.owner), id("unit", r.unit), id("customer", r.customer) }
-        if how == 4 then db:check_ids(table.unpack(args, 1, 6))
-        else check(table.unpack(args, 1, 6)) end
+        if how == 4 then db:check_ids(unpack(args, 1, 6))
+        else check(unpack(args, 1, 6)) end
         for i = 1, 6 do
           if args[i] == -1 then keys[i] = nil end
         end
@@ -138,7 +141,7 @@ describe("the decision log", function()
       assert.are.same({ 20, 0 }, { db:flush_log() })
       local rows = shapes(logged(db))
       local n = math.min(50, #want)
-      assert.are.same({ table.unpack(want, #want - n + 1) }, rows)
+      assert.are.same({ unpack(want, #want - n + 1) }, rows)
     end
     -- a smaller max_rows cuts at the next flush
     db:log_decisions { max_rows = 3 }
@@ -151,13 +154,13 @@ describe("the decision log", function()
     db:log_decisions { buffer = 10 }
     local want = deny(db, 25)
     assert.are.same({ 10, 15 }, { db:flush_log() })
-    assert.are.same({ table.unpack(want, 16) }, shapes(logged(db)))
+    assert.are.same({ unpack(want, 16) }, shapes(logged(db)))
     -- a smaller buffer keeps its newest decisions
     db:log_decisions { buffer = 10 }
     want = deny(db, 8, 100)
     db:log_decisions { buffer = 3 }
     assert.are.same({ 3, 5 }, { db:flush_log() })
-    assert.are.same({ table.unpack(want, 6) }, { table.unpack(shapes(logged(db)), 11) })
+    assert.are.same({ unpack(want, 6) }, { unpack(shapes(logged(db)), 11) })
   end)
 
   it("logs denials always and allowed decisions at the sample rate (seeded)", function()
@@ -246,7 +249,7 @@ describe("the decision log", function()
     }, shapes(logged(db)))
   end)
 
-  it("logs a check made away from a suspended change set, on the committed state", function()
+  if YIELDS then it("logs a check made away from a suspended change set, on the committed state", function()
     db:log_decisions {}
     local co = coroutine.wrap(function()
       return db:transaction(function()
@@ -266,7 +269,7 @@ describe("the decision log", function()
     assert.are.same({ { "gus", "admin.open", nil, nil, nil, nil, "unknown_user" },
                       { "hal", "admin.open", nil, nil, nil, nil, "no_right" } },
                     shapes(logged(db)))
-  end)
+  end) end
 
   it("refuses to flush inside a transaction, and to log a read-only store", function()
     db:log_decisions {}
@@ -508,6 +511,10 @@ describe("closing a store", function()
     db = assert(mandate.open(path))
     for _, w in ipairs(more) do want[#want + 1] = w end
     assert.are.same(want, shapes(logged(db)))
+    if not YIELDS then                        -- see spec/16
+      db:close()
+      return helpers.remove_store(path)
+    end
     -- with a change set still open: closing rolls it back, then flushes
     db:log_decisions {}
     local co = coroutine.wrap(function()
