@@ -6,9 +6,6 @@ local helpers = require "helpers"
 local mandate = require "mandate"
 local prim = require "primitives"
 
-local LUA = os.getenv("MANDATE_LUA") or (rawget(_G, "jit") and "luajit")
-            or ("lua" .. _VERSION:match("%d+%.%d+"))
-
 local unpack = table.unpack or unpack
 -- Lua 5.1 (PUC) cannot yield inside db:transaction (spec/16)
 local YIELDS = not (_VERSION == "Lua 5.1" and not rawget(_G, "jit"))
@@ -543,15 +540,11 @@ describe("a process killed before flush_log", function()
     local before = helpers.snapshot_rows(db)
     db:close()
     -- the child flushes 3 rounds of 100 denials, then logs forever
-    local child = os.tmpname()
-    local f = assert(io.open(child, "w"))
-    f:write(string.format([[
-      package.path = %q
-      package.cpath = %q
+    local child = helpers.start_child(string.format([[
       local db = assert(require("mandate").open(%q))
       db:log_decisions { buffer = 100000 }
       local i = 0
-      for round = 1, 3 do
+      for _ = 1, 3 do
         for _ = 1, 100 do
           i = i + 1
           db:check("carol", "admin.open", { owner = "o" .. i })
@@ -560,20 +553,10 @@ describe("a process killed before flush_log", function()
       end
       for j = 1, 1e9 do
         db:check("carol", "admin.open", { owner = "late" .. j })
-        if j == 5000 then io.open(%q, "w"):close() end
+        if j == 5000 then io.open(READY, "w"):close() end
       end
-    ]], package.path, package.cpath, path, child .. ".ready"))
-    f:close()
-    local p = assert(io.popen(LUA .. " " .. child .. " >/dev/null 2>&1 & echo $!"))
-    local pid = p:read("*a"):match("%d+")
-    p:close()
-    assert.truthy(pid)
-    for _ = 1, 600 do
-      if io.open(child .. ".ready") then break end
-      helpers.sh("sleep 0.05")
-    end
-    assert.truthy(io.open(child .. ".ready"), "the child never got going")
-    helpers.sh("kill -KILL " .. pid .. "; sleep 0.2")
+    ]], path))
+    helpers.kill_child(child)
     db = assert(mandate.open(path))
     assert.equal("ok", prim.row(db, "PRAGMA integrity_check").integrity_check)
     local rows = shapes(logged(db))
@@ -588,8 +571,38 @@ describe("a process killed before flush_log", function()
     deny(db, 1)
     assert.are.same({ 1, 0 }, { db:flush_log() })   -- and it goes on
     db:close()
-    os.remove(child)
-    os.remove(child .. ".ready")
+    helpers.remove_store(path)
+  end)
+
+  it("killed while it flushes, leaves whole flushes only", function()
+    local path = helpers.tmpname()
+    local db = assert(mandate.open(path))
+    helpers.world(db)
+    db:close()
+    local child = helpers.start_child(string.format([[
+      local db = assert(require("mandate").open(%q))
+      db:log_decisions { buffer = 1000 }
+      local i = 0
+      for round = 1, 1e9 do
+        for _ = 1, 1000 do
+          i = i + 1
+          db:check("carol", "admin.open", { owner = "o" .. i })
+        end
+        assert(db:flush_log() == 1000)
+        if round == 3 then io.open(READY, "w"):close() end
+      end
+    ]], path))
+    helpers.sh("sleep 0." .. math.random(0, 3))
+    helpers.kill_child(child)
+    db = assert(mandate.open(path))
+    assert.equal("ok", prim.row(db, "PRAGMA integrity_check").integrity_check)
+    local rows = shapes(logged(db))
+    assert.are.equal(0, #rows % 1000)
+    assert.is_true(#rows >= 3000)
+    for i, r in ipairs(rows) do
+      if r[4] ~= "o" .. i then assert.are.equal("o" .. i, r[4]) end
+    end
+    db:close()
     helpers.remove_store(path)
   end)
 end)

@@ -181,6 +181,45 @@ function helpers.sh(cmd)
   return out
 end
 
+--[[
+Start Lua code in a child process of this spec's interpreter (MANDATE_LUA,
+else the running one), with this process's package paths, and wait until
+the code has created the file named by its local READY (it signals that
+it is under way): returns the child {pid =, script =, ready =}.  Started as
+the specs run: under make asan, with its LD_PRELOAD.
+]]
+function helpers.start_child(code)
+  local lua = os.getenv("MANDATE_LUA") or (rawget(_G, "jit") and "luajit")
+              or ("lua" .. _VERSION:match("%d+%.%d+"))
+  local child = { script = os.tmpname() }
+  child.ready = child.script .. ".ready"
+  local f = assert(io.open(child.script, "w"))
+  f:write(string.format("package.path = %q\npackage.cpath = %q\nlocal READY = %q\n",
+                        package.path, package.cpath, child.ready), code)
+  f:close()
+  local p = assert(io.popen(lua .. " " .. child.script .. " >/dev/null 2>&1 & echo $!"))
+  child.pid = p:read("*a"):match("%d+")
+  p:close()
+  assert(child.pid, "the child did not start")
+  for _ = 1, 600 do                          -- wait until it is under way
+    if io.open(child.ready) then break end
+    helpers.sh("sleep 0.05")
+  end
+  assert(io.open(child.ready), "the child never got going")
+  return child
+end
+
+--- Kill a child of start_child with SIGKILL, make sure it is gone, and
+-- remove its files.
+function helpers.kill_child(child)
+  helpers.sh("kill -KILL " .. child.pid .. "; sleep 0.2")
+  assert(not (io.open("/proc/" .. child.pid .. "/cmdline") and
+              helpers.sh("cat /proc/" .. child.pid .. "/stat 2>/dev/null")
+                :match("^%d+ %S+ [RS]")), "the child still runs")
+  os.remove(child.script)
+  os.remove(child.ready)
+end
+
 --- A file's bytes, or nil when it cannot be read.
 function helpers.read_file(path)
   local f = io.open(path, "rb")
