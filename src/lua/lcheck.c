@@ -30,9 +30,8 @@ static int decide(lua_State *L, ldb *d, const mdt_snap *s, Fields fs, Key *k,
 {
   mdt_record rec;
   const mdt_record *p = record_of(L, d, s, fs, k + 2, &rec);
-  mdt_id u = k[0].id ? k[0].id : MDT_UNKNOWN;
-  int reason = mdt_check(s, u, k[1].id, p);
-  if (d->log) log_decision(L, d, s, u, k[1].id, p, reason, k, k + 2);
+  int reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
+  if (LOGS(d, reason)) log_decision(L, d, s, k, k[1].id, p, reason, k + 2);
   key_keep(L, d, k, 6, gen);
   return reason;
 }
@@ -152,7 +151,7 @@ static int check_ids_from(lua_State *L, ldb *d, int base, int names)
   if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   reason = mdt_check(s, u, r, &rec);
-  if (d->log) log_ids(L, d, s, base, reason);
+  if (LOGS(d, reason)) log_ids(L, d, s, base, reason);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "unknown right id %s", push_shown(L, base + 1));
   return decision(L, reason, names);
@@ -222,7 +221,7 @@ int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
   if (d->st == NULL || d->owned || mdt_store_snapshot(d->st, &s) != MDT_OK)
     return FFI_CLASSIC;             /* owned: only Lua knows who calls */
   reason = mdt_check(s, user, right, rec);
-  if (d->log) mdt_dlog_add(d->log, s, user, right, rec, reason, NULL);
+  if (LOGS(d, reason)) mdt_dlog_add(d->log, s, user, right, rec, reason, NULL);
   return reason;
 }
 
@@ -251,10 +250,10 @@ static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i,
   gen = d->gen;
   p = record_of(L, d, s, fs, k, &rec);
   reason = mdt_check(s, u, r, p);
-  if (d->log) {
+  if (LOGS(d, reason)) {
     Key who = key_at(user, MDT_USER);
     who.id = u > 0 ? u : 0;
-    log_decision(L, d, s, u, r, p, reason, &who, k);
+    log_decision(L, d, s, &who, r, p, reason, k);
   }
   key_keep(L, d, k, 4, gen);
   if (reason == MDT_UNKNOWN_RIGHT)

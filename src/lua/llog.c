@@ -23,30 +23,40 @@
 #endif
 
 /*
-** Log the decision reason of user u on right r and record p, made on s,
-** which the caller still reads.  user and fields (tenant, owner, unit,
-** customer) are the call's keys where it had them as text (idx 0: none):
-** the text of one that named nothing goes with the decision.
+** Whether checks of d log a decision of reason: the log is on, and keeps
+** allowed decisions at all (sample > 0) or this is a denial.  While it is
+** off a check tests d->log and nothing else.
+*/
+#define LOGS(d, reason) \
+  ((d)->log && ((reason) != MDT_ALLOWED || (d)->log_allowed))
+
+/*
+** Log the decision reason of the user of key user (its id, or 0: it names
+** nothing) on right r and record p, made on s, which the caller still
+** reads.  user and fields (tenant, owner, unit, customer) are the call's
+** keys (idx 0: not given as text): the text of one that named nothing
+** goes with the decision, since no snapshot can give it back.
 */
 static OUT_OF_LINE void log_decision(lua_State *L, ldb *d, const mdt_snap *s,
-                                     mdt_id u, mdt_id r,
+                                     const Key *user, mdt_id r,
                                      const mdt_record *p, int reason,
-                                     const Key *user, const Key *fields)
+                                     const Key *fields)
 {
   mdt_dlog_text t;
+  const Key *k[6];
   int f, any = 0;
-  memset(&t, 0, sizeof t);
-  if (user && user->idx && user->id == 0) {
-    t.p[0] = lua_tolstring(L, user->idx, &t.n[0]);
-    any = 1;
+  k[0] = user;
+  k[1] = NULL;
+  for (f = 2; f < 6; f++) k[f] = &fields[f - 2];
+  for (f = 0; f < 6; f++) any |= k[f] && k[f]->idx && k[f]->id == 0;
+  if (any) {
+    memset(&t, 0, sizeof t);
+    for (f = 0; f < 6; f++)
+      if (k[f] && k[f]->idx && k[f]->id == 0)
+        t.p[f] = lua_tolstring(L, k[f]->idx, &t.n[f]);
   }
-  for (f = 0; fields && f < 4; f++) {
-    if (fields[f].idx && fields[f].id == 0) {
-      t.p[2 + f] = lua_tolstring(L, fields[f].idx, &t.n[2 + f]);
-      any = 1;
-    }
-  }
-  mdt_dlog_add(d->log, s, u, r, p, reason, any ? &t : NULL);
+  mdt_dlog_add(d->log, s, user->id ? user->id : MDT_UNKNOWN, r, p, reason,
+               any ? &t : NULL);
 }
 
 /*
@@ -70,6 +80,7 @@ static int l_log_on(lua_State *L)
   if ((rc = mdt_store_log_on(d->st, &c, &g)) != MDT_OK)
     return raise_store(L, d->st, rc);
   d->log = g;
+  d->log_allowed = c.sample > 0;
   return 1;
 }
 

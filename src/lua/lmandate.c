@@ -45,6 +45,7 @@ typedef struct ldb {
   int owner;                /* registry ref of a weak table {owner} */
   mdt_dlog *log;            /* the store's decision log while it is on:
                                what a check tests (see llog.c) */
+  int log_allowed;          /* it keeps allowed decisions (sample > 0) */
 } ldb;
 
 /*

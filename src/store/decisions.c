@@ -181,13 +181,14 @@ void mdt_dlog_add(mdt_dlog *g, const mdt_snap *s, mdt_id user, mdt_id right,
   if (reason == MDT_ALLOWED && !g->all && draw(g) >= g->cut) return;
   if (g->n == g->cap) {             /* full: the oldest goes */
     e = &g->slot[g->first];
-    free(e->keys);
-    g->first = (g->first + 1) % g->cap;
+    if (e->keys) free(e->keys);
+    if (++g->first == g->cap) g->first = 0;
     g->n--;
     if (g->fresh > g->n) g->fresh = g->n;
     g->lost++;
   }
-  e = &g->slot[(g->first + g->n) % g->cap];
+  e = &g->slot[g->first + g->n < g->cap ? g->first + g->n
+                                        : g->first + g->n - g->cap];
   g->n++;
   g->fresh++;
   e->ms = now_ms();
