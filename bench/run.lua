@@ -696,6 +696,31 @@ local function run_size(size, opt)
   -- the same changes by a bare C loop on the copy (bench/bulk.c): it must
   -- write as many rows as the Lua run added audit rows
   res.bulk_rows = #ok("audit", db:audit({ since = revision }))
+
+  -- the decision log: as many denials as bulk writes, flushed at once,
+  -- then a page of the activity over that trail
+  say("[%s] the decision log: %d denials, one flush, activity pages", size,
+      opt.bulk)
+  ok("flush_log", db:flush_log())           -- what the timed variants left
+  local denied
+  for i = 1, n do
+    if answer(db:check(U[i], R[i], REC[i])) ~= "allowed" then denied = i break end
+  end
+  db:log_decisions { buffer = opt.bulk, max_rows = 2 * opt.bulk }
+  for _ = 1, opt.bulk do db:check(U[denied], R[denied], REC[denied]) end
+  t0 = clock()
+  res.log_written = ok("flush_log", db:flush_log())
+  res.log_flush = clock() - t0
+  db:log_decisions(false)
+  local function page(opts)
+    local t = clock()
+    local p = ok("activity", db:activity(opts))
+    if #p.rows ~= opts.limit then die("[%s] an activity page of %d rows", size, #p.rows) end
+    return clock() - t
+  end
+  res.activity_rows = #ok("audit", db:audit {}) + res.log_written
+  res.activity_first = page { limit = 50 }
+  res.activity_user = page { limit = 50, user = U[denied] }
   db:close()
   say("[%s] the same %d changes by a bare C loop", size, opt.bulk)
   collectgarbage()
@@ -880,6 +905,12 @@ local function render(results, opt, out)
          r.bulk_rows, r.bulk / r.bulk_c)
     line("| next check after the bulk write | %s | | %d rebuilds, %d "
          .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
+    line("| `db:flush_log()` of %d logged denials | %s | | %.1f us a "
+         .. "decision; one transaction |", r.log_written, dur(r.log_flush),
+         r.log_flush / r.log_written * 1e6)
+    line("| `db:activity{limit = 50}`: the first page of %d rows (every "
+         .. "change and logged decision) | %s | | `user =` one user: %s |",
+         r.activity_rows, dur(r.activity_first), dur(r.activity_user))
     line("| SQL baseline setup (closure table) | %s | | not part of any "
          .. "check |", dur(r.sql_setup))
     line("| generating the world (Lua tables) | %s | | |", dur(r.gen_lua))
