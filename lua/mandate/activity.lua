@@ -58,8 +58,9 @@ end
 -- milliseconds), into a buffer of `buffer` decisions; `db:flush_log`
 -- writes the buffer to the store, `db:close` too.  A full buffer loses
 -- its oldest decision (`flush_log` counts them).  Keys are logged as the
--- check saw them; one that named nothing is logged as given, cut to 64
--- bytes and "...", or as nil when it came as an id.  Calling it again
+-- check saw them; one that named nothing is logged as given (a
+-- decision's unknown keys share 64 bytes: a longer one is cut and ends in
+-- "..."), or as nil when it came as an id.  Calling it again
 -- changes the options (a smaller buffer keeps its newest decisions);
 -- `false` stops logging, and what the buffer holds is still flushed.
 -- @function log_decisions
