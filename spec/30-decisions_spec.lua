@@ -533,33 +533,42 @@ describe("closing a store", function()
 end)
 
 describe("a process killed before flush_log", function()
+  --[[
+  Run a child on the store at path that logs rounds of `per` denials of
+  carol (owners o1, o2, ...) and flushes its first `flushes` rounds, then
+  kill it `linger` seconds after its round `ready`: the store reopened and
+  sound, and the rows it logged.
+  ]]
+  local function killed(path, per, flushes, ready, linger)
+    local child = helpers.start_child(string.format([[
+      local db = assert(require("mandate").open(%q))
+      db:log_decisions { buffer = 100000 }
+      local i, per, flushes, ready = 0, %d, %d, %d
+      for round = 1, 1e9 do
+        for _ = 1, per do
+          i = i + 1
+          db:check("carol", "admin.open", { owner = "o" .. i })
+        end
+        if round <= flushes then assert(db:flush_log() == per) end
+        if round == ready then io.open(READY, "w"):close() end
+      end
+    ]], path, per, flushes, ready))
+    helpers.sh("sleep " .. linger)
+    helpers.kill_child(child)
+    local db = assert(mandate.open(path))
+    assert.equal("ok", prim.row(db, "PRAGMA integrity_check").integrity_check)
+    return db, shapes(logged(db))
+  end
+
   it("loses at most its unflushed buffer, never the store's consistency", function()
     local path = helpers.tmpname()
     local db = assert(mandate.open(path))
     helpers.world(db)
     local before = helpers.snapshot_rows(db)
     db:close()
-    -- the child flushes 3 rounds of 100 denials, then logs forever
-    local child = helpers.start_child(string.format([[
-      local db = assert(require("mandate").open(%q))
-      db:log_decisions { buffer = 100000 }
-      local i = 0
-      for _ = 1, 3 do
-        for _ = 1, 100 do
-          i = i + 1
-          db:check("carol", "admin.open", { owner = "o" .. i })
-        end
-        assert(db:flush_log() == 100)
-      end
-      for j = 1, 1e9 do
-        db:check("carol", "admin.open", { owner = "late" .. j })
-        if j == 5000 then io.open(READY, "w"):close() end
-      end
-    ]], path))
-    helpers.kill_child(child)
-    db = assert(mandate.open(path))
-    assert.equal("ok", prim.row(db, "PRAGMA integrity_check").integrity_check)
-    local rows = shapes(logged(db))
+    -- 3 rounds of 100 flushed, then 50 rounds and more logged, not flushed
+    local rows
+    db, rows = killed(path, 100, 3, 53, 0)
     assert.are.equal(300, #rows)
     for i, r in ipairs(rows) do
       assert.are.same({ "carol", "admin.open", nil, "o" .. i, nil, nil, "inactive_user" }, r)
@@ -579,24 +588,8 @@ describe("a process killed before flush_log", function()
     local db = assert(mandate.open(path))
     helpers.world(db)
     db:close()
-    local child = helpers.start_child(string.format([[
-      local db = assert(require("mandate").open(%q))
-      db:log_decisions { buffer = 1000 }
-      local i = 0
-      for round = 1, 1e9 do
-        for _ = 1, 1000 do
-          i = i + 1
-          db:check("carol", "admin.open", { owner = "o" .. i })
-        end
-        assert(db:flush_log() == 1000)
-        if round == 3 then io.open(READY, "w"):close() end
-      end
-    ]], path))
-    helpers.sh("sleep 0." .. math.random(0, 3))
-    helpers.kill_child(child)
-    db = assert(mandate.open(path))
-    assert.equal("ok", prim.row(db, "PRAGMA integrity_check").integrity_check)
-    local rows = shapes(logged(db))
+    local rows
+    db, rows = killed(path, 1000, 1e9, 3, "0." .. math.random(0, 3))
     assert.are.equal(0, #rows % 1000)
     assert.is_true(#rows >= 3000)
     for i, r in ipairs(rows) do
