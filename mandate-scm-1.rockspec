@@ -40,6 +40,7 @@ build = {
     ["mandate.core"] = {
       sources = {
         "src/core/build.c", "src/core/check.c", "src/core/compile.c",
+        "src/core/diff.c",
         "src/core/explain.c", "src/core/keys.c", "src/core/read.c",
         "src/core/value.c",
         "src/store/access.c", "src/store/change.c", "src/store/lists.c",

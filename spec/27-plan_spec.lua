@@ -3,6 +3,10 @@
 -- back; plan:apply runs it for real while the store has not moved on.
 local helpers = require "helpers"
 local impact = require "mandate.impact"
+local mandate = require "mandate"
+local random_world = require "random_world"
+
+local unpack = table.unpack or unpack
 
 -- Every table's rows, the revisions without their time (a real run and
 -- a plan applied commit at different instants).
@@ -160,5 +164,69 @@ describe("mandate.impact", function()
     assert.are.equal(3, #changes)
     assert.are.same({ user = "alice", what = "right", key = "documents.edit",
                       before = "department+customer", after = "none" }, changes[1])
+  end)
+end)
+
+-- A random change of 1 to 4 steps to a random world, as a function for
+-- db:plan, which also checks now and then (fn sees its own writes).
+local function random_change(r, world, keys)
+  local w, steps = random_world.copy(world), {}
+  local probe = { r:pick(keys.users), r:pick(keys.rights) }
+  for _ = 1, r:int(1, 4) do
+    local step = random_world.random_step(r, w, keys)
+    if step then
+      steps[#steps + 1] = step
+      random_world.apply_ref[step[1]](w, unpack(step, 2))
+    end
+  end
+  return function(db)
+    for _, step in ipairs(steps) do
+      assert(db[step[1]](db, unpack(step, 2)))
+      db:check(probe[1], probe[2])
+    end
+    return true
+  end, steps
+end
+
+local function open_world(calls)
+  local db = assert(mandate.open(":memory:"))
+  assert(db:transaction(function()
+    for _, c in ipairs(calls) do assert(db[c[1]](db, unpack(c, 2))) end
+  end))
+  return db
+end
+
+describe("db:plan on random worlds", function()
+  local WORLDS = tonumber(os.getenv("MANDATE_PLAN_WORLDS") or "") or 150
+  it(string.format("equals the difference of db:effective and db:access before and after "
+                   .. "the change, and apply gives the store the change gives (%d worlds)",
+                   WORLDS), function()
+    for i = 1, WORLDS do
+      local r = random_world.rng(20261207 + i)
+      local calls, keys = random_world.generate(r)
+      local world = random_world.build_world(calls)
+      local fn, steps = random_change(r, world, keys)
+      local direct, planned = open_world(calls), open_world(calls)
+      if r:chance(0.5) then direct:check(keys.users[1], keys.rights[1]) end
+      local rows = helpers.snapshot_rows(direct)
+      local before = impact.capture(direct)
+      local plan = direct:plan(fn)
+      assert.are.same(rows, helpers.snapshot_rows(direct))
+      assert(direct:transaction(fn))
+      local expected = impact.diff(before, impact.capture(direct))
+      local context = string.format("world %d, steps %s", i, require("mandate.json").encode(steps))
+      assert.are.same(expected, plan:changes(), context)
+      local users, seen = {}, {}
+      for _, c in ipairs(expected) do
+        if not seen[c.user] then users[#users + 1], seen[c.user] = c.user, true end
+      end
+      assert.are.same(users, plan.users, context)
+      local other = planned:plan(fn)
+      assert.are.same(expected, other:changes(), context)
+      other:apply()
+      assert.are.same(store_rows(direct), store_rows(planned), context)
+      direct:close()
+      planned:close()
+    end
   end)
 end)

@@ -1,15 +1,16 @@
 --- Dry runs: what a change would do, before it commits.
 --
 -- `db:plan(fn)` runs fn(db) in a change set of its own (a savepoint
--- inside a transaction), takes its impact on every user (lua/mandate/
--- impact.lua: effective rights and tenant access, as `db:effective` and
--- `db:access` give them), rolls it back and returns a plan: the changes,
+-- inside a transaction), takes its impact on every user (effective
+-- rights and tenant access, as `db:effective` and `db:access` give them:
+-- the store keeps the snapshot from before fn and compares it with the
+-- one after, src/core/diff.c), rolls it back and returns a plan: the changes,
 -- counts per right and tenant, a summary, and `plan:apply()`, which runs
 -- the same change for real while the store is still at the plan's
 -- revision.
 -- @module mandate.plan
 
-local impact = require "mandate.impact"
+local I = require("mandate.core").internal   -- the primitives, captured at load
 local read = require "mandate.read"
 local V = require "mandate.validate"
 
@@ -227,20 +228,21 @@ function P.plan(db, fn)
   if not callable(fn) then
     error("plan: fn: expected a function, got " .. show(fn), 2)
   end
-  local revision, levels, changes, failed
+  local revision, levels, changes, failed, kept
   local r = pack(pcall(db.transaction, db, function()
     revision = read.revision(db)
-    local before = impact.capture(db)
+    kept = I.keep(db)
     local inner = pack(pcall(db.transaction, db, fn))
     if not inner[1] then error(inner[2], 0) end
     if not inner[2] then
       failed = inner
     else
       levels = read.levels(db)
-      changes = impact.diff(before, impact.capture(db))
+      changes = I.impact(db, kept)
     end
     error(ROLLBACK, 0)
   end))
+  if kept and db:is_open() then I.unkeep(db, kept) end
   if r[1] then return unpack(r, 2, r.n) end        -- could not begin
   if r[2] ~= ROLLBACK then error(r[2], 0) end
   if failed then return unpack(failed, 2, failed.n) end
