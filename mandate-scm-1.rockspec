@@ -35,6 +35,7 @@ build = {
     ["mandate.plan"] = "lua/mandate/plan.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",
+    ["mandate.suggest"] = "lua/mandate/suggest.lua",
     ["mandate.validate"] = "lua/mandate/validate.lua",
     ["mandate.write"] = "lua/mandate/write.lua",
     ["mandate.core"] = {

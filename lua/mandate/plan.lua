@@ -229,6 +229,7 @@ function P.plan(db, fn)
     error("plan: fn: expected a function, got " .. show(fn), 2)
   end
   local revision, levels, changes, failed, kept
+  local outermost = not I.in_transaction(db)
   local r = pack(pcall(db.transaction, db, function()
     revision = read.revision(db)
     kept = I.keep(db)
@@ -242,7 +243,8 @@ function P.plan(db, fn)
     end
     error(ROLLBACK, 0)
   end))
-  if kept and db:is_open() then I.unkeep(db, kept) end
+  -- rolled back to where it began: the kept snapshot is current again
+  if kept and db:is_open() then I.unkeep(db, kept, outermost) end
   if r[1] then return unpack(r, 2, r.n) end        -- could not begin
   if r[2] ~= ROLLBACK then error(r[2], 0) end
   if failed then return unpack(failed, 2, failed.n) end

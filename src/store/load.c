@@ -769,6 +769,25 @@ int mdt_store_keep(mdt_store *st, const mdt_snap **out)
   return MDT_OK;
 }
 
+int mdt_store_restore(mdt_store *st, const mdt_snap *s)
+{
+  size_t i;
+  mdt_snap *k;
+  for (i = st->nkept; i-- > 0;)
+    if (st->kept[i] == s) break;
+  if (i == (size_t)-1) return 0;
+  k = st->kept[i];
+  st->kept[i] = st->kept[--st->nkept];
+  if (st->snap != k) {
+    if (!in_use(st, st->snap)) mdt_snap_free(st->snap);
+    st->snap = k;
+  }
+  st->stale = 0;
+  st->ntouched = 0;
+  st->epoch++;                      /* keys made since are gone */
+  return 1;
+}
+
 int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s)
 {
   size_t i;

@@ -192,6 +192,14 @@ int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s);
 void mdt_store_unkeep(mdt_store *st, const mdt_snap *s);
 
 /*
+** mdt_store_restore unkeeps s and makes it the store's snapshot again,
+** instead of a rebuild: for a caller who kept s right after BEGIN and
+** has just rolled that whole transaction back, so that the database is
+** where s was taken.  1 when s was kept, else 0 and nothing changes.
+*/
+int mdt_store_restore(mdt_store *st, const mdt_snap *s);
+
+/*
 ** Change sets (change.c).  mdt_change_begin opens a level: the outermost
 ** takes the write lock (BEGIN IMMEDIATE; a savepoint inside a transaction
 ** opened by someone else), polls for other connections' commits and reads
