@@ -127,6 +127,24 @@ describe("db:plan", function()
     assert.are.same({ { "dora", "right", "admin.open", true, false } }, change_list(plan))
   end)
 
+  it("leaves checks where they were: what fn created is unknown again, plans nest", function()
+    local db = helpers.world()
+    local inner
+    local plan = db:plan(function(d)
+      assert(d:put_user("dora", { bundles = { "admin" } }))
+      assert.is_true(d:check("dora", "admin.open"))
+      inner = d:plan(function(dd) assert(dd:put_user("dora", { active = false })) end)
+      assert.is_true(d:check("dora", "admin.open"))
+    end)
+    assert.are.same({ { "dora", "right", "admin.open", true, false } }, change_list(inner))
+    assert.are.same({ { "dora", "access", "common", "hidden", "read" },
+                      { "dora", "right", "admin.open", false, true } }, change_list(plan))
+    assert.are.same({ false, "unknown_user" }, { db:check("dora", "admin.open") })
+    assert.is_true(db:check("bob", "admin.open"))
+    assert(db:set_override("bob", "admin.open", false))
+    assert.are.same({ false, "no_right" }, { db:check("bob", "admin.open") })
+  end)
+
   it("raises on bad arguments", function()
     local db = helpers.world()
     assert.are.equal("plan: fn: expected a function, got 42",
