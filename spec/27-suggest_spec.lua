@@ -30,12 +30,7 @@ local function bundled(world, u, r, extra)
   return canonical(world, r, v)
 end
 
-local function sorted_keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return list
-end
+local sorted_keys = require("mandate.impact").sorted_keys
 
 -- The suggestions of the plain definition, as comparable rows.
 local function expected(world, share, min_users)

@@ -88,6 +88,16 @@ local function compare(out, user, what, before, after)
   end
 end
 
+--- The keys of a table, sorted (for reports that list by key).
+-- @tparam table t
+-- @treturn {string,...}
+function impact.sorted_keys(t)
+  local list = {}
+  for k in pairs(t) do list[#list + 1] = k end
+  table.sort(list)
+  return list
+end
+
 --- Order of changes: by user, then what ("access" before "right"),
 -- then key, keys compared as bytes.
 -- @tparam table x a change

@@ -11,6 +11,7 @@
 -- @module mandate.plan
 
 local I = require("mandate.core").internal   -- the primitives, captured at load
+local impact = require "mandate.impact"
 local read = require "mandate.read"
 local V = require "mandate.validate"
 
@@ -102,13 +103,6 @@ local function counts(changes, levels)
   return users, rights, tenants
 end
 
-local function sorted_keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return list
-end
-
 local function users_text(n)
   return format("%d user%s", n, n == 1 and "" or "s")
 end
@@ -129,7 +123,7 @@ local ACCESS_LINES = {
 }
 
 local function count_lines(out, by, lines)
-  for _, key in ipairs(sorted_keys(by)) do
+  for _, key in ipairs(impact.sorted_keys(by)) do
     for _, line in ipairs(lines) do
       local n = by[key][line[1]]
       if n > 0 then

@@ -12,20 +12,15 @@
 -- @module mandate.suggest
 
 local I = require("mandate.core").internal   -- the primitives, captured at load
+local impact = require "mandate.impact"
 local V = require "mandate.validate"
 
 local S = {}          -- the public methods, installed into mandate.Db
 
 local show, format, concat = V.show, string.format, table.concat
+local sorted_keys = impact.sorted_keys
 
 local OPTIONS = { "share", "min_users" }
-
-local function sorted_keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return list
-end
 
 -- Raise a reader's runtime failure as the store error it was.
 local function must(v, message, code)
@@ -95,13 +90,7 @@ end
 -- A right overridden to the same value by at least share of a bundle's
 -- holders: the bundle's value changed to it, the overrides then given
 -- cleared.
-local function bundle_values(db, overrides, holders, bundles, share, out)
-  local by_user = {}
-  for _, o in ipairs(overrides) do
-    local t = by_user[o.user] or {}
-    by_user[o.user] = t
-    t[#t + 1] = o
-  end
+local function bundle_values(db, by_user, holders, bundles, share, out)
   for _, b in ipairs(sorted_keys(holders)) do
     local users, counts = holders[b], {}
     for _, u in ipairs(users) do
@@ -144,15 +133,9 @@ end
 -- Groups of at least min_users users with the same bundles and the same
 -- overrides: a new bundle of the overrides the bundles can give (a bundle
 -- only adds: one that restricts stays an override).
-local function new_bundles(db, overrides, user_bundles, bundles, min_users, out)
-  local mine = {}
-  for _, o in ipairs(overrides) do
-    local t = mine[o.user] or {}
-    mine[o.user] = t
-    t[#t + 1] = o
-  end
+local function new_bundles(db, by_user, user_bundles, bundles, min_users, out)
   local groups = {}
-  for user, list in pairs(mine) do
+  for user, list in pairs(by_user) do
     local parts = {}
     for i, o in ipairs(list) do parts[i] = o.right .. "=" .. tostring(o.value) end
     table.sort(parts)
@@ -252,9 +235,15 @@ S.suggest_bundles = V.method("suggest_bundles", function(db, opts)
       h[#h + 1] = u.key
     end
   end
+  local by_user = {}
+  for _, o in ipairs(overrides) do
+    local t = by_user[o.user] or {}
+    by_user[o.user] = t
+    t[#t + 1] = o
+  end
   local out = { redundant(db, overrides) }
-  bundle_values(db, overrides, holders, bundles, share, out)
-  new_bundles(db, overrides, user_bundles, bundles, min_users, out)
+  bundle_values(db, by_user, holders, bundles, share, out)
+  new_bundles(db, by_user, user_bundles, bundles, min_users, out)
   return out
 end)
 
