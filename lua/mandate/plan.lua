@@ -163,7 +163,9 @@ local STALE = {}      -- raised inside apply's transaction: wrong revision
 
 --- Run the plan's change for real, as `db:transaction(fn)` would, if the
 -- store is still at the plan's revision; otherwise raise an error naming
--- both revisions, having written nothing.
+-- both revisions, having written nothing.  Inside an open
+-- `db:transaction` the revision moves only when it commits: there apply
+-- tells only that nobody else committed since the plan.
 -- @return fn's results, as `db:transaction` returns them
 -- @treturn[2] nil when the transaction cannot begin or commit
 -- @treturn[2] string message
@@ -239,7 +241,9 @@ function P.plan(db, fn)
   end))
   -- rolled back to where it began: the kept snapshot is current again
   if kept and db:is_open() then I.unkeep(db, kept, outermost) end
-  if r[1] then return unpack(r, 2, r.n) end        -- could not begin
+  if r[1] then                                     -- could not begin
+    return nil, (tostring(r[3]):gsub("^transaction: ", "plan: ")), r[4]
+  end
   if r[2] ~= ROLLBACK then error(r[2], 0) end
   if failed then return unpack(failed, 2, failed.n) end
   local plan = setmetatable({ revision = revision }, Plan)

@@ -757,6 +757,9 @@ void mdt_store_unpin(mdt_store *st)
 int mdt_store_keep(mdt_store *st, const mdt_snap **out)
 {
   int rc;
+  if (st->holds)                    /* it might be behind, and stay so */
+    return mdt_store_error(st, MDT_MISUSE, "a snapshot cannot be kept "
+                           "while a call reads the store");
   if (st->nkept == st->capkept) {
     size_t cap = st->capkept ? 2 * st->capkept : 4;
     mdt_snap **k = realloc(st->kept, cap * sizeof *k);

@@ -183,7 +183,8 @@ void mdt_store_unpin(mdt_store *st);
 ** the snapshot before its writes with the one after them, mdt_diff).
 ** Several may be kept at once, the same one more than once (each keep
 ** wants its unkeep); closing the store frees them all.  mdt_store_keep
-** returns MDT_OK, MDT_NOMEM or the code of a failed refresh or rebuild;
+** returns MDT_OK, MDT_NOMEM, MDT_MISUSE while the store is held (the
+** snapshot might be behind) or the code of a failed refresh or rebuild;
 ** mdt_store_is_kept tells whether s is kept; mdt_store_unkeep ignores a
 ** snapshot that is not.
 */
