@@ -245,7 +245,12 @@ describe("db:plan on random worlds", function()
       if r:chance(0.5) then direct:check(keys.users[1], keys.rights[1]) end
       local rows = helpers.snapshot_rows(direct)
       local before = impact.capture(direct)
-      local plan = direct:plan(fn)
+      local plan
+      if r:chance(0.3) then       -- as a savepoint of an outer transaction
+        assert(direct:transaction(function() plan = direct:plan(fn) end))
+      else
+        plan = direct:plan(fn)
+      end
       assert.are.same(rows, helpers.snapshot_rows(direct))
       assert(direct:transaction(fn))
       local expected = impact.diff(before, impact.capture(direct))
