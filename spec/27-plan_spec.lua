@@ -8,6 +8,9 @@ local random_world = require "random_world"
 
 local unpack = table.unpack or unpack
 
+-- Lua 5.1 (PUC) cannot yield across pcall, so not inside db:transaction
+local YIELDS = not (_VERSION == "Lua 5.1" and not rawget(_G, "jit"))
+
 -- Every table's rows, the revisions without their time (a real run and
 -- a plan applied commit at different instants).
 local function store_rows(db)
@@ -145,7 +148,8 @@ describe("db:plan", function()
     assert.are.same({ false, "no_right" }, { db:check("bob", "admin.open") })
   end)
 
-  it("returns busy while another coroutine's change set is open", function()
+  local it_yields = YIELDS and it or pending
+  it_yields("returns busy while another coroutine's change set is open", function()
     local db = helpers.world()
     local co = coroutine.create(function()
       db:transaction(function(d) d:put_tenant("zz"); coroutine.yield() end)
