@@ -99,7 +99,8 @@ function impact.sorted_keys(t)
 end
 
 --- Order of changes: by user, then what ("access" before "right"),
--- then key, keys compared as bytes.
+-- then key, keys compared with Lua's `<` (byte order, as plans sort,
+-- unless the host set another LC_COLLATE).
 -- @tparam table x a change
 -- @tparam table y a change
 -- @treturn boolean x comes first
