@@ -31,6 +31,7 @@ build = {
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.fast"] = "lua/mandate/fast.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
+    ["mandate.moves"] = "lua/mandate/moves.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",
     ["mandate.validate"] = "lua/mandate/validate.lua",

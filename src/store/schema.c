@@ -253,6 +253,22 @@ static const char *const migrations[] = {
   /* the resolved lists learn what went stale as the snapshot does
      (mdt_schema_watch), not from a counter every writer bumps */
   "DELETE FROM meta WHERE key = 'revision.contacts';",
+
+  /*
+  ** 5: access templates of units.  A unit's rows say which access a user
+  ** moved into it (or below it, unless a nearer unit says otherwise) gets
+  ** on a tenant (lua/mandate/moves.lua).  They decide nothing until a
+  ** move copies them into the user's access rows, so no trigger watches
+  ** them.
+  */
+  "CREATE TABLE unit_access ("
+  "  unit_id   INTEGER NOT NULL REFERENCES units(id),"
+  "  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+  "  access    TEXT NOT NULL"
+  "            CHECK (access = 'full' OR access = 'read' OR access = 'hidden'),"
+  "  PRIMARY KEY (unit_id, tenant_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX unit_access_tenant ON unit_access(tenant_id);",
 };
 
 /*
@@ -265,7 +281,7 @@ static const char *const migrations[] = {
 ** mdt_schema_watch makes these TEMP triggers on every connection, so
 ** whatever writes a row (a writer, a future C writer, a spec's raw SQL)
 ** is seen.  The SQL functions are the store's (load.c, lists.c).  Tables
-** not named here (meta, audit, revisions) change no decision.
+** not named here (meta, audit, revisions, unit_access) change no decision.
 */
 #define ALL "mandate_touch_all()"
 #define ROLE(row, col) "mandate_touch_role(" row "." col ")"
