@@ -117,7 +117,7 @@ local DUMP = {
 }
 
 --- Take the units' access templates out of a store, as the stores before
--- that migration (schema 5) were, for specs that make an older store by
+-- that migration (schema 6) were, for specs that make an older store by
 -- hand.
 function helpers.without_unit_access(db)
   prim.exec(db, "DROP TABLE unit_access")
