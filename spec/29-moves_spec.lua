@@ -432,6 +432,33 @@ describe("move_unit", function()
   end)
 end)
 
+describe("a move under db:plan", function()
+  it("is a dry run whose changes are the moves' reports", function()
+    local db = helpers.world()
+    assert(db:set_unit_access("m", "team-a", "read"))
+    assert(db:set_unit_access("m", "common", "hidden"))
+    local before = helpers.snapshot_rows(db)
+    local changes = {}
+    local plan = db:plan(function(d)
+      for _, c in ipairs(d:move_user("alice", "m")) do changes[#changes + 1] = c end
+      for _, c in ipairs(d:move_unit("hh-sales", "m", { access = "template" })) do
+        changes[#changes + 1] = c
+      end
+    end)
+    assert.are.same(before, helpers.snapshot_rows(db))
+    assert.are.same({
+      { user = "alice", what = "access", key = "common", before = "read", after = "hidden" },
+      { user = "alice", what = "access", key = "team-a", before = "full", after = "read" },
+      { user = "bob", what = "access", key = "common", before = "read", after = "hidden" },
+    }, changes)
+    assert.are.same(changes, plan:changes())
+    plan:apply()
+    assert.are.same({ ["team-a"] = "read", common = "hidden" }, db:access_of("alice"))
+    assert.are.same({ ["team-a"] = "read", common = "hidden" }, db:access_of("bob"))
+    assert.are.equal("m", db:get_unit("hh-sales").parent)
+  end)
+end)
+
 describe("the store", function()
   it("upgrades a store made before access templates in place", function()
     local path = helpers.tmpname()

@@ -24,7 +24,8 @@
 -- made of: `put_user`, `put_unit`, `set_access`, `clear_access`).  It
 -- checks its arguments and the tree's rules before it writes: a refused
 -- move raises and writes nothing.  It returns what the users gained and
--- lost, in the shape of `db:plan`'s `changes()`.
+-- lost, in the shape of `db:plan`'s `changes()` (`mandate.impact`), and
+-- runs under `db:plan` as a dry run.
 --
 -- Template rows are filed in the audit under "unit:KEY" as `{tenant =,
 -- access =}`, as `set_access` files a user's.  Deleting a unit removes its
@@ -33,6 +34,7 @@
 -- @module mandate.moves
 
 local I = require("mandate.core").internal   -- the primitives, captured at load
+local impact = require "mandate.impact"
 local read = require "mandate.read"
 local write = require "mandate.write"
 local V = require "mandate.validate"
@@ -177,53 +179,6 @@ write.tenant_owners[#write.tenant_owners + 1] = {
 }
 -- }}}
 
--- Gains and losses {{{
-
--- What the users hold, as db:effective and db:access answer: {user =
--- {right = {[key] = value}, access = {[tenant] = access}}}.
-local function capture(db, users)
-  local tenants = {}
-  for i, t in ipairs(I.rows(db, "SELECT key FROM tenants")) do tenants[i] = t.key end
-  local held = {}
-  for _, user in ipairs(users) do
-    local rights, access = {}, {}
-    for _, r in ipairs(db:effective(user)) do rights[r.right] = r.effective end
-    for _, t in ipairs(tenants) do access[t] = db:access(user, t) end
-    held[user] = { right = rights, access = access }
-  end
-  return held
-end
-
--- What changed between two captures of the same users: {user =, what =,
--- key =, before =, after =} sorted by user, what, key.
-local function diff(before, after)
-  local changes = {}
-  for user, held in pairs(after) do
-    for what, values in pairs(held) do
-      local old = before[user][what]
-      for key, v in pairs(values) do
-        if old[key] ~= v then
-          changes[#changes + 1] = { user = user, what = what, key = key,
-                                    before = old[key], after = v }
-        end
-      end
-      for key, v in pairs(old) do
-        if values[key] == nil then
-          changes[#changes + 1] = { user = user, what = what, key = key,
-                                    before = v }
-        end
-      end
-    end
-  end
-  table.sort(changes, function(a, b)
-    if a.user ~= b.user then return a.user < b.user end
-    if a.what ~= b.what then return a.what < b.what end
-    return a.key < b.key
-  end)
-  return changes
-end
--- }}}
-
 -- Moves {{{
 
 local MOVE_OPTIONS = { "access" }
@@ -279,10 +234,10 @@ M.move_user = writer("move_user", function(db, fn, user, unit, opts)
   local target = existing(db, fn, "unit", "unit", unit)
   local mode = access_mode(fn, opts, "template")
   local users = { user }
-  local before = capture(db, users)
+  local before = impact.capture(db, users)
   db:put_user(user, { unit = unit })
   apply(db, user, row.id, template(db, target.id), mode)
-  return diff(before, capture(db, users))
+  return impact.diff(before, impact.capture(db, users))
 end)
 
 -- every user of unit ?1's subtree, with their unit
@@ -340,14 +295,14 @@ M.move_unit = writer("move_unit", function(db, fn, unit, new_parent, opts)
   local mode = access_mode(fn, opts, "keep")
   local beneath, users = I.rows(db, SQL_SUBTREE_USERS, row.id), {}
   for i, u in ipairs(beneath) do users[i] = u.key end
-  local before = capture(db, users)
+  local before = impact.capture(db, users)
   hang(db, fn, unit, new_parent)
   local templates = {}
   for _, u in ipairs(beneath) do
     templates[u.unit_id] = templates[u.unit_id] or template(db, u.unit_id)
     apply(db, u.key, u.id, templates[u.unit_id], mode)
   end
-  return diff(before, capture(db, users))
+  return impact.diff(before, impact.capture(db, users))
 end)
 -- }}}
 
