@@ -481,6 +481,83 @@ local function loop_allowed(db_, pages)
 end
 -- }}}
 
+--[[
+move_user with a 20-entry template (issue 17): a team unit gets 14
+entries of its own and 6 from its parent (20 tenants); users from
+elsewhere move into it, each move one change set that also reports what
+the user gained and lost.  The baseline does the same writes by hand in
+one transaction: put_user, clear_access of the rows outside the template,
+the 20 set_access.  Both run on users of the same kind, alternately; the
+world table follows, so the checks after still agree with the reference.
+]]
+local TEMPLATE_OWN, TEMPLATE_PARENT = 14, 6
+
+local function moves_in(size, db, w, reps)
+  say("[%s] move_user with a %d-entry template", size,
+      TEMPLATE_OWN + TEMPLATE_PARENT)
+  local rnd = world.rng(w.seed + 47)
+  local target
+  repeat target = rnd.pick(w.order.units)
+  until w.units[target].level == "team" and w.units[target].parent
+  local parent = w.units[target].parent
+  local template, tenants, seen = {}, {}, {}
+  local levels = { "full", "read", "hidden" }
+  while #tenants < TEMPLATE_OWN + TEMPLATE_PARENT do
+    local t = rnd.pick(w.order.tenants)
+    if not seen[t] then
+      seen[t] = true
+      tenants[#tenants + 1] = t
+      template[t] = levels[rnd.int(3)]
+      local holder = #tenants <= TEMPLATE_OWN and target or parent
+      ok("set_unit_access", db:set_unit_access(holder, t, template[t]))
+    end
+  end
+  local by_hand = function(u)
+    ok("transaction", db:transaction(function()
+      ok("put_user", db:put_user(u, { unit = target }))
+      for t in pairs(ok("access_of", db:access_of(u))) do
+        if not template[t] then ok("clear_access", db:clear_access(u, t)) end
+      end
+      for _, t in ipairs(tenants) do
+        ok("set_access", db:set_access(u, t, template[t]))
+      end
+    end))
+  end
+  local moved = function(u) ok("move_user", db:move_user(u, target)) end
+  local res = { move = {}, by_hand = {} }
+  local used = {}
+  local function someone()
+    local u
+    repeat u = rnd.pick(w.order.users)
+    until not used[u] and w.users[u].unit ~= target
+    used[u] = true
+    return u
+  end
+  collectgarbage()
+  for _ = 1, 2 * reps + 1 do
+    for _, v in ipairs({ { moved, res.move }, { by_hand, res.by_hand } }) do
+      local u = someone()
+      local t0 = clock()
+      v[1](u)
+      v[2][#v[2] + 1] = clock() - t0
+      local rows = ok("access_of", db:access_of(u))
+      for t, a in pairs(template) do
+        if rows[t] ~= a then die("[%s] after moving %s: access to %s is %s, "
+                                 .. "the template says %s", size, u, t,
+                                 tostring(rows[t]), a) end
+      end
+      for t in pairs(rows) do
+        if not template[t] then die("[%s] after moving %s: a row for %s "
+                                    .. "outside the template", size, u, t) end
+      end
+      w.users[u].unit = target
+      w.users[u].access = {}
+      for t, a in pairs(template) do w.users[u].access[t] = a end
+    end
+  end
+  return res
+end
+
 local function run_size(size, opt)
   local mandate = require "mandate"
   local reference = require "reference"
@@ -633,6 +710,8 @@ local function run_size(size, opt)
     end
   end
 
+  res.moves = moves_in(size, db, w, opt.reps)
+
   -- bulk writes: 100k set_access in one transaction
   say("[%s] %d set_access in one transaction", size, opt.bulk)
   local rnd = world.rng(w.seed + 31)
@@ -702,7 +781,7 @@ end
 
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
-  bulk = 0.5, bulk_c_ratio = 3,
+  bulk = 0.5, bulk_c_ratio = 3, move_user = 2e-3,
 }
 
 local function verdict(met, text)
@@ -865,6 +944,15 @@ local function render(results, opt, out)
          r.bulk_rows, r.bulk / r.bulk_c)
     line("| next check after the bulk write | %s | | %d rebuilds, %d "
          .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
+    local mv = r.moves
+    line("| `move_user` with a 20-entry template (one change set, with its "
+         .. "report) | %s | %s | %.2fx the baseline below (median / median) |",
+         dur(minimum(mv.move)), dur(median(mv.move)),
+         median(mv.move) / median(mv.by_hand))
+    line("| baseline: the same writes by hand in one `db:transaction` "
+         .. "(`put_user`, `clear_access` outside the template, 20 "
+         .. "`set_access`) | %s | %s | no report |", dur(minimum(mv.by_hand)),
+         dur(median(mv.by_hand)))
     line("| SQL baseline setup (closure table) | %s | | not part of any "
          .. "check |", dur(r.sql_setup))
     line("| generating the world (Lua tables) | %s | | |", dur(r.gen_lua))
@@ -956,6 +1044,12 @@ local function render(results, opt, out)
          .. "loop (issue 24) | not judged: this run wrote %d (--bulk): %s, "
          .. "C loop %s, %.2fx | |", opt.bulk, dur(m.bulk), dur(m.bulk_c), bc)
   end
+  local mu = median(m.moves.move)
+  line("| `move_user` with a 20-entry template <= 2 ms (issue 17) (%s) | %s "
+       .. "median, %.2fx the same writes by hand | %s |", m.size, dur(mu),
+       mu / median(m.moves.by_hand),
+       verdict(mu <= TARGETS.move_user,
+               fmt("%.2fx the limit", mu / TARGETS.move_user)))
   line("| naive baseline (%s) | %.1fx slower than check | as measured |",
        m.size, tm.reference.median / tm.check.median)
   line("| SQL baseline (%s) | %.1fx slower than check | as measured |",
