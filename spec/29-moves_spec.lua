@@ -6,18 +6,12 @@
 -- move writes nothing.
 
 local helpers = require "helpers"
+local impact = require "mandate.impact"
 local mandate = require "mandate"
 local prim = require "primitives"
 
 local WORLDS = tonumber(os.getenv("MANDATE_MOVES_WORLDS") or "") or 60
 local SEED = tonumber(os.getenv("MANDATE_MOVES_SEED") or "") or 20261207
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
 
 -- The plain definition of a report: what db:effective and db:access say
 -- for each user, before and after, compared.
@@ -39,17 +33,15 @@ local function difference(before, after, users)
   for _, user in ipairs(users) do
     for _, what in ipairs({ "access", "right" }) do
       local old, new = before[user][what], after[user][what]
-      local keys = {}
-      for k in pairs(old) do keys[k] = true end
-      for k in pairs(new) do keys[k] = true end
-      for _, k in ipairs(sorted_keys(keys)) do
-        if old[k] ~= new[k] then
+      for k, v in pairs(new) do
+        if old[k] ~= v then
           changes[#changes + 1] = { user = user, what = what, key = k,
-                                    before = old[k], after = new[k] }
+                                    before = old[k], after = v }
         end
       end
     end
   end
+  table.sort(changes, impact.before)     -- the documented order
   return changes
 end
 

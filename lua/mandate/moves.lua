@@ -59,23 +59,21 @@ local SQL_DELETE_ENTRY = "DELETE FROM unit_access WHERE unit_id = ?1"
 local SQL_OWN = "SELECT a.tenant_id, t.key AS tenant, a.access"
   .. " FROM unit_access a JOIN tenants t ON t.id = a.tenant_id WHERE a.unit_id = ?1"
   .. " ORDER BY t.key"
--- the entries of unit ?1 and its ancestors, farthest first
-local SQL_INHERITED = "WITH RECURSIVE up(id, depth) AS (SELECT ?1, 0"
+-- the effective template of unit ?1 in tenant order: per tenant the entry
+-- of the nearest unit on the way up (SQLite takes a bare column from the
+-- row that min() picks)
+local SQL_TEMPLATE = "WITH RECURSIVE up(id, depth) AS (SELECT ?1, 0"
   .. " UNION ALL SELECT u.parent_id, up.depth + 1 FROM units u JOIN up"
   .. " ON u.id = up.id WHERE u.parent_id IS NOT NULL)"
-  .. " SELECT t.key AS tenant, a.access, n.key AS unit FROM up"
-  .. " JOIN unit_access a ON a.unit_id = up.id"
+  .. " SELECT t.key AS tenant, a.access, n.key AS unit, min(up.depth) AS depth"
+  .. " FROM up JOIN unit_access a ON a.unit_id = up.id"
   .. " JOIN tenants t ON t.id = a.tenant_id JOIN units n ON n.id = up.id"
-  .. " ORDER BY up.depth DESC, t.key"
+  .. " GROUP BY a.tenant_id ORDER BY t.key"
 
--- A unit's effective template by id: {tenant = access} and {tenant = the
--- unit whose entry it is}.
+-- A unit's effective template by id: {{tenant =, access =, unit = whose
+-- entry it is}, ...} in tenant order.
 local function template(db, unit_id)
-  local access, source = {}, {}
-  for _, e in ipairs(I.rows(db, SQL_INHERITED, unit_id)) do
-    access[e.tenant], source[e.tenant] = e.access, e.unit
-  end
-  return access, source
+  return I.rows(db, SQL_TEMPLATE, unit_id)
 end
 
 local function entry(tenant, access)
@@ -145,7 +143,10 @@ M.unit_access = read.reader("unit_access", function(db, unit)
   if not row then return nil end
   local own = {}
   for _, e in ipairs(I.rows(db, SQL_OWN, row.id)) do own[e.tenant] = e.access end
-  local effective, source = template(db, row.id)
+  local effective, source = {}, {}
+  for _, e in ipairs(template(db, row.id)) do
+    effective[e.tenant], source[e.tenant] = e.access, e.unit
+  end
   return { unit = unit, own = own, effective = effective, source = source }
 end)
 
@@ -192,24 +193,22 @@ local function access_mode(fn, opts, default)
                 ACCESS_MODES)
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+local SQL_EXPLICIT = "SELECT t.key AS tenant FROM access a"
+  .. " JOIN tenants t ON t.id = a.tenant_id WHERE a.user_id = ?1"
+  .. " ORDER BY t.key"
 
--- Give a user (key and id) the access of a template, as mode says.
-local function apply(db, user, user_id, access, mode)
+-- Give a user (key and id) the access of a template's entries, as mode
+-- says.
+local function apply(db, user, user_id, entries, mode)
   if mode == "keep" then return end
   if mode == "template" then
-    for _, tenant in ipairs(sorted_keys(read.access(db, user_id))) do
-      if not access[tenant] then db:clear_access(user, tenant) end
+    local named = {}
+    for _, e in ipairs(entries) do named[e.tenant] = true end
+    for _, row in ipairs(I.rows(db, SQL_EXPLICIT, user_id)) do
+      if not named[row.tenant] then db:clear_access(user, row.tenant) end
     end
   end
-  for _, tenant in ipairs(sorted_keys(access)) do
-    db:set_access(user, tenant, access[tenant])
-  end
+  for _, e in ipairs(entries) do db:set_access(user, e.tenant, e.access) end
 end
 
 --- Move a user into a unit and set their explicit tenant access from the
