@@ -57,8 +57,8 @@ local SQL_PUT_ENTRY = "INSERT INTO unit_access(unit_id, tenant_id, access)"
 local SQL_DELETE_ENTRY = "DELETE FROM unit_access WHERE unit_id = ?1"
   .. " AND tenant_id = ?2"
 local SQL_OWN = "SELECT a.tenant_id, t.key AS tenant, a.access"
-  .. " FROM unit_access a JOIN tenants t ON t.id = a.tenant_id WHERE a.unit_id = ?1"
-  .. " ORDER BY t.key"
+  .. " FROM unit_access a JOIN tenants t ON t.id = a.tenant_id"
+  .. " WHERE a.unit_id = ?1 ORDER BY t.key"
 -- the effective template of unit ?1 in tenant order: per tenant the entry
 -- of the nearest unit on the way up (SQLite takes a bare column from the
 -- row that min() picks)
@@ -197,11 +197,10 @@ local SQL_EXPLICIT = "SELECT t.key AS tenant FROM access a"
   .. " JOIN tenants t ON t.id = a.tenant_id WHERE a.user_id = ?1"
   .. " ORDER BY t.key"
 
--- Give a user (key and id) the access of a template's entries, as mode
--- says.
-local function apply(db, user, user_id, entries, mode)
-  if mode == "keep" then return end
-  if mode == "template" then
+-- Give a user (key and id) the access of a template's entries; exact:
+-- also clear their rows for tenants the template does not name.
+local function apply(db, user, user_id, entries, exact)
+  if exact then
     local named = {}
     for _, e in ipairs(entries) do named[e.tenant] = true end
     for _, row in ipairs(I.rows(db, SQL_EXPLICIT, user_id)) do
@@ -235,7 +234,9 @@ M.move_user = writer("move_user", function(db, fn, user, unit, opts)
   local users = { user }
   local before = impact.capture(db, users)
   db:put_user(user, { unit = unit })
-  apply(db, user, row.id, template(db, target.id), mode)
+  if mode ~= "keep" then
+    apply(db, user, row.id, template(db, target.id), mode == "template")
+  end
   return impact.diff(before, impact.capture(db, users))
 end)
 
@@ -296,10 +297,12 @@ M.move_unit = writer("move_unit", function(db, fn, unit, new_parent, opts)
   for i, u in ipairs(beneath) do users[i] = u.key end
   local before = impact.capture(db, users)
   hang(db, fn, unit, new_parent)
-  local templates = {}
-  for _, u in ipairs(beneath) do
-    templates[u.unit_id] = templates[u.unit_id] or template(db, u.unit_id)
-    apply(db, u.key, u.id, templates[u.unit_id], mode)
+  if mode ~= "keep" then
+    local templates = {}
+    for _, u in ipairs(beneath) do
+      templates[u.unit_id] = templates[u.unit_id] or template(db, u.unit_id)
+      apply(db, u.key, u.id, templates[u.unit_id], mode == "template")
+    end
   end
   return impact.diff(before, impact.capture(db, users))
 end)
