@@ -36,11 +36,13 @@ build = {
     ["mandate.plan"] = "lua/mandate/plan.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",
+    ["mandate.suggest"] = "lua/mandate/suggest.lua",
     ["mandate.validate"] = "lua/mandate/validate.lua",
     ["mandate.write"] = "lua/mandate/write.lua",
     ["mandate.core"] = {
       sources = {
         "src/core/build.c", "src/core/check.c", "src/core/compile.c",
+        "src/core/diff.c",
         "src/core/explain.c", "src/core/keys.c", "src/core/read.c",
         "src/core/value.c",
         "src/store/access.c", "src/store/change.c", "src/store/lists.c",

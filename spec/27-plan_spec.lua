@@ -3,6 +3,10 @@
 -- back; plan:apply runs it for real while the store has not moved on.
 local helpers = require "helpers"
 local impact = require "mandate.impact"
+local mandate = require "mandate"
+local random_world = require "random_world"
+
+local unpack = table.unpack or unpack
 
 -- Every table's rows, the revisions without their time (a real run and
 -- a plan applied commit at different instants).
@@ -123,6 +127,41 @@ describe("db:plan", function()
     assert.are.same({ { "dora", "right", "admin.open", true, false } }, change_list(plan))
   end)
 
+  it("leaves checks where they were: what fn created is unknown again, plans nest", function()
+    local db = helpers.world()
+    local inner
+    local plan = db:plan(function(d)
+      assert(d:put_user("dora", { bundles = { "admin" } }))
+      assert.is_true(d:check("dora", "admin.open"))
+      inner = d:plan(function(dd) assert(dd:put_user("dora", { active = false })) end)
+      assert.is_true(d:check("dora", "admin.open"))
+    end)
+    assert.are.same({ { "dora", "right", "admin.open", true, false } }, change_list(inner))
+    assert.are.same({ { "dora", "access", "common", "hidden", "read" },
+                      { "dora", "right", "admin.open", false, true } }, change_list(plan))
+    assert.are.same({ false, "unknown_user" }, { db:check("dora", "admin.open") })
+    assert.is_true(db:check("bob", "admin.open"))
+    assert(db:set_override("bob", "admin.open", false))
+    assert.are.same({ false, "no_right" }, { db:check("bob", "admin.open") })
+  end)
+
+  it("returns busy while another coroutine's change set is open", function()
+    local db = helpers.world()
+    local co = coroutine.create(function()
+      db:transaction(function(d) d:put_tenant("zz"); coroutine.yield() end)
+    end)
+    assert(coroutine.resume(co))
+    local ok, message, code = db:plan(function(d) d:put_tenant("yy") end)
+    assert.is_nil(ok)
+    assert.are.equal("busy", code)
+    assert.truthy(message:find("^plan: another coroutine's change set is open"))
+    assert(coroutine.resume(co))
+    local plan = db:plan(function(d) d:put_tenant("yy", { default = "read" }) end)
+    assert.are.equal(3, plan.tenants.yy.gain)
+    assert.is_table(db:get_tenant("zz"))
+    assert.is_nil(db:get_tenant("yy"))
+  end)
+
   it("raises on bad arguments", function()
     local db = helpers.world()
     assert.are.equal("plan: fn: expected a function, got 42",
@@ -160,5 +199,74 @@ describe("mandate.impact", function()
     assert.are.equal(3, #changes)
     assert.are.same({ user = "alice", what = "right", key = "documents.edit",
                       before = "department+customer", after = "none" }, changes[1])
+  end)
+end)
+
+-- A random change of 1 to 4 steps to a random world, as a function for
+-- db:plan, which also checks now and then (fn sees its own writes).
+local function random_change(r, world, keys)
+  local w, steps = random_world.copy(world), {}
+  local probe = { r:pick(keys.users), r:pick(keys.rights) }
+  for _ = 1, r:int(1, 4) do
+    local step = random_world.random_step(r, w, keys)
+    if step then
+      steps[#steps + 1] = step
+      random_world.apply_ref[step[1]](w, unpack(step, 2))
+    end
+  end
+  return function(db)
+    for _, step in ipairs(steps) do
+      assert(db[step[1]](db, unpack(step, 2)))
+      db:check(probe[1], probe[2])
+    end
+    return true
+  end, steps
+end
+
+local function open_world(calls)
+  local db = assert(mandate.open(":memory:"))
+  assert(db:transaction(function()
+    for _, c in ipairs(calls) do assert(db[c[1]](db, unpack(c, 2))) end
+  end))
+  return db
+end
+
+describe("db:plan on random worlds", function()
+  local WORLDS = tonumber(os.getenv("MANDATE_PLAN_WORLDS") or "") or 150
+  it(string.format("equals the difference of db:effective and db:access before and after "
+                   .. "the change, and apply gives the store the change gives (%d worlds)",
+                   WORLDS), function()
+    for i = 1, WORLDS do
+      local r = random_world.rng(20261207 + i)
+      local calls, keys = random_world.generate(r)
+      local world = random_world.build_world(calls)
+      local fn, steps = random_change(r, world, keys)
+      local direct, planned = open_world(calls), open_world(calls)
+      if r:chance(0.5) then direct:check(keys.users[1], keys.rights[1]) end
+      local rows = helpers.snapshot_rows(direct)
+      local before = impact.capture(direct)
+      local plan
+      if r:chance(0.3) then       -- as a savepoint of an outer transaction
+        assert(direct:transaction(function() plan = direct:plan(fn) end))
+      else
+        plan = direct:plan(fn)
+      end
+      assert.are.same(rows, helpers.snapshot_rows(direct))
+      assert(direct:transaction(fn))
+      local expected = impact.diff(before, impact.capture(direct))
+      local context = string.format("world %d, steps %s", i, require("mandate.json").encode(steps))
+      assert.are.same(expected, plan:changes(), context)
+      local users, seen = {}, {}
+      for _, c in ipairs(expected) do
+        if not seen[c.user] then users[#users + 1], seen[c.user] = c.user, true end
+      end
+      assert.are.same(users, plan.users, context)
+      local other = planned:plan(fn)
+      assert.are.same(expected, other:changes(), context)
+      other:apply()
+      assert.are.same(store_rows(direct), store_rows(planned), context)
+      direct:close()
+      planned:close()
+    end
   end)
 end)

@@ -21,17 +21,11 @@
 -- docs/semantics.md section 3.2; `db:access` still shows their rows).
 -- @module mandate.impact
 
-local I = require("mandate.core").internal   -- the primitives, captured at load
-local read = require "mandate.read"
-
 local impact = {}
 
-local SQL_USER_KEYS = "SELECT key FROM users ORDER BY key"
-local SQL_TENANT_KEYS = "SELECT key FROM tenants ORDER BY key"
-
-local function keys(rows)
+local function keys(list)
   local t = {}
-  for i, row in ipairs(rows) do t[i] = row.key end
+  for i, entity in ipairs(list) do t[i] = entity.key end
   return t
 end
 
@@ -50,11 +44,8 @@ end
 -- @treturn table `{[user] = {right = {[right] = value}, access =
 -- {[tenant] = "full"|"read"|"hidden"}}}`
 function impact.capture(db, users)
-  local tenants
-  read.in_read_tx(db, function()
-    users = users or keys(I.rows(db, SQL_USER_KEYS))
-    tenants = keys(I.rows(db, SQL_TENANT_KEYS))
-  end)
+  users = users or keys(must(db:users()))
+  local tenants = keys(must(db:tenants()))
   local capture = {}
   for _, user in ipairs(users) do
     local rows = must(db:effective(user))
@@ -95,6 +86,16 @@ local function compare(out, user, what, before, after)
       end
     end
   end
+end
+
+--- The keys of a table, sorted (for reports that list by key).
+-- @tparam table t
+-- @treturn {string,...}
+function impact.sorted_keys(t)
+  local list = {}
+  for k in pairs(t) do list[#list + 1] = k end
+  table.sort(list)
+  return list
 end
 
 --- Order of changes: by user, then what ("access" before "right"),

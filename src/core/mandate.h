@@ -371,6 +371,13 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
                         int *source);
 
 /*
+** What the user's bundles give right: the join of their values (section
+** 3.2, the override left out; false/none when no bundle gives it).  0
+** for unknown users or rights.
+*/
+mdt_value mdt_bundled(const mdt_snap *s, mdt_id user, mdt_id right);
+
+/*
 ** The user's access to tenant: the explicit row if any, else the tenant
 ** default; *explicit_row gets 1 or 0 when not NULL.  -1 for an unknown
 ** user or tenant.
@@ -380,6 +387,36 @@ int mdt_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
 
 /* 1 when user manages customer, else 0. */
 int mdt_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
+/* }}} */
+
+/* Differences of two snapshots {{{ */
+
+enum { MDT_DIFF_ACCESS = 0, MDT_DIFF_RIGHT = 1 };  /* what a row is about */
+
+typedef struct mdt_diff_row {
+  const char *user;          /* the user's key */
+  int what;                  /* MDT_DIFF_ACCESS or MDT_DIFF_RIGHT */
+  const char *key;           /* the tenant's or the right's key */
+  int kind_a, a;             /* on the first side: the right's kind and */
+  int kind_b, b;             /*   effective value (an mdt_value in that
+                                side's levels), or the access (kinds 0) */
+} mdt_diff_row;
+
+/*
+** What differs from snapshot a to snapshot b (both compiled): one row per
+** user and right whose effective value (docs/semantics.md section 3.2:
+** an inactive user holds nothing) differs, and per user and tenant whose
+** access (section 3.3) differs.  Users, rights and tenants are matched by
+** key; one that a side lacks holds nothing there (false or none, of the
+** other side's kind; hidden).  Rows come sorted by user key, access rows
+** before right rows, then by key, keys compared as bytes.  The keys point
+** into a and b.  *rows (free it with mdt_diff_free) and *nrows get the
+** result; MDT_OK, MDT_NOMEM, or MDT_MISUSE for NULL or uncompiled
+** snapshots.
+*/
+int mdt_diff(const mdt_snap *a, const mdt_snap *b, mdt_diff_row **rows,
+             size_t *nrows);
+void mdt_diff_free(mdt_diff_row *rows);
 /* }}} */
 
 #endif
