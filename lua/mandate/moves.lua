@@ -266,6 +266,27 @@ local function hang(db, fn, unit, new_parent)
   error(e, 0)
 end
 
+--[[
+What fn(...) does to every user, as db:plan finds it: the snapshot from
+before kept and compared with the one after (src/core/diff.c), in the
+order of impact.diff.  A change of the tree makes the next check rebuild
+the snapshot anyway, so for move_unit this costs one pass over the users;
+capturing each user beneath (impact.capture, as move_user does for its
+one user: a kept snapshot is never patched, so keeping one there would
+turn the next check's patch into a rebuild) costs about a move_user's
+report per user.
+]]
+local function impact_of(db, fn, ...)
+  local kept = I.keep(db)
+  local ok, changes = pcall(function(...)
+    fn(...)
+    return I.impact(db, kept)
+  end, ...)
+  I.unkeep(db, kept)
+  if not ok then error(changes, 0) end
+  return changes
+end
+
 --- Move a unit, with its subtree and the users in it, under another
 -- parent (or make it a root), in one change set.  The tree's rules hold
 -- as for `put_unit`: the new parent is not the unit nor below it, and
@@ -293,18 +314,15 @@ M.move_unit = writer("move_unit", function(db, fn, unit, new_parent, opts)
     existing(db, fn, "new_parent", "unit", new_parent)
   end
   local mode = access_mode(fn, opts, "keep")
-  local beneath, users = I.rows(db, SQL_SUBTREE_USERS, row.id), {}
-  for i, u in ipairs(beneath) do users[i] = u.key end
-  local before = impact.capture(db, users)
-  hang(db, fn, unit, new_parent)
-  if mode ~= "keep" then
+  return impact_of(db, function()
+    hang(db, fn, unit, new_parent)
+    if mode == "keep" then return end
     local templates = {}
-    for _, u in ipairs(beneath) do
+    for _, u in ipairs(I.rows(db, SQL_SUBTREE_USERS, row.id)) do
       templates[u.unit_id] = templates[u.unit_id] or template(db, u.unit_id)
       apply(db, u.key, u.id, templates[u.unit_id], mode == "template")
     end
-  end
-  return impact.diff(before, impact.capture(db, users))
+  end)
 end)
 -- }}}
 
