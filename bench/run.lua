@@ -487,8 +487,10 @@ entries of its own and 6 from its parent (20 tenants); users from
 elsewhere move into it, each move one change set that also reports what
 the user gained and lost.  The baseline does the same writes by hand in
 one transaction: put_user, clear_access of the rows outside the template,
-the 20 set_access.  Both run on users of the same kind, alternately; the
-world table follows, so the checks after still agree with the reference.
+the 20 set_access.  Both run on users of the same kind, alternately.
+Then move_unit takes the parent unit (with the team) elsewhere and back.
+The world table follows, so the checks after still agree with the
+reference.
 ]]
 local TEMPLATE_OWN, TEMPLATE_PARENT = 14, 6
 
@@ -499,6 +501,7 @@ local function moves_in(size, db, w, reps)
   local target
   repeat target = rnd.pick(w.order.units)
   until w.units[target].level == "team" and w.units[target].parent
+        and w.units[w.units[target].parent].parent
   local parent = w.units[target].parent
   local template, tenants, seen = {}, {}, {}
   local levels = { "full", "read", "hidden" }
@@ -553,6 +556,33 @@ local function moves_in(size, db, w, reps)
       w.users[u].unit = target
       w.users[u].access = {}
       for t, a in pairs(template) do w.users[u].access[t] = a end
+    end
+  end
+
+  -- move_unit: the template's parent unit, with its users, under another
+  -- unit of its parent's level and back, re-applying the templates
+  local dept, home = parent, w.units[parent].parent
+  local away
+  repeat away = rnd.pick(w.order.units)
+  until away ~= home and w.units[away].level == w.units[home].level
+  local beneath = {}
+  for _, u in ipairs(w.order.users) do
+    local x = w.users[u].unit
+    while x and x ~= dept do x = w.units[x].parent end
+    if x then beneath[#beneath + 1] = u end
+  end
+  res.unit, res.unit_users, res.unit_changes = {}, #beneath, 0
+  for i = 1, 2 * reps + 1 do
+    local to = i % 2 == 1 and away or home
+    collectgarbage()
+    local t0 = clock()
+    local changes = ok("move_unit", db:move_unit(dept, to, { access = "template" }))
+    db:check(beneath[1], w.order.rights[1])       -- sees the new tree
+    res.unit[i] = clock() - t0
+    res.unit_changes = math.max(res.unit_changes, #changes)
+    w.units[dept].parent = to
+    for _, u in ipairs(beneath) do
+      w.users[u].access = ok("access_of", db:access_of(u))
     end
   end
   return res
@@ -958,6 +988,10 @@ local function render(results, opt, out)
          .. "(`put_user`, `clear_access` outside the template, 20 "
          .. "`set_access`) | %s | %s | no report |", dur(minimum(mv.by_hand)),
          dur(median(mv.by_hand)))
+    line("| `move_unit` of a unit with %d users beneath, `access = "
+         .. "\"template\"`, and the next check (the snapshot rebuilt) | %s | "
+         .. "%s | up to %d changes reported |", mv.unit_users,
+         dur(minimum(mv.unit)), dur(median(mv.unit)), mv.unit_changes)
     local p = r.plans
     line("| `db:plan` of one bundle change that touches every user (%d "
          .. "changes) | %s | %s | %s |", p.plan_changes, dur(minimum(p.plan)),
