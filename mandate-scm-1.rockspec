@@ -32,6 +32,7 @@ build = {
     ["mandate.fast"] = "lua/mandate/fast.lua",
     ["mandate.impact"] = "lua/mandate/impact.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
+    ["mandate.moves"] = "lua/mandate/moves.lua",
     ["mandate.plan"] = "lua/mandate/plan.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",

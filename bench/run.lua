@@ -481,6 +481,113 @@ local function loop_allowed(db_, pages)
 end
 -- }}}
 
+--[[
+move_user with a 20-entry template (issue 17): a team unit gets 14
+entries of its own and 6 from its parent (20 tenants); users from
+elsewhere move into it, each move one change set that also reports what
+the user gained and lost.  The baseline does the same writes by hand in
+one transaction: put_user, clear_access of the rows outside the template,
+the 20 set_access.  Both run on users of the same kind, alternately.
+Then move_unit takes the parent unit (with the team) elsewhere and back.
+The world table follows, so the checks after still agree with the
+reference.
+]]
+local TEMPLATE_OWN, TEMPLATE_PARENT = 14, 6
+
+local function moves_in(size, db, w, reps)
+  say("[%s] move_user with a %d-entry template", size,
+      TEMPLATE_OWN + TEMPLATE_PARENT)
+  local rnd = world.rng(w.seed + 47)
+  local target
+  repeat target = rnd.pick(w.order.units)
+  until w.units[target].level == "team" and w.units[target].parent
+        and w.units[w.units[target].parent].parent
+  local parent = w.units[target].parent
+  local template, tenants, seen = {}, {}, {}
+  local levels = { "full", "read", "hidden" }
+  while #tenants < TEMPLATE_OWN + TEMPLATE_PARENT do
+    local t = rnd.pick(w.order.tenants)
+    if not seen[t] then
+      seen[t] = true
+      tenants[#tenants + 1] = t
+      template[t] = levels[rnd.int(3)]
+      local holder = #tenants <= TEMPLATE_OWN and target or parent
+      ok("set_unit_access", db:set_unit_access(holder, t, template[t]))
+    end
+  end
+  local by_hand = function(u)
+    ok("transaction", db:transaction(function()
+      ok("put_user", db:put_user(u, { unit = target }))
+      for t in pairs(ok("access_of", db:access_of(u))) do
+        if not template[t] then ok("clear_access", db:clear_access(u, t)) end
+      end
+      for _, t in ipairs(tenants) do
+        ok("set_access", db:set_access(u, t, template[t]))
+      end
+    end))
+  end
+  local moved = function(u) ok("move_user", db:move_user(u, target)) end
+  local res = { move = {}, by_hand = {} }
+  local used = {}
+  local function someone()
+    local u
+    repeat u = rnd.pick(w.order.users)
+    until not used[u] and w.users[u].unit ~= target
+    used[u] = true
+    return u
+  end
+  collectgarbage()
+  for _ = 1, 2 * reps + 1 do
+    for _, v in ipairs({ { moved, res.move }, { by_hand, res.by_hand } }) do
+      local u = someone()
+      local t0 = clock()
+      v[1](u)
+      v[2][#v[2] + 1] = clock() - t0
+      local rows = ok("access_of", db:access_of(u))
+      for t, a in pairs(template) do
+        if rows[t] ~= a then die("[%s] after moving %s: access to %s is %s, "
+                                 .. "the template says %s", size, u, t,
+                                 tostring(rows[t]), a) end
+      end
+      for t in pairs(rows) do
+        if not template[t] then die("[%s] after moving %s: a row for %s "
+                                    .. "outside the template", size, u, t) end
+      end
+      w.users[u].unit = target
+      w.users[u].access = {}
+      for t, a in pairs(template) do w.users[u].access[t] = a end
+    end
+  end
+
+  -- move_unit: the template's parent unit, with its users, under another
+  -- unit of its parent's level and back, re-applying the templates
+  local dept, home = parent, w.units[parent].parent
+  local away
+  repeat away = rnd.pick(w.order.units)
+  until away ~= home and w.units[away].level == w.units[home].level
+  local beneath = {}
+  for _, u in ipairs(w.order.users) do
+    local x = w.users[u].unit
+    while x and x ~= dept do x = w.units[x].parent end
+    if x then beneath[#beneath + 1] = u end
+  end
+  res.unit, res.unit_users, res.unit_changes = {}, #beneath, 0
+  for i = 1, 2 * reps + 1 do
+    local to = i % 2 == 1 and away or home
+    collectgarbage()
+    local t0 = clock()
+    local changes = ok("move_unit", db:move_unit(dept, to, { access = "template" }))
+    db:check(beneath[1], w.order.rights[1])       -- sees the new tree
+    res.unit[i] = clock() - t0
+    res.unit_changes = math.max(res.unit_changes, #changes)
+    w.units[dept].parent = to
+    for _, u in ipairs(beneath) do
+      w.users[u].access = ok("access_of", db:access_of(u))
+    end
+  end
+  return res
+end
+
 local function run_size(size, opt)
   local mandate = require "mandate"
   local reference = require "reference"
@@ -633,6 +740,8 @@ local function run_size(size, opt)
     end
   end
 
+  res.moves = moves_in(size, db, w, opt.reps)
+
   -- bulk writes: 100k set_access in one transaction
   say("[%s] %d set_access in one transaction", size, opt.bulk)
   local rnd = world.rng(w.seed + 31)
@@ -707,7 +816,7 @@ end
 
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
-  bulk = 0.5, bulk_c_ratio = 3, plan = 0.2, suggest = 1,
+  bulk = 0.5, bulk_c_ratio = 3, plan = 0.2, suggest = 1, move_user = 2e-3,
 }
 
 local function verdict(met, text)
@@ -870,6 +979,19 @@ local function render(results, opt, out)
          r.bulk_rows, r.bulk / r.bulk_c)
     line("| next check after the bulk write | %s | | %d rebuilds, %d "
          .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
+    local mv = r.moves
+    line("| `move_user` with a 20-entry template (one change set, with its "
+         .. "report) | %s | %s | %.2fx the baseline below (median / median) |",
+         dur(minimum(mv.move)), dur(median(mv.move)),
+         median(mv.move) / median(mv.by_hand))
+    line("| baseline: the same writes by hand in one `db:transaction` "
+         .. "(`put_user`, `clear_access` outside the template, 20 "
+         .. "`set_access`) | %s | %s | no report |", dur(minimum(mv.by_hand)),
+         dur(median(mv.by_hand)))
+    line("| `move_unit` of a unit with %d users beneath, `access = "
+         .. "\"template\"`, and the next check (the snapshot rebuilt) | %s | "
+         .. "%s | up to %d changes reported |", mv.unit_users,
+         dur(minimum(mv.unit)), dur(median(mv.unit)), mv.unit_changes)
     local p = r.plans
     line("| `db:plan` of one bundle change that touches every user (%d "
          .. "changes) | %s | %s | %s |", p.plan_changes, dur(minimum(p.plan)),
@@ -977,6 +1099,12 @@ local function render(results, opt, out)
          .. "loop (issue 24) | not judged: this run wrote %d (--bulk): %s, "
          .. "C loop %s, %.2fx | |", opt.bulk, dur(m.bulk), dur(m.bulk_c), bc)
   end
+  local mu = median(m.moves.move)
+  line("| `move_user` with a 20-entry template <= 2 ms (issue 17) (%s) | %s "
+       .. "median, %.2fx the same writes by hand | %s |", m.size, dur(mu),
+       mu / median(m.moves.by_hand),
+       verdict(mu <= TARGETS.move_user,
+               fmt("%.2fx the limit", mu / TARGETS.move_user)))
   local pm = m.plans
   line("| `db:plan` of one bundle change touching %d users <= 0.2 s (issue "
        .. "15) (%s) | %s median | %s |", pm.plan_users, m.size,

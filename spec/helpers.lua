@@ -107,6 +107,7 @@ local DUMP = {
   user_bundles = "SELECT * FROM user_bundles ORDER BY user_id, position",
   overrides = "SELECT * FROM overrides ORDER BY user_id, right_id",
   access = "SELECT * FROM access ORDER BY user_id, tenant_id",
+  unit_access = "SELECT * FROM unit_access ORDER BY unit_id, tenant_id",
   customers = "SELECT * FROM customers ORDER BY id",
   account_managers = "SELECT * FROM account_managers"
                      .. " ORDER BY user_id, customer_id",
@@ -115,9 +116,18 @@ local DUMP = {
   sqlite_sequence = "SELECT * FROM sqlite_sequence ORDER BY name",
 }
 
+--- Take the units' access templates out of a store, as the stores before
+-- that migration (schema 6) were, for specs that make an older store by
+-- hand.
+function helpers.without_unit_access(db)
+  prim.exec(db, "DROP TABLE unit_access")
+end
+
 --- Give a store the audit of schema 3 (a time and an actor in every row,
--- no table of revisions), for specs that make an older store by hand.
+-- no table of revisions) and nothing of later schemas, for specs that
+-- make an older store by hand.
 function helpers.audit_as_schema_3(db)
+  helpers.without_unit_access(db)
   prim.exec(db, "CREATE TABLE audit_v3 (id INTEGER PRIMARY KEY,"
            .. " revision INTEGER NOT NULL, time TEXT NOT NULL, actor TEXT,"
            .. " op TEXT NOT NULL, subject TEXT NOT NULL, before TEXT, after TEXT) STRICT")

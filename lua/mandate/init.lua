@@ -11,7 +11,8 @@
 -- writers from `mandate.write`, the read-back from `mandate.read`,
 -- explanations from `mandate.explain`, contacts, roles and distribution
 -- lists from `mandate.contacts`, dry runs from `mandate.plan`, bundle
--- suggestions from `mandate.suggest`.
+-- suggestions from `mandate.suggest`, access templates and moves from
+-- `mandate.moves`.
 --
 -- Conventions of every method: a programmer error (a bad argument, a
 -- closed store) raises an error naming the function, the argument, the
@@ -23,6 +24,7 @@
 local core = require "mandate.core"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
+local moves = require "mandate.moves"
 local plan = require "mandate.plan"
 local suggest = require "mandate.suggest"
 local read = require "mandate.read"
@@ -37,7 +39,7 @@ local mandate = {
 
 -- The writers, readers and explanations become methods of every handle.
 for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
-                            plan.methods, suggest.methods }) do
+                           moves.methods, plan.methods, suggest.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

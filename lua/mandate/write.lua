@@ -502,6 +502,11 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
   return id
 end)
 
+-- Other modules' rows that are part of a unit (mandate.moves registers
+-- its access templates): each a function(db, fn, unit_id, key) that
+-- deletes them with their audit rows, called before the unit is deleted.
+local unit_parts = {}
+
 local SQL_UNSET_UNIT = "UPDATE users SET unit_id = NULL WHERE id = ?1"
 local SQL_DELETE_UNIT = "DELETE FROM units WHERE id = ?1"
 
@@ -550,6 +555,9 @@ W.delete_unit = writer("delete_unit", function(db, fn, key, opts)
     end
   end
   for k = #subtree, 1, -1 do
+    for _, part in ipairs(unit_parts) do
+      part(db, fn, subtree[k].id, subtree[k].key)
+    end
     local before = read.unit(db, subtree[k].key)
     I.exec(db, SQL_DELETE_UNIT, subtree[k].id)
     record(db, fn, "unit:" .. subtree[k].key, before, nil)
@@ -1249,8 +1257,9 @@ The writer machinery, for modules that add writers of their own
 `existing(db, fn, arg, kind, key)` checks a key naming an entity,
 `write_row(db, row, key, update_sql, insert_sql, ...)` writes its row,
 `some(n, word, rows [, field])` names a few rows in a message,
-`cascade_option(fn, opts)`, `text_value(v, old)`, `same(a, b)`, and
-`tenant_owners`, where a module registers what tenants own.
+`cascade_option(fn, opts)`, `text_value(v, old)`, `same(a, b)`,
+`tenant_owners`, where a module registers what tenants own, and
+`unit_parts`, where it registers what a deleted unit takes with it.
 ]]
 return {
   methods = W,
@@ -1264,4 +1273,5 @@ return {
   text_value = text_value,
   same = same,
   tenant_owners = tenant_owners,
+  unit_parts = unit_parts,
 }
