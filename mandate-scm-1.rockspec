@@ -30,6 +30,7 @@ build = {
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.fast"] = "lua/mandate/fast.lua",
+    ["mandate.history"] = "lua/mandate/history.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",

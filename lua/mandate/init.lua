@@ -22,6 +22,7 @@
 local core = require "mandate.core"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
+local history = require "mandate.history"
 local read = require "mandate.read"
 local write = require "mandate.write"
 local V = require "mandate.validate"
@@ -33,7 +34,8 @@ local mandate = {
 }
 
 -- The writers, readers and explanations become methods of every handle.
-for _, methods in ipairs({ read.methods, write.methods, contacts.methods }) do
+for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
+                           history.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

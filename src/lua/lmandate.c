@@ -125,6 +125,7 @@ static const luaL_Reg internal_funcs[] = {
   { "in_transaction", l_in_transaction },
   { "known", l_known },
   { "write_access", l_write_access },
+  { "copy", l_copy },
   { NULL, NULL }
 };
 
