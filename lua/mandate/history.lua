@@ -58,8 +58,9 @@ local ROW_PARTS = {
 
 --[[
 Audit rows that hold a whole entity ({key =, ...} under "KIND:KEY"):
-`columns` of its row, each the document's field of the same name or
-{column, field, kind} for a reference by key; `parts`, the rows of other
+`columns` of its row, each the document's field of the same name,
+{column, field} for another name or {column, field, kind} for a
+reference by key; `parts`, the rows of other
 tables its document lists, each present only when the document has that
 field: {field = {key = value}} (`value`), {field = {key, ...}} in order
 (`position`), or a set of keys.  Undoing its creation deletes the row and
@@ -134,7 +135,7 @@ local function entity_sql(kind, e)
   for i, c in ipairs(e.columns) do
     local column = type(c) == "table" and c[1] or c
     names[i + 1] = column
-    values[i + 1] = type(c) == "table"
+    values[i + 1] = type(c) == "table" and c[3]
       and string.format("(SELECT id FROM %s WHERE key = ?%d)", TABLES[c[3]], i + 1)
       or "?" .. (i + 1)
     sets[i] = column .. " = excluded." .. column
@@ -411,7 +412,7 @@ H.history = read.reader("history", function(db, opts)
   local user, tenant, right = opts.user, opts.tenant, opts.right
   local candidates = I.rows(db, SQL_CANDIDATES, user, tenant, right,
                             since_rev, since_time, before_rev, before_time)
-  local changes = {}
+  local changes, n = {}, 0         -- per revision, newest first
   if #candidates == 0 or limit == 0 then return changes end
   local p = copy(db)
   local ok, e = pcall(function()
@@ -420,24 +421,28 @@ H.history = read.reader("history", function(db, opts)
       local access, value = values(p, user, tenant, right)
       undo_after(p, c.revision - 1)
       local access0, value0 = values(p, user, tenant, right)
+      local rows = {}
       if access ~= access0 then
-        changes[#changes + 1] = { revision = c.revision, time = c.time,
-          actor = c.actor, user = user, tenant = tenant, before = access0,
-          after = access }
+        rows[1] = { revision = c.revision, time = c.time, actor = c.actor,
+          user = user, tenant = tenant, before = access0, after = access }
       end
       if value ~= value0 then
-        changes[#changes + 1] = { revision = c.revision, time = c.time,
+        rows[#rows + 1] = { revision = c.revision, time = c.time,
           actor = c.actor, user = user, right = right, before = value0,
           after = value }
       end
-      if #changes >= limit then break end
+      changes[#changes + 1] = rows
+      n = n + #rows
+      if n >= limit then break end
     end
   end)
   p:close()
   if not ok then error(e, 0) end
   local list = {}
-  for i = math.min(#changes, limit), 1, -1 do list[#list + 1] = changes[i] end
-  return list
+  for i = #changes, 1, -1 do
+    for _, row in ipairs(changes[i]) do list[#list + 1] = row end
+  end
+  return { (table.unpack or unpack)(list, math.max(1, #list - limit + 1)) }
 end)
 -- }}}
 
