@@ -13,7 +13,6 @@
 -- Environment: MANDATE_HISTORY_RUNS (default 6 sequences, about 5 s),
 -- MANDATE_HISTORY_SEED (default 20261207).
 
-local mandate = require "mandate"
 local helpers = require "helpers"
 
 local RUNS = tonumber(os.getenv("MANDATE_HISTORY_RUNS") or "") or 6
@@ -349,14 +348,14 @@ describe("db:at", function()
     db:set_access("alice", "team-a", "hidden")
     local past = db:at(r)
     local rows = helpers.snapshot_rows(past)
-    for _, call in ipairs({
+    for _, c in ipairs({
       { "put_user", "zed" }, { "set_access", "alice", "team-a", "full" },
       { "delete_user", "bob" }, { "set_levels", { "x" } }, { "put_contact", "c" },
       { "transaction", function() end }, { "set_actor", "me" }, { "lists" },
     }) do
-      local ok, e = pcall(past[call[1]], past, unpack(call, 2))
+      local ok, e = pcall(past[c[1]], past, unpack(c, 2))
       assert.is_false(ok)
-      assert.truthy(tostring(e):find(call[1] .. ": this handle shows the store at "
+      assert.truthy(tostring(e):find(c[1] .. ": this handle shows the store at "
         .. "revision " .. r .. " (db:at) and is read-only", 1, true), tostring(e))
     end
     assert.are.same(rows, helpers.snapshot_rows(past))
@@ -386,11 +385,11 @@ describe("db:history", function()
     local list = {}
     local function values(p)
       local access = p:access(user, tenant)
-      local value
+      local effective
       for _, row in ipairs(p:effective(user) or {}) do
-        if row.right == right then value = row.effective end
+        if row.right == right then effective = row.effective end
       end
-      return access, value
+      return access, effective
     end
     local a0, v0 = values(points[0])
     for rev = 1, #points do
