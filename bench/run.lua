@@ -661,17 +661,26 @@ local function run_size(size, opt)
   -- write starts from, written through the API, and checked once
   say("[%s] a fresh store of this state written through the API (db:at's "
       .. "baseline)", size)
-  res.at_base = {}
-  local fresh
-  for _ = 1, 3 do
-    if fresh then fresh:close() end
-    collectgarbage()
-    t0 = clock()
-    fresh = ok("open", mandate.open())
-    world.write(fresh, w)
-    fresh:check(U[1], R[1], REC[1])
-    res.at_base[#res.at_base + 1] = clock() - t0
+  -- open() and a first check (the snapshot built), three times: the
+  -- times, and the last handle
+  local function open_thrice(open)
+    local times, h = {}, nil
+    for _ = 1, 3 do
+      if h then h:close() end
+      collectgarbage()
+      local t = clock()
+      h = open()
+      h:check(U[1], R[1], REC[1])
+      times[#times + 1] = clock() - t
+    end
+    return times, h
   end
+  local fresh
+  res.at_base, fresh = open_thrice(function()
+    local f = ok("open", mandate.open())
+    world.write(f, w)
+    return f
+  end)
   local revision = ok("revision", db:revision())
   local s0 = db:stats()
   collectgarbage()
@@ -707,16 +716,8 @@ local function run_size(size, opt)
   -- undone), checked once so that it has built its snapshot, and then
   -- answering as the fresh store of that state
   say("[%s] db:at(the revision before the %d changes)", size, opt.bulk)
-  res.at_open = {}
   local past
-  for _ = 1, 3 do
-    if past then past:close() end
-    collectgarbage()
-    t0 = clock()
-    past = ok("at", db:at(revision))
-    past:check(U[1], R[1], REC[1])
-    res.at_open[#res.at_open + 1] = clock() - t0
-  end
+  res.at_open, past = open_thrice(function() return ok("at", db:at(revision)) end)
   for i = 1, math.min(n, opt.verify) do
     local a = answer(past:check(U[i], R[i], REC[i]))
     local want = answer(fresh:check(U[i], R[i], REC[i]))
