@@ -369,6 +369,25 @@ describe("db:at", function()
     assert.is_true(check(past:id("user", "alice"), past:id("right", "documents.edit")))
   end)
 
+  it("fails, writing nothing, on an audit row it cannot undo", function()
+    local prim = require "primitives"
+    local db = helpers.world()
+    local r = db:revision()
+    db:transaction(function()
+      db:put_user("zed")
+      prim.exec(db, "INSERT INTO audit(revision, op, subject, before, after)"
+        .. " VALUES (?1, 'move_user', 'user:zed', NULL, '{\"unit\":\"hh\"}')", r + 1)
+    end)
+    local rows = helpers.snapshot_rows(db)
+    local past, why, code = db:at(r)
+    assert.is_nil(past)
+    assert.truthy(why:find("^audit row %d+ %(move_user of user:zed%) has a "
+                           .. "shape no description of mandate.history covers"), why)
+    assert.are.equal("error", code)
+    assert.are.same(rows, helpers.snapshot_rows(db))
+    assert.is_truthy(db:at(r + 1))
+  end)
+
   it("never sees the store's later writes", function()
     local db = helpers.world()
     local past = db:at(db:revision())

@@ -170,8 +170,8 @@ local SQL_RUNS = "SELECT part, min(id) AS lo, max(id) AS hi FROM (SELECT id,"
   .. " part, row_number() OVER (ORDER BY id) - row_number() OVER (PARTITION"
   .. " BY part ORDER BY id) AS run FROM (SELECT id, " .. PART_OF .. " AS part"
   .. " FROM audit WHERE revision > ?1)) GROUP BY part, run ORDER BY hi DESC"
-local SQL_WHOLE = "SELECT subject, before FROM audit WHERE id BETWEEN ?1"
-  .. " AND ?2 ORDER BY id DESC"
+local SQL_WHOLE = "SELECT id, op, subject, before, after FROM audit"
+  .. " WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
 local SQL_FORGET = {
   "DELETE FROM audit WHERE revision > ?1",
   "DELETE FROM revisions WHERE revision > ?1",
@@ -218,6 +218,15 @@ local function put_entity(p, kind, key, before)
   end
 end
 
+-- A runtime failure: an audit row that no description covers (a writer
+-- of a newer mandate, or one whose entry is missing) cannot be undone.
+local function unknown(a)
+  error(setmetatable({ code = "error", message = string.format("audit "
+    .. "row %d (%s of %s) has a shape no description of mandate.history "
+    .. "covers: the past before it cannot be shown", a.id, a.op,
+    a.subject) }, core.Error), 0)
+end
+
 -- Undo the audit rows of a run of whole entities, newest first.
 local function undo_whole(p, lo, hi)
   for _, a in ipairs(I.rows(p, SQL_WHOLE, lo, hi)) do
@@ -226,7 +235,11 @@ local function undo_whole(p, lo, hi)
       put_levels(p, before)
     else
       local kind, key = a.subject:match("^(%a+):(.*)$")
-      if ENTITIES[kind] then put_entity(p, kind, key, before) end
+      if ENTITIES[kind] then
+        local doc = before or json.decode(a.after or "null")
+        if type(doc) ~= "table" or doc.key ~= key then unknown(a) end
+        put_entity(p, kind, key, before)
+      end
     end
   end
 end
