@@ -308,12 +308,20 @@ local function revision_at(db, fn, point)
   return r
 end
 
--- A private copy of db's store, as db sees it.
-local function copy(db)
+-- A private copy of db's store, as db sees it, after work(copy); closed
+-- when work raises.
+local function copy(db, work)
   local p, why, code = core.open()
   if not p then error(setmetatable({ message = why, code = code }, core.Error), 0) end
-  I.copy(p, db)
-  I.exec(p, "PRAGMA foreign_keys = OFF")   -- contacts may name what is undone
+  local ok, e = pcall(function()
+    I.copy(p, db)
+    I.exec(p, "PRAGMA foreign_keys = OFF")   -- contacts may name what is undone
+    work(p)
+  end)
+  if not ok then
+    p:close()
+    error(e, 0)
+  end
   return p
 end
 
@@ -341,9 +349,10 @@ end
 -- @treturn[2] string code ("busy", "nomem", ...)
 H.at = read.reader("at", function(db, point)
   local r = revision_at(db, "at", point)
-  local p = copy(db)
-  undo_after(p, r)
-  for _, t in ipairs(NOT_KEPT) do I.exec(p, "DELETE FROM " .. t) end
+  local p = copy(db, function(p)
+    undo_after(p, r)
+    for _, t in ipairs(NOT_KEPT) do I.exec(p, "DELETE FROM " .. t) end
+  end)
   V.points[p] = { revision = r, answers = ANSWER_SET }
   return p
 end)
@@ -427,8 +436,7 @@ H.history = read.reader("history", function(db, opts)
                             since_rev, since_time, before_rev, before_time)
   local changes, n = {}, 0         -- per revision, newest first
   if #candidates == 0 or limit == 0 then return changes end
-  local p = copy(db)
-  local ok, e = pcall(function()
+  copy(db, function(p)
     for _, c in ipairs(candidates) do
       undo_after(p, c.revision)
       local access, value = values(p, user, tenant, right)
@@ -448,9 +456,7 @@ H.history = read.reader("history", function(db, opts)
       n = n + #rows
       if n >= limit then break end
     end
-  end)
-  p:close()
-  if not ok then error(e, 0) end
+  end):close()
   local list = {}
   for i = #changes, 1, -1 do
     for _, row in ipairs(changes[i]) do list[#list + 1] = row end
