@@ -36,8 +36,9 @@ static const char *const sql[STMTS] = {
   " ON CONFLICT(user_id, tenant_id) DO UPDATE SET access = excluded.access",
   "INSERT INTO audit(revision, op, subject, before, after)"
   " VALUES (?1, 'set_access', ?2, ?3, ?4)",
-  "INSERT INTO revisions(revision, time, actor)"
-  " VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL)",
+  "INSERT INTO revisions(revision, time, actor, last_id)"
+  " VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL,"
+  " (SELECT max(id) FROM audit))",
   "UPDATE meta SET value = ?1 WHERE key = 'revision'",
 };
 enum { USER, TENANT, OLD, UPSERT, AUDIT, REVISION, BUMP };

@@ -375,6 +375,57 @@ describe("db:audit", function()
     assert.are.same({}, db:audit{ limit = 0 })
   end)
 
+  it("bounds by revision and filters by subject as the plain definition",
+     function()
+    -- revisions with several rows, one whose savepoint rolled back, and
+    -- revisions that wrote nothing: ids stay contiguous per revision
+    assert(db:transaction(function()
+      db:put_tenant("acme", { label = "Acme" })
+      assert.is_false(pcall(db.transaction, db, function()
+        db:put_tenant("zeta", {})
+        error("undone")
+      end))
+      db:set_access("alice", "acme", "read")
+    end))
+    db:put_user("alice", { label = "Alice" })       -- no change, no revision
+    db:set_access("bob", "acme", "full")
+    local all, top = db:audit(), db:revision()
+    for since = 0, top + 1 do
+      for before = 0, top + 2 do
+        local want = {}
+        for _, row in ipairs(all) do
+          if row.revision > since and row.revision < before then
+            want[#want + 1] = row
+          end
+        end
+        assert.are.same(want, db:audit{ since = since, before = before })
+      end
+    end
+    for _, subject in ipairs({ "user:alice", "tenant:acme", "levels", "none" }) do
+      local want = {}
+      for _, row in ipairs(all) do
+        if row.subject == subject then want[#want + 1] = row end
+      end
+      assert.are.same(want, db:audit{ subject = subject })
+    end
+  end)
+
+  it("finds a subject by its index and a revision's rows by their ids",
+     function()
+    local function plan(where)
+      local rows = prim.rows(db, "EXPLAIN QUERY PLAN SELECT a.* FROM audit a"
+                             .. " LEFT JOIN revisions r ON r.revision = a.revision"
+                             .. " WHERE " .. where .. " ORDER BY a.id DESC")
+      local text = {}
+      for _, row in ipairs(rows) do text[#text + 1] = row.detail end
+      return table.concat(text, "\n")
+    end
+    assert.truthy(plan("a.subject = 'user:alice'"):find("INDEX audit_subject", 1, true))
+    assert.truthy(plan("a.id > coalesce((SELECT last_id FROM revisions WHERE"
+                       .. " revision <= 3 ORDER BY revision DESC LIMIT 1), 0)")
+                  :find("INTEGER PRIMARY KEY (rowid>?)", 1, true))
+  end)
+
   it("stores before and after as JSON text in the audit table", function()
     local row = prim.row(db, "SELECT * FROM audit WHERE subject = 'user:bob'"
                         .. " ORDER BY id DESC LIMIT 1")

@@ -149,7 +149,7 @@ describe("freshness: writes through the same db", function()
 end)
 
 describe("freshness: rows written by SQL, not by a writer", function()
-  -- what goes stale is declared once beside the tables (TEMP triggers, see
+  -- what goes stale is declared once beside the tables (the preupdate hook, see
   -- src/store/schema.c): whatever writes a row, the next check sees it
   local db
   before_each(function() db = helpers.world() end)
@@ -166,6 +166,43 @@ describe("freshness: rows written by SQL, not by a writer", function()
     prim.exec(db, "DELETE FROM access WHERE user_id = ?1", db:id("user", "bob"))
     assert.is_true(db:check("bob", "documents.see", { tenant = "team-a" }))
     assert.equal(stats.rebuilds + 1, db:stats().rebuilds)
+  end)
+
+  it("a raw row of each user table patches every user it names, old and new",
+     function()
+    local id = function(kind, key) return db:id(kind, key) end
+    local function seen()
+      local out = {}
+      for _, user in ipairs({ "alice", "bob" }) do
+        out[user] = { effective = db:effective(user),
+                      access = { db:access(user, "team-a") },
+                      customer = { db:check(user, "documents.edit",
+                                            { tenant = "team-a", customer = "ACME" }) } }
+      end
+      return out
+    end
+    local writes = {
+      { "DELETE FROM account_managers WHERE user_id = ?1", id("user", "alice") },
+      { "INSERT INTO overrides(user_id, right_id, value) VALUES (?1, ?2, 'false')",
+        id("user", "bob"), id("right", "admin.open") },
+      { "UPDATE overrides SET user_id = ?1 WHERE user_id = ?2",        -- alice's to bob
+        id("user", "bob"), id("user", "alice") },
+      { "DELETE FROM user_bundles WHERE user_id = ?1 AND bundle_id = ?2",
+        id("user", "bob"), id("bundle", "admin") },
+      { "INSERT INTO user_bundles(user_id, position, bundle_id) VALUES (?1, 9, ?2)",
+        id("user", "alice"), id("bundle", "admin") },
+      { "UPDATE access SET access = 'hidden' WHERE user_id = ?1", id("user", "alice") },
+    }
+    for _, w in ipairs(writes) do
+      local before, stats = seen(), db:stats()
+      prim.exec(db, table.unpack(w))
+      local patched = seen()
+      assert.are_not.same(before, patched, w[1])
+      assert.equal(stats.rebuilds, db:stats().rebuilds, w[1])
+      prim.exec(db, "UPDATE units SET label = label")            -- rebuild
+      assert.are.same(seen(), patched, w[1])
+      assert.equal(stats.rebuilds + 1, db:stats().rebuilds, w[1])
+    end
   end)
 
   it("a transaction rolled back by SQL leaves the snapshot as committed", function()

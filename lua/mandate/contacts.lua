@@ -70,7 +70,7 @@ local text_value, same = write.text_value, write.same
 -- Change log {{{
 
 -- The audit row of one change.  The store learns by itself that the
--- resolved lists went stale (its triggers: src/store/schema.c).
+-- resolved lists went stale (its watches: src/store/schema.c).
 local function log(db, op, subject, before, after)
   record(db, op, subject, before, after)
 end

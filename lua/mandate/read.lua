@@ -485,18 +485,42 @@ end
 -- @treturn[2] string code
 M.revision = reader("revision", R.revision)
 
+-- db:audit's query, with only the filters given so that SQLite can use
+-- the audit's indexes: a subject by audit_subject, revision bounds as a
+-- range of ids (a revision's rows are contiguous and end at its last_id).
 -- A change set's time and actor are its revision's (rows from before
 -- schema 4 keep their own).
-local SQL_AUDIT = "SELECT * FROM (SELECT a.id, a.revision,"
-  .. " coalesce(a.time, r.time) AS time,"
-  .. " CASE WHEN a.time IS NULL THEN r.actor ELSE a.actor END AS actor,"
-  .. " a.op, a.subject, a.before, a.after"
-  .. " FROM audit a LEFT JOIN revisions r ON r.revision = a.revision"
-  .. " WHERE (?1 IS NULL OR a.revision > ?1) AND (?3 IS NULL OR a.revision < ?3)"
-  .. " AND (?6 IS NULL OR a.subject = ?6) AND (?7 IS NULL OR a.op = ?7))"
-  .. " WHERE (?2 IS NULL OR time >= ?2) AND (?4 IS NULL OR time < ?4)"
-  .. " AND (?5 IS NULL OR actor = ?5)"
-  .. " ORDER BY id DESC LIMIT ?8"
+local function audit_query(since_rev, since_time, before_rev, before_time,
+                           actor, subject, op, limit)
+  local inner, outer, args = {}, {}, {}
+  local function add(where, cond, v)
+    where[#where + 1] = cond
+    args[#args + 1] = v
+  end
+  if since_rev then
+    add(inner, "a.id > coalesce((SELECT last_id FROM revisions WHERE"
+        .. " revision <= ? ORDER BY revision DESC LIMIT 1), 0)", since_rev)
+  end
+  if before_rev then
+    add(inner, "a.id <= coalesce((SELECT last_id FROM revisions WHERE"
+        .. " revision < ? ORDER BY revision DESC LIMIT 1), 0)", before_rev)
+  end
+  if subject then add(inner, "a.subject = ?", subject) end
+  if op then add(inner, "a.op = ?", op) end
+  if since_time then add(outer, "time >= ?", since_time) end
+  if before_time then add(outer, "time < ?", before_time) end
+  if actor then add(outer, "actor = ?", actor) end
+  args[#args + 1] = limit
+  local function where(conds)
+    return #conds > 0 and " WHERE " .. table.concat(conds, " AND ") or ""
+  end
+  return "SELECT * FROM (SELECT a.id, a.revision,"
+    .. " coalesce(a.time, r.time) AS time,"
+    .. " CASE WHEN a.time IS NULL THEN r.actor ELSE a.actor END AS actor,"
+    .. " a.op, a.subject, a.before, a.after"
+    .. " FROM audit a LEFT JOIN revisions r ON r.revision = a.revision"
+    .. where(inner) .. ")" .. where(outer) .. " ORDER BY id DESC LIMIT ?", args
+end
 
 local AUDIT_OPTIONS = { "since", "before", "actor", "subject", "op", "limit" }
 
@@ -571,8 +595,10 @@ M.audit = reader("audit", function(db, opts)
   if opts.limit ~= nil then
     limit = V.count(fn, "options.limit", opts.limit, "a count")
   end
-  local rows = I.rows(db, SQL_AUDIT, since_rev, since_time, before_rev,
-                        before_time, opts.actor, opts.subject, opts.op, limit)
+  local sql, args = audit_query(since_rev, since_time, before_rev,
+                                before_time, opts.actor, opts.subject,
+                                opts.op, limit)
+  local rows = I.rows(db, sql, unpack(args, 1, #args))
   local list, n = {}, #rows
   for i = n, 1, -1 do
     local row = rows[i]

@@ -116,7 +116,8 @@ int mdt_change_begin(mdt_store *st, int direct, int *level)
 static int commit_outer(mdt_store *st)
 {
   static const char sql_revision[] = "INSERT INTO revisions(revision, time,"
-    " actor) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?2)";
+    " actor, last_id) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?2,"
+    " (SELECT max(id) FROM audit))";
   static const char sql_bump[] = "UPDATE meta SET value = ?1"
     " WHERE key = 'revision'";
   sqlite3_stmt *stmt;

@@ -2,8 +2,8 @@
 ** lists.c -- what the resolved distribution lists must update.
 **
 ** The Lua layer keeps each list's members compiled (lua/mandate/
-** contacts.lua).  The store's triggers (schema.c) name every role, list
-** and contact whose rows this connection writes; the cache drains that
+** contacts.lua).  The store's watches (schema.c, watch.c) name every role,
+** list and contact whose rows this connection writes; the cache drains that
 ** log and patches just those, so one role added to a 50k-role list costs
 ** what the role costs, not a new list.  Anything it cannot tell apart (a
 ** rollback, another connection's commit, a structural change, a log grown
@@ -15,8 +15,9 @@
 
 #define MAX_LOGGED 4096         /* past this, starting over is cheaper */
 
-static void log_id(mdt_store *st, mdt_idlog *log, mdt_id id)
+void mdt_store_log_list(mdt_store *st, int k, mdt_id id)
 {
+  mdt_idlog *log = &st->listlog[k];
   st->lists++;
   if (st->lists_all) return;
   if (log->n > 0 && log->id[log->n - 1] == id) return;
@@ -70,36 +71,4 @@ void mdt_store_free_list_changes(mdt_store *st)
     st->listlog[k].id = NULL;
     st->listlog[k].n = st->listlog[k].cap = 0;
   }
-}
-
-/* mandate_touch_role(id) and its siblings, for the triggers */
-#define LOGGER(name, k)                                                    \
-  static void name(sqlite3_context *cx, int n, sqlite3_value **v)          \
-  {                                                                        \
-    mdt_store *st = (mdt_store *)sqlite3_user_data(cx);                    \
-    (void)n;                                                               \
-    log_id(st, &st->listlog[k], (mdt_id)sqlite3_value_int64(v[0]));        \
-  }
-LOGGER(sql_touch_role, MDT_LOG_ROLE)
-LOGGER(sql_touch_list, MDT_LOG_LIST)
-LOGGER(sql_touch_contact, MDT_LOG_CONTACT)
-
-int mdt_store_watch_lists(mdt_store *st)
-{
-  static const struct {
-    const char *name;
-    int nargs;
-    void (*fn)(sqlite3_context *, int, sqlite3_value **);
-  } fns[] = {
-    { "mandate_touch_role", 1, sql_touch_role },
-    { "mandate_touch_list", 1, sql_touch_list },
-    { "mandate_touch_contact", 1, sql_touch_contact },
-  };
-  size_t i;
-  for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    int rc = sqlite3_create_function(st->db, fns[i].name, fns[i].nargs,
-                                     SQLITE_UTF8, st, fns[i].fn, NULL, NULL);
-    if (rc != SQLITE_OK) return rc;
-  }
-  return SQLITE_OK;
 }

@@ -628,42 +628,6 @@ void mdt_store_touch_all(mdt_store *st)
   mdt_store_touch_lists(st);        /* a rollback may undo list rows too */
 }
 
-/* The SQL functions of the TEMP triggers (schema.c: mdt_schema_watch). */
-static void sql_touch_all(sqlite3_context *cx, int n, sqlite3_value **v)
-{
-  (void)n;
-  (void)v;
-  mdt_store_touch_all((mdt_store *)sqlite3_user_data(cx));
-}
-
-static void sql_touch_user(sqlite3_context *cx, int n, sqlite3_value **v)
-{
-  (void)n;
-  mdt_store_touch_user((mdt_store *)sqlite3_user_data(cx),
-                       (mdt_id)sqlite3_value_int64(v[0]));
-}
-
-
-static void on_rollback(void *st)
-{
-  mdt_store_touch_all((mdt_store *)st);
-}
-
-int mdt_store_watch(mdt_store *st)
-{
-  int rc = sqlite3_create_function(st->db, "mandate_touch_all", 0,
-                                   SQLITE_UTF8, st, sql_touch_all, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_create_function(st->db, "mandate_touch_user", 1,
-                                 SQLITE_UTF8, st, sql_touch_user, NULL, NULL);
-  if (rc == SQLITE_OK) rc = mdt_store_watch_lists(st);
-  if (rc == SQLITE_OK) rc = mdt_schema_watch(st->db);
-  /* any rollback of a whole transaction, by a writer, by SQL or by SQLite
-     itself after an I/O error, may undo rows the snapshot holds */
-  sqlite3_rollback_hook(st->db, on_rollback, st);
-  return rc == SQLITE_OK ? MDT_OK : mdt_store_fail(st, rc);
-}
-
 int mdt_store_touch_user(mdt_store *st, mdt_id user)
 {
   if (st->stale) return MDT_OK;                /* a rebuild covers it */

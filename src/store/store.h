@@ -76,13 +76,13 @@ int mdt_store_fail(mdt_store *st, int rc);
 
 /*
 ** Mark the whole snapshot stale, or only one user's part of it.  The
-** store's TEMP triggers call these for every row written (schema.c:
-** mdt_schema_watch); a rollback marks everything.
+** store's preupdate hook calls these for every row written (schema.c's
+** watches, watch.c); a rollback marks everything.
 */
 void mdt_store_touch_all(mdt_store *st);
 int mdt_store_touch_user(mdt_store *st, mdt_id user);
 
-/* Register the triggers' functions and make the triggers (at open). */
+/* Watch the connection's writes and rollbacks (at open, watch.c). */
 int mdt_store_watch(mdt_store *st);
 
 /*

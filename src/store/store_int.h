@@ -1,9 +1,10 @@
 /*
-** store_int.h -- the store's state, shared by store.c and load.c.
+** store_int.h -- the store's state, shared by the files of src/store.
 */
 #ifndef MDT_STORE_INT_H
 #define MDT_STORE_INT_H
 
+#include "schema_int.h"
 #include "store.h"
 
 typedef struct mdt_change {  /* one open level of a change set */
@@ -49,12 +50,12 @@ struct mdt_store {
   uint64_t lists;           /* steps when a distribution list may change */
   int lists_all;            /* since the last drain: anything may have */
   mdt_idlog listlog[MDT_NLISTLOGS];   /* else these roles, lists, contacts */
+  int watchcol[MDT_MAX_WATCHES];      /* the ordinal of each watch's column */
   char errmsg[512];
 };
 
-/* Register the list log's SQL functions for the triggers (lists.c):
-   SQLITE_OK or SQLite's code. */
-int mdt_store_watch_lists(mdt_store *st);
+/* Log a role, list or contact (k: MDT_LOG_) whose rows changed (lists.c). */
+void mdt_store_log_list(mdt_store *st, int k, mdt_id id);
 
 /* Free the list log (at close). */
 void mdt_store_free_list_changes(mdt_store *st);
