@@ -164,16 +164,20 @@ end
 PART_OF[#PART_OF + 1] = "ELSE 0 END"
 PART_OF = table.concat(PART_OF, " ")
 
--- The audit rows after revision ?1 in runs of one part, newest first
--- (the ids of an audit grow with its revisions).
+-- The last audit row of revision ?1 or before (0: none): the rows after
+-- it are the later revisions' (a revision's rows are contiguous, and the
+-- audit's ids only grow).
+local SQL_LAST_ID = "SELECT coalesce((SELECT last_id FROM revisions"
+  .. " WHERE revision <= ?1 ORDER BY revision DESC LIMIT 1), 0) AS id"
+-- The audit rows after row ?1 in runs of one part, newest first.
 local SQL_RUNS = "SELECT part, min(id) AS lo, max(id) AS hi FROM (SELECT id,"
   .. " part, row_number() OVER (ORDER BY id) - row_number() OVER (PARTITION"
   .. " BY part ORDER BY id) AS run FROM (SELECT id, " .. PART_OF .. " AS part"
-  .. " FROM audit WHERE revision > ?1)) GROUP BY part, run ORDER BY hi DESC"
+  .. " FROM audit WHERE id > ?1)) GROUP BY part, run ORDER BY hi DESC"
 local SQL_WHOLE = "SELECT id, op, subject, before, after FROM audit"
   .. " WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
+local SQL_FORGET_ROWS = "DELETE FROM audit WHERE id > ?1"
 local SQL_FORGET = {
-  "DELETE FROM audit WHERE revision > ?1",
   "DELETE FROM revisions WHERE revision > ?1",
   "UPDATE meta SET value = ?1 WHERE key = 'revision'",
 }
@@ -250,7 +254,8 @@ it, newest first, and forget them.  p's own revision must be r or later.
 ]]
 local function undo_after(p, r)
   I.exec(p, "BEGIN")
-  for _, run in ipairs(I.rows(p, SQL_RUNS, r)) do
+  local last = I.row(p, SQL_LAST_ID, r).id
+  for _, run in ipairs(I.rows(p, SQL_RUNS, last)) do
     local part = ROW_PARTS[run.part]
     if part then
       I.exec(p, part.delete, run.lo, run.hi)
@@ -259,6 +264,7 @@ local function undo_after(p, r)
       undo_whole(p, run.lo, run.hi)
     end
   end
+  I.exec(p, SQL_FORGET_ROWS, last)
   for _, sql in ipairs(SQL_FORGET) do I.exec(p, sql, r) end
   I.exec(p, "COMMIT")
 end
