@@ -60,11 +60,10 @@ local ROW_PARTS = {
 Audit rows that hold a whole entity ({key =, ...} under "KIND:KEY"):
 `columns` of its row, each the document's field of the same name,
 {column, field} for another name or {column, field, kind} for a
-reference by key; `parts`, the rows of other
-tables its document lists, each present only when the document has that
-field: {field = {key = value}} (`value`), {field = {key, ...}} in order
-(`position`), or a set of keys.  Undoing its creation deletes the row and
-every part.
+reference by key; `parts`, the rows of other tables its document lists,
+each put back only when the document has that field: {field = {key =
+value}} (`value`), {field = {key, ...}} in order (`position`), or a set
+of keys.  Undoing its creation deletes the row and every part.
 ]]
 local ENTITIES = {
   unit = { columns = { "level", { "parent_id", "parent", "unit" }, "label" } },
