@@ -82,19 +82,23 @@ local function call(r, db)
   elseif n == 4 then
     return { "delete_unit", r.pick(UNITS), cascade }
   elseif n == 5 then
-    return { "put_tenant", r.pick(TENANTS), { default = r.pick(ACCESS) } }
+    return { "put_tenant", r.pick(TENANTS), { default = r.pick(ACCESS),
+                                              label = r.pick({ "t", false }) } }
   elseif n == 6 then
     return { "delete_tenant", r.pick(TENANTS), cascade }
   elseif n == 7 then
     local kind = r.chance(0.5) and "flag" or "scope"
     return { "put_right", r.pick(RIGHTS), { kind = kind, mode = r.chance(0.5) and "read" or "write",
-                                            customer = kind == "scope" and r.chance(0.5) } }
+                                            customer = kind == "scope" and r.chance(0.5),
+                                            area = r.pick({ "a", false }),
+                                            label = r.pick({ "l", false }) } }
   elseif n == 8 then
     return { "delete_right", r.pick(RIGHTS), cascade }
   elseif n == 9 then
     local rights = {}
     for _, k in ipairs(some(r, RIGHTS)) do rights[k] = value(r, db, k) end
-    return { "put_bundle", r.pick(BUNDLES), { rights = rights } }
+    return { "put_bundle", r.pick(BUNDLES), { rights = rights,
+                                              label = r.pick({ "b", false }) } }
   elseif n == 10 then
     local right = r.pick(RIGHTS)
     return { "set_bundle_right", r.pick(BUNDLES), right, value(r, db, right) }
@@ -105,7 +109,8 @@ local function call(r, db)
   elseif n <= 14 then
     return { "put_user", r.pick(USERS), { unit = r.chance(0.8) and r.pick(UNITS) or false,
                                           bundles = some(r, BUNDLES),
-                                          active = r.chance(0.85) } }
+                                          active = r.chance(0.85),
+                                          label = r.pick({ "u", false }) } }
   elseif n == 15 then
     return { "delete_user", r.pick(USERS) }
   elseif n == 16 then
