@@ -393,6 +393,31 @@ describe("db:at", function()
     assert.is_truthy(db:at(r + 1))
   end)
 
+  it("answers README's loop: who could see a tenant at a time", function()
+    local db = helpers.world()
+    db:put_tenant("client-x")
+    db:set_access("alice", "client-x", "read")
+    db:set_access("bob", "client-x", "full")
+    local then_ = db:audit()[#db:audit()].time
+    local t0 = os.clock()
+    while os.clock() - t0 < 0.005 do end   -- later changes in a later millisecond
+    db:clear_access("alice", "client-x")
+    db:put_user("bob", { active = false })
+    db:set_access("carol", "client-x", "full")       -- inactive: sees nothing
+    local function who(p)
+      local list = {}
+      for _, u in ipairs(p:users()) do
+        local level = p:access(u.key, "client-x")
+        if u.active and level and level ~= "hidden" then
+          list[#list + 1] = u.key .. "=" .. level
+        end
+      end
+      return list
+    end
+    assert.are.same({ "alice=read", "bob=full" }, who(db:at(then_)))
+    assert.are.same({}, who(db))
+  end)
+
   it("never sees the store's later writes", function()
     local db = helpers.world()
     local past = db:at(db:revision())
