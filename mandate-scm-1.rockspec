@@ -31,6 +31,7 @@ build = {
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.fast"] = "lua/mandate/fast.lua",
     ["mandate.impact"] = "lua/mandate/impact.lua",
+    ["mandate.history"] = "lua/mandate/history.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
     ["mandate.moves"] = "lua/mandate/moves.lua",
     ["mandate.plan"] = "lua/mandate/plan.lua",

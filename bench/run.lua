@@ -21,6 +21,10 @@
 -- bulk write (--bulk N set_access in one transaction) is timed beside the
 -- same changes written by a bare C loop (bench/bulk.c) on a copy of the
 -- store, in the same process; both must write the same number of rows.
+-- Then db:at shows the store as it was before that bulk write (undoing
+-- its audit rows), beside its baseline, a fresh store of the same state
+-- written through the API; both must answer alike, and checks on the
+-- point are timed against checks on the store.
 --
 -- The report goes to stdout and to bench/results.md (bench/results-L.md
 -- for other size lists, with "-luajit" before ".md" under LuaJIT, or
@@ -762,6 +766,30 @@ local function run_size(size, opt)
     wal:close()
     copy_file(run .. "-wal", copy .. "-wal")
   end
+  -- db:at's baseline, the same job: a fresh store of the state the bulk
+  -- write starts from, written through the API, and checked once
+  say("[%s] a fresh store of this state written through the API (db:at's "
+      .. "baseline)", size)
+  -- open() and a first check (the snapshot built), three times: the
+  -- times, and the last handle
+  local function open_thrice(open)
+    local times, h = {}, nil
+    for _ = 1, 3 do
+      if h then h:close() end
+      collectgarbage()
+      local t = clock()
+      h = open()
+      h:check(U[1], R[1], REC[1])
+      times[#times + 1] = clock() - t
+    end
+    return times, h
+  end
+  local fresh
+  res.at_base, fresh = open_thrice(function()
+    local f = ok("open", mandate.open())
+    world.write(f, w)
+    return f
+  end)
   local revision = ok("revision", db:revision())
   local s0 = db:stats()
   collectgarbage()
@@ -793,6 +821,27 @@ local function run_size(size, opt)
   -- the same changes by a bare C loop on the copy (bench/bulk.c): it must
   -- write as many rows as the Lua run added audit rows
   res.bulk_rows = #ok("audit", db:audit({ since = revision }))
+  -- db:at: the store as it was before the bulk write (its changes
+  -- undone), checked once so that it has built its snapshot, and then
+  -- answering as the fresh store of that state
+  say("[%s] db:at(the revision before the %d changes)", size, opt.bulk)
+  local past
+  res.at_open, past = open_thrice(function() return ok("at", db:at(revision)) end)
+  for i = 1, math.min(n, opt.verify) do
+    local a = answer(past:check(U[i], R[i], REC[i]))
+    local want = answer(fresh:check(U[i], R[i], REC[i]))
+    if a ~= want then
+      die("[%s] db:at(%d): check %s %s %s = %s, a fresh store of that "
+          .. "state says %s", size, revision, U[i], R[i], describe(REC[i]),
+          a, want)
+    end
+  end
+  fresh:close()
+  local at_variants = { variant("check", n, 0.1, loop_check(db, q)),
+                        variant("at", n, 0.1, loop_check(past, q)) }
+  measure(at_variants, opt.reps)
+  res.at_check, res.at_past_check = at_variants[1], at_variants[2]
+  past:close()
   db:close()
   say("[%s] the same %d changes by a bare C loop", size, opt.bulk)
   collectgarbage()
@@ -817,6 +866,7 @@ end
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
   bulk = 0.5, bulk_c_ratio = 3, plan = 0.2, suggest = 1, move_user = 2e-3,
+  at_open = 1,
 }
 
 local function verdict(met, text)
@@ -1008,6 +1058,17 @@ local function render(results, opt, out)
     line("| overrides before / after applying the %d suggestions that change "
          .. "nobody | %d / %d | | replanned and applied in %s |", p.applied,
          p.overrides_before, p.overrides_after, dur(p.apply))
+    line("| `db:at(r)` before those %d changes, and its first check | %s | "
+         .. "%s | 3 runs; undoes %d audit rows; %.2fx a fresh store of "
+         .. "that state written through the API and checked once, %s |",
+         opt.bulk,
+         dur(minimum(r.at_open)), dur(median(r.at_open)), r.bulk_rows,
+         median(r.at_open) / median(r.at_base), dur(median(r.at_base)))
+    line("| `db:check` on that point, judged stream | %s | %s | %.2fx "
+         .. "`db:check` on the store, same run (%s) |",
+         dur(r.at_past_check.min), dur(r.at_past_check.median),
+         r.at_past_check.median / r.at_check.median,
+         dur(r.at_check.median))
     line("| SQL baseline setup (closure table) | %s | | not part of any "
          .. "check |", dur(r.sql_setup))
     line("| generating the world (Lua tables) | %s | | |", dur(r.gen_lua))
@@ -1114,6 +1175,16 @@ local function render(results, opt, out)
        m.size, dur(median(pm.suggest)),
        verdict(median(pm.suggest) <= TARGETS.suggest,
                fmt("%.2fx the limit", median(pm.suggest) / TARGETS.suggest)))
+  local ao = median(m.at_open)
+  line("| `db:at(r)` after %d audited changes <= 1 s to open (issue 17) "
+       .. "(%s) | %s, %.2fx a fresh store of that state written through "
+       .. "the API | %s |", opt.bulk,
+       m.size, dur(ao), ao / median(m.at_base),
+       verdict(ao <= TARGETS.at_open, fmt("%.2fx the limit",
+                                           ao / TARGETS.at_open)))
+  local ac = m.at_past_check.median / m.at_check.median
+  line("| checks on that point at the usual speed (issue 17) (%s) | %.2fx "
+       .. "`db:check` on the store | as measured |", m.size, ac)
   line("| naive baseline (%s) | %.1fx slower than check | as measured |",
        m.size, tm.reference.median / tm.check.median)
   line("| SQL baseline (%s) | %.1fx slower than check | as measured |",

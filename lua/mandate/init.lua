@@ -27,6 +27,7 @@ local explain = require "mandate.explain"
 local moves = require "mandate.moves"
 local plan = require "mandate.plan"
 local suggest = require "mandate.suggest"
+local history = require "mandate.history"
 local read = require "mandate.read"
 local write = require "mandate.write"
 local V = require "mandate.validate"
@@ -39,7 +40,8 @@ local mandate = {
 
 -- The writers, readers and explanations become methods of every handle.
 for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
-                           moves.methods, plan.methods, suggest.methods }) do
+                           moves.methods, plan.methods, suggest.methods,
+                           history.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

@@ -524,10 +524,15 @@ end
 
 local AUDIT_OPTIONS = { "since", "before", "actor", "subject", "op", "limit" }
 
--- A bound of the audit trail: a revision number, or a time as text in the
--- trail's own form (see validate.time); returns revision, time.
-local function audit_bound(fn, name, v)
-  local arg = "options." .. name
+--- A point of the audit trail, argument arg of fn: a revision number, or
+-- a time as text in the trail's own form (see validate.time); nil is
+-- none.  Raises for anything else.
+-- @tparam string fn
+-- @tparam string arg
+-- @param v
+-- @treturn number|nil the revision
+-- @treturn string|nil the time
+function R.bound(fn, arg, v)
   if type(v) == "number" then
     return V.count(fn, arg, v, "a revision number"), nil
   elseif type(v) == "string" then
@@ -578,8 +583,8 @@ end
 M.audit = reader("audit", function(db, opts)
   local fn = "audit"
   opts = V.options(fn, opts, AUDIT_OPTIONS)
-  local since_rev, since_time = audit_bound(fn, "since", opts.since)
-  local before_rev, before_time = audit_bound(fn, "before", opts.before)
+  local since_rev, since_time = R.bound(fn, "options.since", opts.since)
+  local before_rev, before_time = R.bound(fn, "options.before", opts.before)
   for _, name in ipairs({ "actor", "subject", "op" }) do
     if opts[name] ~= nil and type(opts[name]) ~= "string" then
       V.fail(fn, "options." .. name, "expected a string, got %s",

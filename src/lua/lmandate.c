@@ -131,6 +131,7 @@ static const luaL_Reg internal_funcs[] = {
   { "keep", l_keep },
   { "unkeep", l_unkeep },
   { "impact", l_impact },
+  { "copy", l_copy },
   { NULL, NULL }
 };
 

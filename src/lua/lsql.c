@@ -175,6 +175,23 @@ static int l_in_transaction(lua_State *L)
   return 1;
 }
 
+/*
+** copy(dst, src): make dst's store a copy of src's as src sees it
+** (mdt_store_copy), for db:at; raises the store's error.  Both are Dbs.
+*/
+static int l_copy(lua_State *L)
+{
+  ldb *dst = todb(L);
+  mdt_store *src;
+  int rc;
+  lua_pushvalue(L, 2);
+  lua_replace(L, 1);
+  src = live(L, todb(L));
+  if ((rc = mdt_store_copy(dst->st, src)) != MDT_OK)
+    return raise_store(L, dst->st, rc);
+  return 0;
+}
+
 static const char *const kind_names[] = {
   "level", "unit", "tenant", "right", "bundle", "user", "customer", NULL
 };

@@ -319,4 +319,18 @@ sqlite3 *mdt_store_db(mdt_store *st)
 {
   return st->db;
 }
+
+int mdt_store_copy(mdt_store *dst, mdt_store *src)
+{
+  sqlite3_backup *b;
+  int rc;
+  if (dst->nchanges > 0)
+    return mdt_store_error(dst, MDT_MISUSE, "a change set is open");
+  b = sqlite3_backup_init(dst->db, "main", src->db, "main");
+  if (!b) return mdt_store_fail(dst, sqlite3_errcode(dst->db));
+  sqlite3_backup_step(b, -1);
+  rc = sqlite3_backup_finish(b);      /* the step's error, if any */
+  mdt_store_touch_all(dst);
+  return rc == SQLITE_OK ? MDT_OK : mdt_store_fail(dst, rc);
+}
 /* }}} */

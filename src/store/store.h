@@ -48,6 +48,15 @@ const char *mdt_store_errmsg(const mdt_store *st);
 sqlite3 *mdt_store_db(mdt_store *st);
 
 /*
+** Make dst's main database a copy of src's as src's connection sees it
+** (its open transaction included), by SQLite's backup API, and mark dst's
+** snapshot stale.  dst must have no change set open.  Returns MDT_OK, or
+** the code of SQLite's failure with its message in dst (MDT_BUSY while
+** src is locked; an in-memory dst needs src's page size).
+*/
+int mdt_store_copy(mdt_store *dst, mdt_store *src);
+
+/*
 ** A prepared statement for sql (len bytes), from the store's cache: reset
 ** and with bindings cleared.  Returns MDT_OK, or an error code with the
 ** SQLite message in mdt_store_errmsg.  The statement belongs to the store.
