@@ -65,7 +65,7 @@ end
 -- One random write as a call {name, args...}; its values are drawn
 -- against db's current state so that most of them succeed.
 local function call(r, db)
-  local n = r.int(1, 22)
+  local n = r.int(1, 25)
   local cascade = { cascade = r.chance(0.7) }
   if n == 1 then
     local levels = some(r, LEVELS)
@@ -124,8 +124,15 @@ local function call(r, db)
     return { "clear_access", r.pick(USERS), r.pick(TENANTS) }
   elseif n == 21 then
     return { "assign_customer", r.pick(USERS), r.pick(CUSTOMERS) }
+  elseif n == 22 then
+    return { "unassign_customer", r.pick(USERS), r.pick(CUSTOMERS) }
+  elseif n == 23 then
+    return { "set_unit_access", r.pick(UNITS), r.pick(TENANTS), r.pick(ACCESS) }
+  elseif n == 24 then
+    return { "clear_unit_access", r.pick(UNITS), r.pick(TENANTS) }
   end
-  return { "unassign_customer", r.pick(USERS), r.pick(CUSTOMERS) }
+  return { "move_user", r.pick(USERS), r.pick(UNITS),
+           { access = r.pick({ "template", "merge", "keep" }) } }
 end
 
 local unpack = table.unpack or unpack
@@ -215,6 +222,7 @@ local function answers(db)
   for _, u in ipairs(USERS) do records[#records + 1] = { tenant = "T1", owner = u } end
   for _, u in ipairs(UNITS) do records[#records + 1] = { unit = u } end
   for _, c in ipairs(CUSTOMERS) do records[#records + 1] = { customer = c } end
+  for _, u in ipairs(UNITS) do put("unit_access", u, answer(db.unit_access, db, u)) end
   for _, u in ipairs(USERS) do
     put("user", u, answer(db.overrides, db, u), answer(db.access_of, db, u),
         answer(db.customers_of, db, u))

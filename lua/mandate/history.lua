@@ -54,6 +54,8 @@ local ROW_PARTS = {
     owner = "user_id", column = "customer_id" },
   { subject = "bundle", field = "right", table = "bundle_rights",
     owner = "bundle_id", column = "right_id", value = "value" },
+  { subject = "unit", field = "tenant", table = "unit_access",
+    owner = "unit_id", column = "tenant_id", value = "access" },
 }
 
 --[[
@@ -277,7 +279,7 @@ local ANSWERS = {
   "explain", "effective", "checker", "prepare", "users", "tenants", "units",
   "rights", "bundles", "levels", "get_user", "get_tenant", "get_unit",
   "get_right", "get_bundle", "overrides", "access_of", "customers_of",
-  "managers_of", "revision", "audit", "at", "history",
+  "managers_of", "unit_access", "revision", "audit", "at", "history",
 }
 local ANSWER_SET = {}
 for _, name in ipairs(ANSWERS) do ANSWER_SET[name] = true end
