@@ -28,6 +28,7 @@ build = {
   modules = {
     ["mandate"] = "lua/mandate/init.lua",
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
+    ["mandate.entity"] = "lua/mandate/entity.lua",
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.fast"] = "lua/mandate/fast.lua",
     ["mandate.json"] = "lua/mandate/json.lua",

@@ -57,24 +57,14 @@
 local I = require("mandate.core").internal   -- the primitives, captured at load
 local read = require "mandate.read"
 local write = require "mandate.write"
+local E = require "mandate.entity"
 local V = require "mandate.validate"
 
 local C = {}    -- the public methods, installed into mandate.Db
 local byte = string.byte
 local show, fail = V.show, V.fail
-local writer, record, existing = write.writer, write.record, write.existing
-local write_row = write.write_row
-local some, cascade_option = write.some, write.cascade_option
-local text_value, same = write.text_value, write.same
-
--- Change log {{{
-
--- The audit row of one change.  The store learns by itself that the
--- resolved lists went stale (its triggers: src/store/schema.c).
-local function log(db, op, subject, before, after)
-  record(db, op, subject, before, after)
-end
--- }}}
+local writer = write.writer
+local record, existing, text_value = E.record, E.existing, E.text_value
 
 -- Entities {{{
 
@@ -194,25 +184,21 @@ local function page_size_option(fn, arg, v)
   end
   return v
 end
+
+-- A part's rows from a list of tags: {{tag}, ...}.
+local function rows_of(tags)
+  local rows = {}
+  for i, tag in ipairs(tags) do rows[i] = { tag } end
+  return rows
+end
 -- }}}
 
--- Deleting, for delete_* and cascades {{{
+-- Descriptions: contacts, roles, lists {{{
 
 local SQL_ROLE_ENTRIES = "SELECT l.id, l.key, e.excluded FROM list_entries e"
   .. " JOIN lists l ON l.id = e.list_id WHERE e.role_id = ?1 ORDER BY l.key"
 local SQL_DELETE_ENTRY = "DELETE FROM list_entries WHERE list_id = ?1"
   .. " AND role_id = ?2"
-local SQL_DELETE_ROLE_ROWS = {
-  "DELETE FROM role_channels WHERE role_id = ?1",
-  "DELETE FROM role_tags WHERE role_id = ?1",
-  "DELETE FROM roles WHERE id = ?1",
-}
-local SQL_DELETE_LIST_ROWS = {
-  "DELETE FROM list_entries WHERE list_id = ?1",
-  "DELETE FROM list_tags WHERE list_id = ?1",
-  "DELETE FROM lists WHERE id = ?1",
-}
-local SQL_DELETE_CONTACT = "DELETE FROM contacts WHERE id = ?1"
 local SQL_ROLE_IDS_OF_CONTACT = "SELECT id, key FROM roles"
   .. " WHERE contact_id = ?1 ORDER BY key"
 
@@ -222,80 +208,88 @@ local function entry(role, excluded)
   return { role = role, member = true }
 end
 
--- Delete a role with its channels, tags and list entries (an audit row
--- for each entry, filed under its list, and one for the role).
-local function drop_role(db, fn, id, key)
-  for _, e in ipairs(I.rows(db, SQL_ROLE_ENTRIES, id)) do
-    I.exec(db, SQL_DELETE_ENTRY, e.id, id)
-    log(db, fn, "list:" .. e.key, entry(key, e.excluded == 1), nil)
-  end
-  local before = get_role(db, key)
-  for _, sql in ipairs(SQL_DELETE_ROLE_ROWS) do I.exec(db, sql, id) end
-  log(db, fn, "role:" .. key, before, nil)
-end
-
--- Delete a contact with all its roles.
-local function drop_contact(db, fn, id, key)
-  for _, r in ipairs(I.rows(db, SQL_ROLE_IDS_OF_CONTACT, id)) do
-    drop_role(db, fn, r.id, r.key)
-  end
-  local before = get_contact(db, key)
-  I.exec(db, SQL_DELETE_CONTACT, id)
-  log(db, fn, "contact:" .. key, before, nil)
-end
-
--- Delete a list with its tags and entries; the audit row keeps them all
--- (`before` has the list's fields plus `members` and `excluded`).
-local function drop_list(db, fn, id, key)
-  local before = get_list(db, key)
-  local entries = list_entries(db, id)
-  before.members, before.excluded = entries.members, entries.excluded
-  for _, sql in ipairs(SQL_DELETE_LIST_ROWS) do I.exec(db, sql, id) end
-  log(db, fn, "list:" .. key, before, nil)
-end
-
--- What a tenant owns, for delete_tenant (see mandate.write).
-local SQL_TENANT_CONTACTS = "SELECT id, key FROM contacts WHERE tenant_id = ?1"
-  .. " ORDER BY key"
-local SQL_TENANT_ROLES = "SELECT id, key FROM roles WHERE tenant_id = ?1"
-  .. " ORDER BY key"
-local SQL_TENANT_LIST_KEYS = "SELECT id, key FROM lists WHERE tenant_id = ?1"
-  .. " ORDER BY key"
-
-write.tenant_owners[#write.tenant_owners + 1] = {
-  owned = function(db, tenant_id)
-    local what = {}
-    for _, kind in ipairs({ { SQL_TENANT_CONTACTS, "contact" },
-                            { SQL_TENANT_ROLES, "role" },
-                            { SQL_TENANT_LIST_KEYS, "list" } }) do
-      local rows = I.rows(db, kind[1], tenant_id)
-      if #rows > 0 then what[#what + 1] = some(#rows, kind[2], rows) end
-    end
-    return what
-  end,
-  -- lists first (their entries go with them), then the tenant's roles
-  -- (also those of common contacts), then its contacts with their roles
-  delete = function(db, fn, tenant_id)
-    for _, l in ipairs(I.rows(db, SQL_TENANT_LIST_KEYS, tenant_id)) do
-      drop_list(db, fn, l.id, l.key)
-    end
-    for _, r in ipairs(I.rows(db, SQL_TENANT_ROLES, tenant_id)) do
-      drop_role(db, fn, r.id, r.key)
-    end
-    for _, c in ipairs(I.rows(db, SQL_TENANT_CONTACTS, tenant_id)) do
-      drop_contact(db, fn, c.id, c.key)
-    end
-  end,
+-- A role goes with its channels, tags and list entries (an audit row for
+-- each entry, filed under its list, and one for the role).
+local ROLE = E.describe {
+  kind = "role", table = "roles",
+  columns = { "contact_id", "label", "active", "tenant_id" },
+  options = { "contact", "label", "channels", "tags", "active", "tenant" },
+  get = get_role,
+  parts = { { name = "channels", table = "role_channels", owner = "role_id",
+              columns = { "channel", "value" } },
+            { name = "tags", table = "role_tags", owner = "role_id",
+              columns = { "tag" } } },
+  refuse = { {
+    refs = { { name = "entries", sql = SQL_ROLE_ENTRIES, word = "list",
+               drop = function(db, fn, e, row)
+                 I.exec(db, SQL_DELETE_ENTRY, e.id, row.id)
+                 record(db, fn, "list:" .. e.key,
+                        entry(row.key, e.excluded == 1), nil)
+               end } },
+    message = "role %s is still an entry of %s (remove_from_list or "
+      .. "clear_exclusion first, or pass {cascade = true} to remove those "
+      .. "entries)" } },
+  cascade = { "entries" },
 }
+
+-- A contact goes with all its roles.
+local CONTACT = E.describe {
+  kind = "contact", table = "contacts", columns = { "label", "tenant_id" },
+  options = { "label", "tenant" }, get = get_contact,
+  refuse = { {
+    refs = { { name = "roles", sql = SQL_ROLE_IDS_OF_CONTACT, word = "role",
+               drop = function(db, fn, r) E.drop(ROLE, db, fn, r) end } },
+    message = "contact %s still has %s (delete them first, or pass "
+      .. "{cascade = true} to delete them with their list entries)" } },
+  cascade = { "roles" },
+}
+
+-- A list goes with its tags and entries; the audit row keeps them all
+-- (`before` has the list's fields plus `members` and `excluded`).
+local LIST = E.describe {
+  kind = "list", table = "lists", columns = { "label", "tenant_id" },
+  options = { "label", "tenant", "tags" }, get = get_list,
+  parts = { { name = "tags", table = "list_tags", owner = "list_id",
+              columns = { "tag" } } },
+  owns = { { "list_entries", "list_id" } },
+}
+
+function LIST.dropped(db, row, before)
+  local entries = list_entries(db, row.id)
+  before.members, before.excluded = entries.members, entries.excluded
+end
+
+--[[
+What a tenant owns, for delete_tenant (mandate.write): its refusal names
+contacts, roles, lists; a cascade deletes its lists first (their entries
+go with them), then its roles (also those of common contacts), then its
+contacts with their roles.
+]]
+local TENANT = write.descriptions.tenant
+for _, owned in ipairs({ { "contact", CONTACT, "contacts" },
+                         { "role", ROLE, "roles" },
+                         { "list", LIST, "lists" } }) do
+  local d = owned[2]
+  E.add_ref(TENANT, 2, {
+    name = owned[1], word = owned[1],
+    sql = "SELECT id, key FROM " .. owned[3] .. " WHERE tenant_id = ?1"
+      .. " ORDER BY key",
+    drop = function(db, fn, r) E.drop(d, db, fn, r) end,
+  }, 2)
+end
 -- }}}
 
 -- Contacts {{{
 
-local CONTACT_OPTIONS = { "label", "tenant" }
-local SQL_INSERT_CONTACT = "INSERT INTO contacts(key, label, tenant_id)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_UPDATE_CONTACT = "UPDATE contacts SET label = ?2, tenant_id = ?3"
-  .. " WHERE id = ?1"
+function CONTACT.change(db, fn, key, opts, row, before)
+  V.text(fn, "options.label", opts.label)
+  local tenant = common_or_tenant(db, fn, opts.tenant)
+  local tenant_key, tenant_id = tenant_after(tenant, row,
+                                             before and before.tenant)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  tenant = tenant_key }
+  return after, { after.label, tenant_id }
+end
 
 --- Create or update a contact: a person or an organisation.
 -- @function put_contact
@@ -308,23 +302,7 @@ local SQL_UPDATE_CONTACT = "UPDATE contacts SET label = ?2, tenant_id = ?3"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.put_contact = writer("put_contact", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, CONTACT_OPTIONS)
-  V.text(fn, "options.label", opts.label)
-  local tenant = common_or_tenant(db, fn, opts.tenant)
-  local row = read.row(db, "contact", key)
-  local before = row and get_contact(db, key)
-  local tenant_key, tenant_id = tenant_after(tenant, row,
-                                             before and before.tenant)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  tenant = tenant_key }
-  if same(before, after) then return row.id end
-  local id = write_row(db, row, key, SQL_UPDATE_CONTACT, SQL_INSERT_CONTACT,
-                       after.label, tenant_id)
-  log(db, fn, "contact:" .. key, before, after)
-  return id
-end)
+C.put_contact = writer("put_contact", E.put(CONTACT))
 
 --- Delete a contact.
 -- Refuses while the contact has roles.  With `{cascade = true}` it
@@ -337,33 +315,46 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.delete_contact = writer("delete_contact", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "contact", key)
-  local cascade = cascade_option(fn, opts)
-  local roles = I.rows(db, SQL_ROLE_IDS_OF_CONTACT, row.id)
-  if #roles > 0 and not cascade then
-    fail(fn, "key", "contact %s still has %s (delete them first, or pass "
-         .. "{cascade = true} to delete them with their list entries)",
-         show(key), some(#roles, "role", roles))
-  end
-  drop_contact(db, fn, row.id, key)
-  return true
-end)
+C.delete_contact = writer("delete_contact", E.delete(CONTACT))
 -- }}}
 
 -- Roles {{{
 
-local ROLE_OPTIONS = { "contact", "label", "channels", "tags", "active",
-                       "tenant" }
-local SQL_INSERT_ROLE = "INSERT INTO roles(key, contact_id, label, active,"
-  .. " tenant_id) VALUES (?1, ?2, ?3, ?4, ?5)"
-local SQL_UPDATE_ROLE = "UPDATE roles SET contact_id = ?2, label = ?3,"
-  .. " active = ?4, tenant_id = ?5 WHERE id = ?1"
-local SQL_CLEAR_CHANNELS = "DELETE FROM role_channels WHERE role_id = ?1"
-local SQL_ADD_CHANNEL = "INSERT INTO role_channels(role_id, channel, value)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_CLEAR_ROLE_TAGS = "DELETE FROM role_tags WHERE role_id = ?1"
-local SQL_ADD_ROLE_TAG = "INSERT INTO role_tags(role_id, tag) VALUES (?1, ?2)"
+function ROLE.change(db, fn, key, opts, row, before)
+  local contact
+  if opts.contact ~= nil then
+    contact = existing(db, fn, "options.contact", "contact", opts.contact)
+  elseif not row then
+    fail(fn, "options.contact", "missing (a new role needs the key of its "
+         .. "contact)")
+  end
+  V.text(fn, "options.label", opts.label)
+  local channels = opts.channels ~= nil
+                   and V.channels(fn, "options.channels", opts.channels)
+  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
+  V.boolean(fn, "options.active", opts.active)
+  local tenant = common_or_tenant(db, fn, opts.tenant)
+
+  local tenant_key, tenant_id = tenant_after(tenant, row,
+                                             before and before.tenant)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  channels = channels or before and before.channels or {},
+                  tags = tags or before and before.tags or {},
+                  tenant = tenant_key }
+  after.contact = contact and contact.key or before.contact
+  if opts.active ~= nil then after.active = opts.active
+  else after.active = not row or row.active == 1 end
+  local parts = { tags = tags and rows_of(tags) }
+  if channels then
+    local names = {}
+    for name in pairs(channels) do names[#names + 1] = name end
+    table.sort(names)
+    parts.channels = {}
+    for i, name in ipairs(names) do parts.channels[i] = { name, channels[name] } end
+  end
+  return after, { contact and contact.id or row.contact_id, after.label,
+                  after.active, tenant_id }, parts
+end
 
 --- Create or update a role of a contact.
 -- `options.channels` and `options.tags`, when given, **replace** what is
@@ -389,54 +380,7 @@ local SQL_ADD_ROLE_TAG = "INSERT INTO role_tags(role_id, tag) VALUES (?1, ?2)"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.put_role = writer("put_role", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, ROLE_OPTIONS)
-  local row = read.row(db, "role", key)
-  local contact
-  if opts.contact ~= nil then
-    contact = existing(db, fn, "options.contact", "contact", opts.contact)
-  elseif not row then
-    fail(fn, "options.contact", "missing (a new role needs the key of its "
-         .. "contact)")
-  end
-  V.text(fn, "options.label", opts.label)
-  local channels = opts.channels ~= nil
-                   and V.channels(fn, "options.channels", opts.channels)
-  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
-  V.boolean(fn, "options.active", opts.active)
-  local tenant = common_or_tenant(db, fn, opts.tenant)
-
-  local before = row and get_role(db, key)
-  local tenant_key, tenant_id = tenant_after(tenant, row,
-                                             before and before.tenant)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  channels = channels or before and before.channels or {},
-                  tags = tags or before and before.tags or {},
-                  tenant = tenant_key }
-  after.contact = contact and contact.key or before.contact
-  if opts.active ~= nil then after.active = opts.active
-  else after.active = not row or row.active == 1 end
-  if same(before, after) then return row.id end
-  local contact_id = contact and contact.id or row.contact_id
-  local id = write_row(db, row, key, SQL_UPDATE_ROLE, SQL_INSERT_ROLE,
-                       contact_id, after.label, after.active, tenant_id)
-  if channels then
-    I.exec(db, SQL_CLEAR_CHANNELS, id)
-    local names = {}
-    for name in pairs(channels) do names[#names + 1] = name end
-    table.sort(names)
-    for _, name in ipairs(names) do
-      I.exec(db, SQL_ADD_CHANNEL, id, name, channels[name])
-    end
-  end
-  if tags then
-    I.exec(db, SQL_CLEAR_ROLE_TAGS, id)
-    for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_ROLE_TAG, id, tag) end
-  end
-  log(db, fn, "role:" .. key, before, after)
-  return id
-end)
+C.put_role = writer("put_role", E.put(ROLE))
 
 --- Delete a role.
 -- Refuses while the role is an explicit entry of lists (a member or an
@@ -451,29 +395,31 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.delete_role = writer("delete_role", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "role", key)
-  local cascade = cascade_option(fn, opts)
-  local entries = I.rows(db, SQL_ROLE_ENTRIES, row.id)
-  if #entries > 0 and not cascade then
-    fail(fn, "key", "role %s is still an entry of %s (remove_from_list or "
-         .. "clear_exclusion first, or pass {cascade = true} to remove those "
-         .. "entries)", show(key), some(#entries, "list", entries))
-  end
-  drop_role(db, fn, row.id, key)
-  return true
-end)
+C.delete_role = writer("delete_role", E.delete(ROLE))
 -- }}}
 
 -- Lists {{{
 
-local LIST_OPTIONS = { "label", "tenant", "tags" }
-local SQL_INSERT_LIST = "INSERT INTO lists(key, label, tenant_id)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_UPDATE_LIST = "UPDATE lists SET label = ?2, tenant_id = ?3"
-  .. " WHERE id = ?1"
-local SQL_CLEAR_LIST_TAGS = "DELETE FROM list_tags WHERE list_id = ?1"
-local SQL_ADD_LIST_TAG = "INSERT INTO list_tags(list_id, tag) VALUES (?1, ?2)"
+function LIST.change(db, fn, key, opts, row, before)
+  V.text(fn, "options.label", opts.label)
+  local tenant
+  if opts.tenant ~= nil then
+    if type(opts.tenant) ~= "string" then
+      fail(fn, "options.tenant", "expected a tenant key (a list belongs to "
+           .. "exactly one tenant), got %s", show(opts.tenant))
+    end
+    tenant = existing(db, fn, "options.tenant", "tenant", opts.tenant)
+  elseif not row then
+    fail(fn, "options.tenant", "missing (a new list needs the key of its "
+         .. "owning tenant)")
+  end
+  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  tenant = tenant and tenant.key or before.tenant,
+                  tags = tags or before and before.tags or {} }
+  return after, { after.label, tenant and tenant.id or row.tenant_id },
+         { tags = tags and rows_of(tags) }
+end
 
 --- Create or update a distribution list.
 -- `options.tags`, when given, **replaces** the list's tags.  Explicit
@@ -493,38 +439,7 @@ local SQL_ADD_LIST_TAG = "INSERT INTO list_tags(list_id, tag) VALUES (?1, ?2)"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.put_list = writer("put_list", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, LIST_OPTIONS)
-  V.text(fn, "options.label", opts.label)
-  local row = read.row(db, "list", key)
-  local tenant
-  if opts.tenant ~= nil then
-    if type(opts.tenant) ~= "string" then
-      fail(fn, "options.tenant", "expected a tenant key (a list belongs to "
-           .. "exactly one tenant), got %s", show(opts.tenant))
-    end
-    tenant = existing(db, fn, "options.tenant", "tenant", opts.tenant)
-  elseif not row then
-    fail(fn, "options.tenant", "missing (a new list needs the key of its "
-         .. "owning tenant)")
-  end
-  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
-  local before = row and get_list(db, key)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  tenant = tenant and tenant.key or before.tenant,
-                  tags = tags or before and before.tags or {} }
-  if same(before, after) then return row.id end
-  local tenant_id = tenant and tenant.id or row.tenant_id
-  local id = write_row(db, row, key, SQL_UPDATE_LIST, SQL_INSERT_LIST,
-                       after.label, tenant_id)
-  if tags then
-    I.exec(db, SQL_CLEAR_LIST_TAGS, id)
-    for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_LIST_TAG, id, tag) end
-  end
-  log(db, fn, "list:" .. key, before, after)
-  return id
-end)
+C.put_list = writer("put_list", E.put(LIST))
 
 --- Delete a list with its tags, explicit members and exclusions.
 -- Nothing refers to a list, so there is nothing to orphan and nothing to
@@ -539,12 +454,7 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.delete_list = writer("delete_list", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "list", key)
-  cascade_option(fn, opts)
-  drop_list(db, fn, row.id, key)
-  return true
-end)
+C.delete_list = writer("delete_list", E.delete(LIST))
 
 local SQL_ENTRY = "SELECT excluded FROM list_entries WHERE list_id = ?1"
   .. " AND role_id = ?2"
@@ -567,8 +477,8 @@ local function entry_writer(name, change)
     else
       I.exec(db, SQL_DELETE_ENTRY, l.id, r.id)
     end
-    log(db, fn, "list:" .. list, old and entry(role, old == "excluded"),
-        new and entry(role, new == "excluded") or nil)
+    record(db, fn, "list:" .. list, old and entry(role, old == "excluded"),
+           new and entry(role, new == "excluded") or nil)
     return true
   end)
 end
