@@ -68,79 +68,53 @@ local record, existing, text_value = E.record, E.existing, E.text_value
 
 -- Entities {{{
 
-local SQL_CONTACT = "SELECT c.key, c.label, t.key AS tenant FROM contacts c"
-  .. " LEFT JOIN tenants t ON t.id = c.tenant_id WHERE c.key = ?1"
-local SQL_CONTACTS = "SELECT c.key, c.label, t.key AS tenant FROM contacts c"
-  .. " LEFT JOIN tenants t ON t.id = c.tenant_id ORDER BY c.key"
-
-local function contact_entity(row)
-  return { key = row.key, label = row.label, tenant = row.tenant }
-end
-
 -- A contact as put_contact takes it: {key, label, tenant}, or nil.
-local get_contact = read.by_key(SQL_CONTACT, contact_entity)
-
-local ROLE_COLUMNS = "SELECT r.id, r.key, c.key AS contact, r.label,"
-  .. " r.active, t.key AS tenant FROM roles r"
-  .. " JOIN contacts c ON c.id = r.contact_id"
-  .. " LEFT JOIN tenants t ON t.id = r.tenant_id"
-local SQL_ROLE = ROLE_COLUMNS .. " WHERE r.key = ?1"
-local SQL_ROLES = ROLE_COLUMNS .. " ORDER BY r.key"
-local SQL_CONTACT_ROLES = ROLE_COLUMNS .. " WHERE r.contact_id = ?1"
-  .. " ORDER BY r.key"
-local SQL_ROLE_CHANNELS = "SELECT channel, value FROM role_channels"
-  .. " WHERE role_id = ?1"
-local SQL_ROLE_TAGS = "SELECT tag FROM role_tags WHERE role_id = ?1"
-  .. " ORDER BY tag"
-local SQL_ALL_CHANNELS = "SELECT role_id, channel, value FROM role_channels"
-local SQL_ALL_ROLE_TAGS = "SELECT role_id, tag FROM role_tags"
-  .. " ORDER BY role_id, tag"
-
-local function role_entity(row, channels, tags)
-  return { key = row.key, contact = row.contact, label = row.label,
-           channels = channels, tags = tags, active = row.active == 1,
-           tenant = row.tenant }
-end
+local CONTACTS = read.describe {
+  select = "SELECT c.id, c.key, c.label, t.key AS tenant FROM contacts c"
+    .. " LEFT JOIN tenants t ON t.id = c.tenant_id",
+  key = "c.key", fields = { "key", "label", "tenant" },
+}
+local get_contact = CONTACTS.get
 
 -- A role as put_role takes it: {key, contact, label, channels, tags,
 -- active, tenant}, or nil.
-local function get_role(db, key)
-  local row = I.row(db, SQL_ROLE, key)
-  if not row then return nil end
-  local channels, tags = {}, {}
-  for _, c in ipairs(I.rows(db, SQL_ROLE_CHANNELS, row.id)) do
-    channels[c.channel] = c.value
-  end
-  for i, t in ipairs(I.rows(db, SQL_ROLE_TAGS, row.id)) do tags[i] = t.tag end
-  return role_entity(row, channels, tags)
-end
+local ROLES = read.describe {
+  select = "SELECT r.id, r.key, c.key AS contact, r.label,"
+    .. " r.active, t.key AS tenant FROM roles r"
+    .. " JOIN contacts c ON c.id = r.contact_id"
+    .. " LEFT JOIN tenants t ON t.id = r.tenant_id",
+  key = "r.key", fields = { "key", "contact", "label", "active", "tenant" },
+  flags = { "active" },
+  parts = {
+    { name = "channels",
+      one = "SELECT channel, value FROM role_channels WHERE role_id = ?1",
+      all = "SELECT role_id AS owner, channel, value FROM role_channels",
+      add = read.map("channel", "value") },
+    { name = "tags",
+      one = "SELECT tag FROM role_tags WHERE role_id = ?1 ORDER BY tag",
+      all = "SELECT role_id AS owner, tag FROM role_tags ORDER BY role_id, tag",
+      add = read.append("tag") },
+  },
+}
+local get_role = ROLES.get
 
+-- A list as put_list takes it: {key, label, tenant, tags}, or nil.
 local LIST_COLUMNS = "SELECT l.id, l.key, l.label, l.tenant_id,"
   .. " t.key AS tenant FROM lists l JOIN tenants t ON t.id = l.tenant_id"
 local SQL_LIST = LIST_COLUMNS .. " WHERE l.key = ?1"
-local SQL_LISTS = LIST_COLUMNS .. " ORDER BY l.key"
-local SQL_TENANT_LISTS = LIST_COLUMNS .. " WHERE l.tenant_id = ?1"
-  .. " ORDER BY l.key"
-local SQL_LIST_TAGS = "SELECT tag FROM list_tags WHERE list_id = ?1"
-  .. " ORDER BY tag"
-local SQL_ALL_LIST_TAGS = "SELECT list_id, tag FROM list_tags"
-  .. " ORDER BY list_id, tag"
+local LISTS = read.describe {
+  select = LIST_COLUMNS, key = "l.key",
+  fields = { "key", "label", "tenant" },
+  parts = { {
+    name = "tags",
+    one = "SELECT tag FROM list_tags WHERE list_id = ?1 ORDER BY tag",
+    all = "SELECT list_id AS owner, tag FROM list_tags ORDER BY list_id, tag",
+    add = read.append("tag"),
+  } },
+}
+local get_list = LISTS.get
 local SQL_LIST_ENTRIES = "SELECT r.key, e.excluded FROM list_entries e"
   .. " JOIN roles r ON r.id = e.role_id WHERE e.list_id = ?1 ORDER BY r.key"
-
-local function list_entity(row, tags)
-  return { key = row.key, label = row.label, tenant = row.tenant,
-           tags = tags }
-end
-
--- A list as put_list takes it: {key, label, tenant, tags}, or nil.
-local function get_list(db, key)
-  local row = I.row(db, SQL_LIST, key)
-  if not row then return nil end
-  local tags = {}
-  for i, t in ipairs(I.rows(db, SQL_LIST_TAGS, row.id)) do tags[i] = t.tag end
-  return list_entity(row, tags)
-end
 
 -- A list's explicit entries by id: {members = {role key, ...}, excluded =
 -- {role key, ...}}, each in key order.
@@ -564,11 +538,7 @@ end)
 -- @treturn[2] string message
 -- @treturn[2] string code
 C.contacts = reader("contacts", function(db)
-  local list = {}
-  for i, row in ipairs(I.rows(db, SQL_CONTACTS)) do
-    list[i] = contact_entity(row)
-  end
-  return list
+  return (CONTACTS.list(db))
 end)
 
 --- A role: {key =, contact =, label =, channels = {name = text}, tags =
@@ -592,28 +562,9 @@ end)
 -- @treturn[2] string message
 -- @treturn[2] string code
 C.roles = reader("roles", function(db, contact)
-  if contact ~= nil then
-    local c = read.row(db, "contact", V.key("roles", "contact", contact))
-    if not c then return nil end
-    local list = {}
-    for i, row in ipairs(I.rows(db, SQL_CONTACT_ROLES, c.id)) do
-      list[i] = get_role(db, row.key)
-    end
-    return list
-  end
-  local list, by_id = {}, {}
-  for i, row in ipairs(I.rows(db, SQL_ROLES)) do
-    list[i] = role_entity(row, {}, {})
-    by_id[row.id] = list[i]
-  end
-  for _, c in ipairs(I.rows(db, SQL_ALL_CHANNELS)) do
-    by_id[c.role_id].channels[c.channel] = c.value
-  end
-  for _, t in ipairs(I.rows(db, SQL_ALL_ROLE_TAGS)) do
-    local tags = by_id[t.role_id].tags
-    tags[#tags + 1] = t.tag
-  end
-  return list
+  if contact == nil then return (ROLES.list(db)) end
+  local c = read.row(db, "contact", V.key("roles", "contact", contact))
+  return c and (ROLES.list(db, "r.contact_id = ?1", c.id))
 end)
 
 --- A list: {key =, label =, tenant =, tags = {tag, ...}}.  Its explicit
@@ -632,18 +583,8 @@ end)
 -- All lists (of one tenant id, or all) in key order as get_list returns
 -- them, and their rows.
 local function all_lists(db, tenant_id)
-  local list, by_id = {}, {}
-  local rows = tenant_id and I.rows(db, SQL_TENANT_LISTS, tenant_id)
-               or I.rows(db, SQL_LISTS)
-  for i, row in ipairs(rows) do
-    list[i] = list_entity(row, {})
-    by_id[row.id] = list[i]
-  end
-  for _, t in ipairs(I.rows(db, SQL_ALL_LIST_TAGS)) do
-    local l = by_id[t.list_id]
-    if l then l.tags[#l.tags + 1] = t.tag end
-  end
-  return list, rows
+  if tenant_id then return LISTS.list(db, "l.tenant_id = ?1", tenant_id) end
+  return LISTS.list(db)
 end
 
 --- Every list in key order, each as `get_list` returns it (the
