@@ -40,7 +40,7 @@ build = {
       sources = {
         "src/core/build.c", "src/core/check.c", "src/core/compile.c",
         "src/core/explain.c", "src/core/keys.c", "src/core/read.c",
-        "src/core/value.c",
+        "src/core/tree.c", "src/core/value.c",
         "src/store/access.c", "src/store/change.c", "src/store/lists.c",
         "src/store/load.c",
         "src/store/schema.c",
