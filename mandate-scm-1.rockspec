@@ -44,7 +44,7 @@ build = {
         "src/store/access.c", "src/store/change.c", "src/store/lists.c",
         "src/store/load.c",
         "src/store/schema.c",
-        "src/store/store.c",
+        "src/store/store.c", "src/store/tree.c",
         "src/lua/lmandate.c",
       },
       incdirs = { "src/core", "src/store", "$(SQLITE_INCDIR)" },

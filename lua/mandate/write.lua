@@ -346,11 +346,6 @@ local SQL_UNIT_BY_ID = "SELECT id, key, level, parent_id FROM units"
   .. " WHERE id = ?1"
 local SQL_CHILDREN = "SELECT id, key, level FROM units WHERE parent_id = ?1"
   .. " ORDER BY key"
--- a row when unit ?2 is an ancestor of unit ?1: one query, however deep
-local SQL_BELOW = "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units"
-  .. " WHERE id = ?1 UNION ALL SELECT u.parent_id FROM units u JOIN up"
-  .. " ON u.id = up.id WHERE u.parent_id IS NOT NULL)"
-  .. " SELECT 1 AS yes FROM up WHERE id = ?2 LIMIT 1"
 local SQL_UNIT_USERS = "SELECT id, key FROM users WHERE unit_id = ?1"
   .. " ORDER BY key"
 local SQL_UNSET_UNIT = "UPDATE users SET unit_id = NULL WHERE id = ?1"
@@ -372,11 +367,14 @@ local UNIT = E.describe {
       .. "their units)" } },
 }
 
--- put_unit: the level and the parent, checked against the tree.
+--[[
+put_unit: the level and the parent.  Whether the unit may sit there is
+the engine's tree rule, decided by the store (I.unit_fault, the function
+the compile runs); here it is worded: a cycle before the label is
+checked, the level order after it.
+]]
 function UNIT.change(db, fn, key, opts, row)
   local levels = read.levels(db)
-  local depth_of = {}
-  for d, name in ipairs(levels) do depth_of[name] = d end
   local level = row and row.level
   if opts.level ~= nil then
     V.level(fn, "options.level", opts.level, levels)
@@ -395,40 +393,41 @@ function UNIT.change(db, fn, key, opts, row)
            .. "unit, got %s", show(opts.parent))
     end
     parent = existing(db, fn, "options.parent", "unit", opts.parent)
-    if row then
-      if parent.id == row.id then
-        fail(fn, "options.parent", "%s is the unit itself (a unit cannot be "
-             .. "its own parent)", show(opts.parent))
-      end
-      if I.row(db, SQL_BELOW, parent.id, row.id) then
-        fail(fn, "options.parent", "%s lies below %s (a unit cannot move "
-             .. "into its own subtree)", show(opts.parent), show(key))
-      end
+  end
+  local depth
+  for d, name in ipairs(levels) do
+    if name == level then depth = d end
+  end
+  local fault = I.unit_fault(db, key, row and row.id, parent and parent.id,
+                             depth)
+  if fault and fault.rule == "cycle" then
+    if fault.parent == key then
+      fail(fn, "options.parent", "%s is the unit itself (a unit cannot be "
+           .. "its own parent)", show(opts.parent))
     end
+    fail(fn, "options.parent", "%s lies below %s (a unit cannot move into "
+         .. "its own subtree)", show(opts.parent), show(key))
   end
   V.text(fn, "options.label", opts.label)
-
-  local d = depth_of[level]
-  local children = row and I.rows(db, SQL_CHILDREN, row.id) or {}
-  local lo, hi = 1, #levels
-  if parent then lo = depth_of[parent.level] + 1 end
-  for _, c in ipairs(children) do hi = math.min(hi, depth_of[c.level] - 1) end
-  if parent and d < lo then
-    if opts.level ~= nil then
-      fail(fn, "options.level", "%s is not below the level %s of parent %s "
-           .. "(allowed here: %s)", show(level), show(parent.level),
-           show(parent.key), level_range(levels, lo, hi))
-    end
-    fail(fn, "options.parent", "%s is on level %s, not above the level %s "
-         .. "of unit %s (a unit's parent must be on a higher level)",
-         show(parent.key), show(parent.level), show(level), show(key))
-  end
-  for _, c in ipairs(children) do
-    if depth_of[c.level] <= d then
+  if fault then
+    local allowed = level_range(levels, fault.lo, fault.hi or #levels)
+    if fault.rule == "level" and fault.unit == key then
+      if opts.level ~= nil then
+        fail(fn, "options.level", "%s is not below the level %s of parent %s "
+             .. "(allowed here: %s)", show(level), show(parent.level),
+             show(parent.key), allowed)
+      end
+      fail(fn, "options.parent", "%s is on level %s, not above the level %s "
+           .. "of unit %s (a unit's parent must be on a higher level)",
+           show(parent.key), show(parent.level), show(level), show(key))
+    elseif fault.rule == "level" and fault.parent == key then
       fail(fn, "options.level", "%s is not above the level %s of child unit "
-           .. "%s (allowed here: %s)", show(level), show(c.level),
-           show(c.key), level_range(levels, lo, hi))
+           .. "%s (allowed here: %s)", show(level),
+           show(levels[fault.unit_depth]), show(fault.unit), allowed)
     end
+    error(setmetatable({ code = fault.code, message = string.format(
+      "%s: the stored org tree breaks its rules at unit %s (rule %s)", fn,
+      show(fault.unit), fault.rule) }, core.Error), 0)
   end
   local after = { key = key, level = level, parent = parent and parent.key,
                   label = text_value(opts.label, row and row.label) }

@@ -125,6 +125,7 @@ static const luaL_Reg internal_funcs[] = {
   { "in_transaction", l_in_transaction },
   { "known", l_known },
   { "write_access", l_write_access },
+  { "unit_fault", l_unit_fault },
   { NULL, NULL }
 };
 
