@@ -252,13 +252,16 @@ local existing, text_value = E.existing, E.text_value   -- see mandate.entity
 --[[
 The id of an existing user or tenant, for writers that need nothing else:
 one crossing into the store, which asks its snapshot (a key it holds was
-checked when it was put) and else SQL; for a key that names nothing,
-`existing` raises its error.  The snapshot lacks what was created since it
-was compiled, never what was deleted: deleting marks it stale.
+checked when it was put) and else SQL.  The store decides that a key
+names nothing; here that is worded (after the checks of a key argument).
+The snapshot lacks what was created since it was compiled, never what
+was deleted: deleting marks it stale.
 ]]
 local function existing_id(db, fn, arg, kind, key)
-  return type(key) == "string" and I.known(db, kind, key)
-         or existing(db, fn, arg, kind, key).id
+  local id = type(key) == "string" and I.known(db, kind, key)
+  if id then return id end
+  V.key(fn, arg, key)
+  return V.found(fn, arg, kind, key, nil)
 end
 -- }}}
 
@@ -1006,13 +1009,24 @@ end, DIRECT)
 --[[
 set_access and clear_access are written by the store in one call
 (src/store/access.c: both ids, the old row, the row and its audit row),
-the writers of bulk changes.  When it writes nothing because an argument
-names nothing (or is not a string), the checks every writer makes raise
-the error, in the order of the arguments.
+the writers of bulk changes.  When it writes nothing, missing is what it
+answered: the argument that names nothing (1 the user, 2 the tenant, 3 the
+access), worded here after the checks every writer makes, in the order of
+the arguments; false when an argument was not a string and the store was
+not asked.
 ]]
-local function refuse_access(db, fn, user, tenant, access, setting)
-  existing_id(db, fn, "user", "user", user)
-  existing_id(db, fn, "tenant", "tenant", tenant)
+local ACCESS_KEYS = { "user", "tenant" }
+
+local function refuse_access(db, fn, user, tenant, access, setting, missing)
+  local keys = { user, tenant }
+  for i, kind in ipairs(ACCESS_KEYS) do
+    if missing == i then
+      V.key(fn, kind, keys[i])
+      V.found(fn, kind, kind, keys[i], nil)
+    elseif not missing then
+      existing_id(db, fn, kind, kind, keys[i])
+    end
+  end
   if setting then V.word(fn, "access", access, "an access", V.ACCESS) end
   error(store_error(fn .. ": the store refused the access row"), 0)
 end
@@ -1028,11 +1042,10 @@ end
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 W.set_access = writer("set_access", function(db, fn, user, tenant, access)
-  if type(user) == "string" and type(tenant) == "string" and type(access) == "string"
-     and I.write_access(db, fn, user, tenant, access) == 0 then
-    return true
-  end
-  return refuse_access(db, fn, user, tenant, access, true)
+  local missing = type(user) == "string" and type(tenant) == "string"
+    and type(access) == "string" and I.write_access(db, fn, user, tenant, access)
+  if missing == 0 then return true end
+  return refuse_access(db, fn, user, tenant, access, true, missing)
 end, DIRECT)
 
 --- Remove a user's explicit access to a tenant: the tenant's default
@@ -1045,11 +1058,10 @@ end, DIRECT)
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 W.clear_access = writer("clear_access", function(db, fn, user, tenant)
-  if type(user) == "string" and type(tenant) == "string"
-     and I.write_access(db, fn, user, tenant, nil) == 0 then
-    return true
-  end
-  return refuse_access(db, fn, user, tenant, nil, false)
+  local missing = type(user) == "string" and type(tenant) == "string"
+    and I.write_access(db, fn, user, tenant, nil)
+  if missing == 0 then return true end
+  return refuse_access(db, fn, user, tenant, nil, false, missing)
 end, DIRECT)
 
 local SQL_INSERT_CUSTOMER = "INSERT INTO customers(key) VALUES (?1)"
