@@ -1,7 +1,8 @@
 -- The org tree's rules are decided in one place (src/core/tree.c): the
 -- compile runs them over the whole tree, put_unit asks the store to run
--- them over the rows its change touches (src/store/tree.c).  On random
--- trees and random put_unit calls, the writer refuses exactly what the
+-- them over the rows its change touches and set_levels over every unit
+-- with the new order (src/store/tree.c).  On random trees and random
+-- put_unit and set_levels calls, the writer refuses exactly what the
 -- compile would refuse, and a refused write changes nothing.
 
 local helpers = require "helpers"
@@ -9,6 +10,14 @@ local prim = require "primitives"
 local world = require "world"       -- bench/world.lua: its generator
 
 local ROUNDS, ATTEMPTS = 60, 30
+
+-- Does the compile accept the store as it stands inside the transaction
+-- the caller opened?  (A check compiles the snapshot from it.)
+local function compiles(db)
+  local ok, why, code = db:check("someone", "f", { tenant = "t" })
+  assert(ok ~= nil or code == "constraint", why)
+  return ok ~= nil
+end
 
 local function row_of(db, key)
   return prim.row(db, "SELECT id, level, parent_id FROM units WHERE key = ?1",
@@ -34,10 +43,31 @@ local function compile_accepts(db, key, opts)
     prim.exec(db, "INSERT INTO units(key, level, parent_id) VALUES (?1, ?2, ?3)",
               key, level, parent_id)
   end
-  local ok, why, code = db:check("someone", "f", { tenant = "t" })
+  local ok = compiles(db)
   prim.exec(db, "ROLLBACK")
-  assert(ok ~= nil or code == "constraint", why)
-  return ok ~= nil
+  return ok
+end
+
+-- The same for set_levels(names), a new order of the same levels.
+local function compile_accepts_levels(db, names)
+  prim.exec(db, "BEGIN")
+  for d, name in ipairs(names) do
+    prim.exec(db, "UPDATE levels SET depth = ?2 WHERE name = ?1", name, d - 1)
+  end
+  local ok = compiles(db)
+  prim.exec(db, "ROLLBACK")
+  return ok
+end
+
+-- A random order of list's items.
+local function shuffled(r, list)
+  local t = {}
+  for i, v in ipairs(list) do t[i] = v end
+  for i = #t, 2, -1 do
+    local j = r.int(i)
+    t[i], t[j] = t[j], t[i]
+  end
+  return t
 end
 
 -- A random valid tree on db: each unit a root or under an earlier unit on
@@ -59,9 +89,9 @@ local function random_tree(db, r, levels)
 end
 
 describe("the org tree's rules", function()
-  it(("refuse in put_unit exactly what the compile refuses (%d random trees)")
+  it(("refuse in put_unit and set_levels exactly what the compile refuses (%d random trees)")
      :format(ROUNDS), function()
-    local seen = { accepted = 0, cycle = 0, level = 0 }
+    local seen = { accepted = 0, cycle = 0, level = 0, levels = 0 }
     for round = 1, ROUNDS do
       local r = world.rng(2500 + round)
       local db = helpers.open()
@@ -95,6 +125,22 @@ describe("the org tree's rules", function()
           local rule = err:find("subtree") or err:find("its own parent")
           seen[rule and "cycle" or "level"] = seen[(rule and "cycle" or "level")] + 1
           assert.same(before, helpers.snapshot_rows(db))
+        end
+      end
+      for _ = 1, 5 do
+        local names = shuffled(r, levels)
+        local accepts = compile_accepts_levels(db, names)
+        local before = helpers.snapshot_rows(db)
+        local ok, err = pcall(db.set_levels, db, names)
+        assert(ok == accepts, ("round %d: set_levels{%s}: the compile %s, the "
+          .. "writer %s"):format(round, table.concat(names, ", "),
+          accepts and "accepts" or "refuses", ok and "accepts" or tostring(err)))
+        if ok then
+          levels = names
+        else
+          assert.matches("^set_levels: levels: the new order puts ", err)
+          assert.same(before, helpers.snapshot_rows(db))
+          seen.levels = seen.levels + 1
         end
       end
       db:close()

@@ -268,9 +268,6 @@ end
 -- Levels {{{
 
 local SQL_UNIT_LEVELS = "SELECT key, level FROM units ORDER BY key"
-local SQL_UNIT_PAIRS = "SELECT u.key, u.level, p.key AS parent_key,"
-  .. " p.level AS parent_level FROM units u JOIN units p ON p.id = u.parent_id"
-  .. " ORDER BY u.key"
 local SQL_SCOPE_VALUES = "SELECT 'bundle' AS holder, b.key AS holder_key,"
   .. " r.key AS right_key, r.customer, br.value FROM bundle_rights br"
   .. " JOIN bundles b ON b.id = br.bundle_id JOIN rights r ON r.id = br.right_id"
@@ -308,13 +305,15 @@ W.set_levels = writer("set_levels", function(db, fn, levels)
            .. "delete the units on it first)", show(u.level), show(u.key))
     end
   end
-  for _, u in ipairs(I.rows(db, SQL_UNIT_PAIRS)) do
-    if depth[u.level] <= depth[u.parent_level] then
-      fail(fn, "levels", "the new order puts %s above %s, but unit %s on %s "
-           .. "has the parent %s on %s (a unit's level must be below its "
-           .. "parent's)", show(u.level), show(u.parent_level), show(u.key),
-           show(u.level), show(u.parent_key), show(u.parent_level))
-    end
+  -- the engine's tree rule, with the new depths (src/store/tree.c)
+  local fault = I.levels_fault(db, names)
+  if fault then
+    local level, parent_level = names[fault.unit_depth],
+                                names[fault.parent_depth]
+    fail(fn, "levels", "the new order puts %s above %s, but unit %s on %s "
+         .. "has the parent %s on %s (a unit's level must be below its "
+         .. "parent's)", show(level), show(parent_level), show(fault.unit),
+         show(level), show(fault.parent), show(parent_level))
   end
   for _, v in ipairs(I.rows(db, SQL_SCOPE_VALUES)) do
     if not core.parse_value(names, "scope", v.customer == 1, v.value) then

@@ -126,6 +126,7 @@ static const luaL_Reg internal_funcs[] = {
   { "known", l_known },
   { "write_access", l_write_access },
   { "unit_fault", l_unit_fault },
+  { "levels_fault", l_levels_fault },
   { NULL, NULL }
 };
 

@@ -163,6 +163,15 @@ int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
                          mdt_id parent, int depth, mdt_unit_fault *fault);
 
 /*
+** The same rules over every unit (in key order) with the levels
+** names[0..n-1], top to bottom, instead of the stored ones: for
+** set_levels.  Every unit's level must be among them (MDT_INVALID
+** otherwise); lo and hi mean nothing here.
+*/
+int mdt_store_levels_fault(mdt_store *st, const char *const *names, int n,
+                           mdt_unit_fault *fault);
+
+/*
 ** Seconds between automatic data_version polls; 0 polls on every snapshot
 ** request, a negative value never (only mdt_store_refresh).
 */

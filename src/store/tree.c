@@ -5,6 +5,7 @@
 ** however deep the tree: the unit as it would be, its children, and its
 ** new parent's ancestors.  The stored tree is valid (the writers keep it
 ** so), so these rows break a rule exactly when the whole tree would.
+** A new order of the levels is checked the same way, over every unit.
 ** The fault comes back as a rule and the keys and levels involved; the
 ** Lua layer words it.
 */
@@ -50,18 +51,18 @@ static int add_rows(mdt_store *st, Rows *r, const char *sql, size_t len,
                     mdt_id id)
 {
   sqlite3_stmt *stmt;
-  int rc = mdt_store_prepare(st, sql, len, &stmt);
+  int step = SQLITE_DONE, rc = mdt_store_prepare(st, sql, len, &stmt);
   if (rc != MDT_OK) return rc;
   sqlite3_bind_int64(stmt, 1, id);
-  while (rc == MDT_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  while (rc == MDT_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
     mdt_id u = sqlite3_column_int64(stmt, 0);
-    rc = has(r, u) ? MDT_OK
-       : push(r, u, sqlite3_column_int64(stmt, 1), sqlite3_column_int(stmt, 2));
+    if (!has(r, u))
+      rc = push(r, u, sqlite3_column_int64(stmt, 1),
+                sqlite3_column_int(stmt, 2));
   }
   sqlite3_reset(stmt);
-  if (rc == SQLITE_DONE) return MDT_OK;
-  return rc == MDT_NOMEM ? mdt_store_error(st, rc, "out of memory")
-                         : mdt_store_fail(st, rc);
+  if (rc != MDT_OK) return mdt_store_error(st, rc, "out of memory");
+  return step == SQLITE_DONE ? MDT_OK : mdt_store_fail(st, step);
 }
 
 /* Copy the key of unit id into buf (cut to cap - 1 bytes). */
@@ -96,6 +97,47 @@ static int name(mdt_store *st, mdt_id id, mdt_id unit, const char *key,
   return MDT_OK;
 }
 
+/* Fill fault from f over rows r, for unit key (id unit) put under parent
+   (see mdt_store_unit_fault). */
+static int describe(mdt_store *st, const Rows *r, const mdt_tree_fault *f,
+                    const char *key, mdt_id unit, mdt_id parent,
+                    mdt_unit_fault *fault)
+{
+  size_t i;
+  int rc;
+  fault->rule = f->rule;
+  for (i = 0; i < r->n; i++) {
+    if (r->u[i].id == f->unit) fault->unit_depth = r->u[i].depth;
+    if (r->u[i].id == f->parent) fault->parent_depth = r->u[i].depth;
+    if (r->u[i].parent == unit && (fault->hi < 0 || r->u[i].depth - 1 < fault->hi))
+      fault->hi = r->u[i].depth - 1;        /* above every child */
+    if (r->u[i].id == parent) fault->lo = r->u[i].depth + 1;  /* below it */
+  }
+  rc = name(st, f->unit, unit, key, fault->unit, sizeof fault->unit);
+  if (rc == MDT_OK && f->parent)
+    rc = name(st, f->parent, unit, key, fault->parent, sizeof fault->parent);
+  return rc;
+}
+
+/*
+** The tree rules over rows r (freed here), rc being how reading them went:
+** the fault for unit key (id unit) put under parent, or the failure.
+*/
+static int judge(mdt_store *st, int rc, Rows *r, const char *key,
+                 mdt_id unit, mdt_id parent, mdt_unit_fault *fault)
+{
+  mdt_tree_fault f = { MDT_TREE_OK, 0, 0 };
+  if (rc == MDT_OK) {
+    rc = mdt_tree_check(r->u, r->n, &f);
+    if (rc == MDT_CONSTRAINT) rc = MDT_OK;
+    else if (rc != MDT_OK) rc = mdt_store_error(st, rc, "%s", mdt_errstr(rc));
+  }
+  if (rc == MDT_OK && f.rule != MDT_TREE_OK)
+    rc = describe(st, r, &f, key, unit, parent, fault);
+  free(r->u);
+  return rc;
+}
+
 int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
                          mdt_id parent, int depth, mdt_unit_fault *fault)
 {
@@ -109,36 +151,43 @@ int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
     " SELECT u.id, coalesce(u.parent_id, 0), l.depth FROM up"
     " JOIN units u ON u.id = up.id JOIN levels l ON l.name = u.level";
   Rows r = { NULL, 0, 0 };
-  mdt_tree_fault f = { MDT_TREE_OK, 0, 0 };
-  size_t i;
-  int rc;
+  int rc = MDT_OK;
   memset(fault, 0, sizeof *fault);
   fault->hi = -1;
   if (!unit) unit = NEW_UNIT;
-  rc = push(&r, unit, parent, depth);
-  if (rc == MDT_OK && unit != NEW_UNIT)
+  if (push(&r, unit, parent, depth) != MDT_OK)
+    rc = mdt_store_error(st, MDT_NOMEM, "out of memory");
+  else if (unit != NEW_UNIT)
     rc = add_rows(st, &r, sql_children, sizeof sql_children - 1, unit);
   if (rc == MDT_OK && parent)
     rc = add_rows(st, &r, sql_up, sizeof sql_up - 1, parent);
-  if (rc == MDT_NOMEM) rc = mdt_store_error(st, rc, "out of memory");
-  if (rc == MDT_OK) {
-    rc = mdt_tree_check(r.u, r.n, &f);
-    if (rc == MDT_CONSTRAINT) rc = MDT_OK;
-    else if (rc != MDT_OK) rc = mdt_store_error(st, rc, "%s", mdt_errstr(rc));
+  return judge(st, rc, &r, key, unit, parent, fault);
+}
+
+int mdt_store_levels_fault(mdt_store *st, const char *const *names, int n,
+                           mdt_unit_fault *fault)
+{
+  static const char sql[] = "SELECT id, coalesce(parent_id, 0), level"
+    " FROM units ORDER BY key";
+  Rows r = { NULL, 0, 0 };
+  sqlite3_stmt *stmt;
+  int step = SQLITE_DONE, rc = mdt_store_prepare(st, sql, sizeof sql - 1,
+                                                 &stmt);
+  memset(fault, 0, sizeof *fault);
+  fault->hi = -1;
+  if (rc != MDT_OK) return rc;
+  while (rc == MDT_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const char *level = (const char *)sqlite3_column_text(stmt, 2);
+    mdt_id id = sqlite3_column_int64(stmt, 0);
+    int d = 0;
+    while (d < n && level && strcmp(level, names[d]) != 0) d++;
+    if (d == n)
+      rc = mdt_store_error(st, MDT_INVALID, "unit %lld is on a level that "
+                           "is not among the new ones", (long long)id);
+    else if (push(&r, id, sqlite3_column_int64(stmt, 1), d) != MDT_OK)
+      rc = mdt_store_error(st, MDT_NOMEM, "out of memory");
   }
-  if (rc == MDT_OK && f.rule != MDT_TREE_OK) {
-    fault->rule = f.rule;
-    for (i = 0; i < r.n; i++) {
-      if (r.u[i].id == f.unit) fault->unit_depth = r.u[i].depth;
-      if (r.u[i].id == f.parent) fault->parent_depth = r.u[i].depth;
-      if (r.u[i].parent == unit && (fault->hi < 0 || r.u[i].depth - 1 < fault->hi))
-        fault->hi = r.u[i].depth - 1;       /* above every child */
-      if (r.u[i].id == parent) fault->lo = r.u[i].depth + 1;  /* below it */
-    }
-    rc = name(st, f.unit, unit, key, fault->unit, sizeof fault->unit);
-    if (rc == MDT_OK && f.parent)
-      rc = name(st, f.parent, unit, key, fault->parent, sizeof fault->parent);
-  }
-  free(r.u);
-  return rc;
+  sqlite3_reset(stmt);
+  if (rc == MDT_OK && step != SQLITE_DONE) rc = mdt_store_fail(st, step);
+  return judge(st, rc, &r, "", 0, 0, fault);
 }
