@@ -11,10 +11,16 @@ local world = require "world"       -- bench/world.lua: its generator
 
 local ROUNDS, ATTEMPTS = 60, 30
 
--- Does the compile accept the store as it stands inside the transaction
--- the caller opened?  (A check compiles the snapshot from it.)
-local function compiles(db)
+--[[
+Whether the compile accepts the store after change(): the change made in
+raw SQL inside a transaction, a check that compiles the snapshot from it,
+then the rollback.
+]]
+local function compile_accepts(db, change)
+  prim.exec(db, "BEGIN")
+  change()
   local ok, why, code = db:check("someone", "f", { tenant = "t" })
+  prim.exec(db, "ROLLBACK")
   assert(ok ~= nil or code == "constraint", why)
   return ok ~= nil
 end
@@ -24,13 +30,8 @@ local function row_of(db, key)
                   key)
 end
 
---[[
-Whether the compile accepts the tree after put_unit(key, opts) as it
-would write it: the same change in raw SQL inside a transaction, a check
-that compiles the snapshot from it, then the rollback.
-]]
-local function compile_accepts(db, key, opts)
-  prim.exec(db, "BEGIN")
+-- put_unit(key, opts) as the writer would write it, in raw SQL.
+local function put_unit_raw(db, key, opts)
   local row = row_of(db, key)
   local level = opts.level or row.level
   local parent_id
@@ -43,20 +44,13 @@ local function compile_accepts(db, key, opts)
     prim.exec(db, "INSERT INTO units(key, level, parent_id) VALUES (?1, ?2, ?3)",
               key, level, parent_id)
   end
-  local ok = compiles(db)
-  prim.exec(db, "ROLLBACK")
-  return ok
 end
 
--- The same for set_levels(names), a new order of the same levels.
-local function compile_accepts_levels(db, names)
-  prim.exec(db, "BEGIN")
+-- set_levels(names), a new order of the same levels, in raw SQL.
+local function set_levels_raw(db, names)
   for d, name in ipairs(names) do
     prim.exec(db, "UPDATE levels SET depth = ?2 WHERE name = ?1", name, d - 1)
   end
-  local ok = compiles(db)
-  prim.exec(db, "ROLLBACK")
-  return ok
 end
 
 -- A random order of list's items.
@@ -110,7 +104,7 @@ describe("the org tree's rules", function()
         local p = r.int(4)
         if p == 1 then opts.parent = false
         elseif p > 2 or new then opts.parent = r.pick(keys) end
-        local accepts = compile_accepts(db, key, opts)
+        local accepts = compile_accepts(db, function() put_unit_raw(db, key, opts) end)
         local before = helpers.snapshot_rows(db)
         local ok, err = pcall(db.put_unit, db, key, opts)
         assert(ok == accepts, ("round %d: put_unit(%q, {level = %s, parent = %s}): "
@@ -129,7 +123,7 @@ describe("the org tree's rules", function()
       end
       for _ = 1, 5 do
         local names = shuffled(r, levels)
-        local accepts = compile_accepts_levels(db, names)
+        local accepts = compile_accepts(db, function() set_levels_raw(db, names) end)
         local before = helpers.snapshot_rows(db)
         local ok, err = pcall(db.set_levels, db, names)
         assert(ok == accepts, ("round %d: set_levels{%s}: the compile %s, the "
