@@ -34,6 +34,7 @@ build = {
     ["mandate.json"] = "lua/mandate/json.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",
+    ["mandate.resolve"] = "lua/mandate/resolve.lua",
     ["mandate.validate"] = "lua/mandate/validate.lua",
     ["mandate.write"] = "lua/mandate/write.lua",
     ["mandate.core"] = {

@@ -23,6 +23,7 @@ local core = require "mandate.core"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
 local read = require "mandate.read"
+local resolve = require "mandate.resolve"
 local write = require "mandate.write"
 local V = require "mandate.validate"
 
@@ -33,7 +34,8 @@ local mandate = {
 }
 
 -- The writers, readers and explanations become methods of every handle.
-for _, methods in ipairs({ read.methods, write.methods, contacts.methods }) do
+for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
+                          resolve.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain
