@@ -3,7 +3,8 @@
 ** tree rules of the engine (src/core/tree.c, the very function the
 ** compile runs) over the rows the change touches, read in two queries
 ** however deep the tree: the unit as it would be, its children, and its
-** new parent's ancestors.  The stored tree is valid (the writers keep it
+** new parent's ancestors (for a new unit, which has no children and can
+** close no cycle, its parent alone).  The stored tree is valid (the writers keep it
 ** so), so these rows break a rule exactly when the whole tree would.
 ** A new order of the levels is checked the same way, over every unit.
 ** The fault comes back as a rule and the keys and levels involved; the
@@ -150,6 +151,9 @@ int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
     " WHERE u.parent_id IS NOT NULL)"
     " SELECT u.id, coalesce(u.parent_id, 0), l.depth FROM up"
     " JOIN units u ON u.id = up.id JOIN levels l ON l.name = u.level";
+  /* a new unit's parent, as a root: nothing above it changes */
+  static const char sql_parent[] = "SELECT u.id, 0, l.depth FROM units u"
+    " JOIN levels l ON l.name = u.level WHERE u.id = ?1";
   Rows r = { NULL, 0, 0 };
   int rc = MDT_OK;
   memset(fault, 0, sizeof *fault);
@@ -157,10 +161,13 @@ int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
   if (!unit) unit = NEW_UNIT;
   if (push(&r, unit, parent, depth) != MDT_OK)
     rc = mdt_store_error(st, MDT_NOMEM, "out of memory");
-  else if (unit != NEW_UNIT)
+  else if (unit == NEW_UNIT && parent)      /* no children, no cycle */
+    rc = add_rows(st, &r, sql_parent, sizeof sql_parent - 1, parent);
+  else if (unit != NEW_UNIT) {
     rc = add_rows(st, &r, sql_children, sizeof sql_children - 1, unit);
-  if (rc == MDT_OK && parent)
-    rc = add_rows(st, &r, sql_up, sizeof sql_up - 1, parent);
+    if (rc == MDT_OK && parent)
+      rc = add_rows(st, &r, sql_up, sizeof sql_up - 1, parent);
+  }
   return judge(st, rc, &r, key, unit, parent, fault);
 }
 
