@@ -263,6 +263,52 @@ local function existing_id(db, fn, arg, kind, key)
   V.key(fn, arg, key)
   return V.found(fn, arg, kind, key, nil)
 end
+
+--[[
+The values a holder keeps per right: a bundle's values (bundle_rights) and
+a user's overrides (overrides), each audited under the holder as {right =,
+value =}.  held(kind, table, owner column, id_of) gives the impls of their
+writers, set(db, fn, holder, right, value) and clear(db, fn, holder,
+right), and `delete`, the statement removing one value (holder id, right
+id).  id_of(db, fn, arg, kind, key) checks the holder's key: its id.
+]]
+local function held(kind, tbl, owner, id_of)
+  local where = " WHERE " .. owner .. " = ?1 AND right_id = ?2"
+  local h = {
+    get = "SELECT value FROM " .. tbl .. where,
+    put = "INSERT INTO " .. tbl .. "(" .. owner .. ", right_id, value)"
+      .. " VALUES (?1, ?2, ?3) ON CONFLICT(" .. owner .. ", right_id)"
+      .. " DO UPDATE SET value = excluded.value",
+    delete = "DELETE FROM " .. tbl .. where,
+  }
+  function h.set(db, fn, key, right, value)
+    local id = id_of(db, fn, kind, kind, key)
+    local r = existing(db, fn, "right", "right", right)
+    local text = V.value(fn, "value", r, value, read.levels(db))
+    local old = I.row(db, h.get, id, r.id)
+    if old and old.value == text then return true end
+    I.exec(db, h.put, id, r.id, text)
+    record(db, fn, kind .. ":" .. key,
+           old and { right = right, value = read.value(r.kind, old.value) },
+           { right = right, value = read.value(r.kind, text) })
+    return true
+  end
+  function h.clear(db, fn, key, right)
+    local id = id_of(db, fn, kind, kind, key)
+    local r = existing(db, fn, "right", "right", right)
+    local old = I.row(db, h.get, id, r.id)
+    if not old then return true end
+    I.exec(db, h.delete, id, r.id)
+    record(db, fn, kind .. ":" .. key,
+           { right = right, value = read.value(r.kind, old.value) }, nil)
+    return true
+  end
+  return h
+end
+
+local BUNDLE_VALUES = held("bundle", "bundle_rights", "bundle_id",
+                           function(...) return existing(...).id end)
+local OVERRIDES = held("user", "overrides", "user_id", existing_id)
 -- }}}
 
 -- Levels {{{
@@ -571,10 +617,6 @@ local SQL_RIGHT_BUNDLES = "SELECT b.id, b.key, br.value FROM bundle_rights br"
   .. " ORDER BY b.key"
 local SQL_RIGHT_OVERRIDES = "SELECT u.id, u.key, o.value FROM overrides o"
   .. " JOIN users u ON u.id = o.user_id WHERE o.right_id = ?1 ORDER BY u.key"
-local SQL_DELETE_BUNDLE_VALUE = "DELETE FROM bundle_rights"
-  .. " WHERE bundle_id = ?1 AND right_id = ?2"
-local SQL_DELETE_OVERRIDE = "DELETE FROM overrides WHERE user_id = ?1"
-  .. " AND right_id = ?2"
 
 -- "bundle 'x' gives it" / "user 'alice' has an override"
 local function holder_text(v)
@@ -602,9 +644,9 @@ local RIGHT = E.describe {
   options = { "kind", "mode", "customer", "area", "label" }, get = read.right,
   refuse = { {
     refs = { right_values("bundles", SQL_RIGHT_BUNDLES, "bundle",
-                          SQL_DELETE_BUNDLE_VALUE),
+                          BUNDLE_VALUES.delete),
              right_values("overrides", SQL_RIGHT_OVERRIDES, "user",
-                          SQL_DELETE_OVERRIDE, "the overrides of ") },
+                          OVERRIDES.delete, "the overrides of ") },
     message = "right %s is still used by %s (remove those values first, or "
       .. "pass {cascade = true} to remove them)" } },
   cascade = { "bundles", "overrides" },
@@ -694,11 +736,6 @@ W.delete_right = writer("delete_right", E.delete(RIGHT))
 
 -- Bundles {{{
 
-local SQL_PUT_BUNDLE_VALUE = "INSERT INTO bundle_rights(bundle_id, right_id,"
-  .. " value) VALUES (?1, ?2, ?3) ON CONFLICT(bundle_id, right_id)"
-  .. " DO UPDATE SET value = excluded.value"
-local SQL_BUNDLE_VALUE = "SELECT value FROM bundle_rights"
-  .. " WHERE bundle_id = ?1 AND right_id = ?2"
 local SQL_BUNDLE_USERS = "SELECT u.id, u.key FROM user_bundles ub"
   .. " JOIN users u ON u.id = ub.user_id WHERE ub.bundle_id = ?1"
   .. " ORDER BY u.key"
@@ -797,19 +834,7 @@ W.put_bundle = writer("put_bundle", E.put(BUNDLE))
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.set_bundle_right = writer("set_bundle_right",
-                            function(db, fn, bundle, right, value)
-  local b = existing(db, fn, "bundle", "bundle", bundle)
-  local r = existing(db, fn, "right", "right", right)
-  local text = V.value(fn, "value", r, value, read.levels(db))
-  local old = I.row(db, SQL_BUNDLE_VALUE, b.id, r.id)
-  if old and old.value == text then return true end
-  I.exec(db, SQL_PUT_BUNDLE_VALUE, b.id, r.id, text)
-  record(db, fn, "bundle:" .. bundle,
-         old and { right = right, value = read.value(r.kind, old.value) },
-         { right = right, value = read.value(r.kind, text) })
-  return true
-end)
+W.set_bundle_right = writer("set_bundle_right", BUNDLE_VALUES.set)
 
 --- Remove one value from a bundle (the bundle then gives nothing for
 -- that right).  Nothing happens when the bundle has no value for it.
@@ -820,17 +845,7 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.clear_bundle_right = writer("clear_bundle_right",
-                              function(db, fn, bundle, right)
-  local b = existing(db, fn, "bundle", "bundle", bundle)
-  local r = existing(db, fn, "right", "right", right)
-  local old = I.row(db, SQL_BUNDLE_VALUE, b.id, r.id)
-  if not old then return true end
-  I.exec(db, SQL_DELETE_BUNDLE_VALUE, b.id, r.id)
-  record(db, fn, "bundle:" .. bundle,
-         { right = right, value = read.value(r.kind, old.value) }, nil)
-  return true
-end)
+W.clear_bundle_right = writer("clear_bundle_right", BUNDLE_VALUES.clear)
 
 --- Delete a bundle and its values.
 -- Refuses while users hold the bundle.  With `{cascade = true}` it takes
@@ -954,11 +969,6 @@ W.delete_user = writer("delete_user", E.delete(USER))
 
 -- A user's own rows: overrides, access, customers {{{
 
-local SQL_OVERRIDE = "SELECT value FROM overrides WHERE user_id = ?1"
-  .. " AND right_id = ?2"
-local SQL_PUT_OVERRIDE = "INSERT INTO overrides(user_id, right_id, value)"
-  .. " VALUES (?1, ?2, ?3) ON CONFLICT(user_id, right_id)"
-  .. " DO UPDATE SET value = excluded.value"
 
 --- Give a user their own value for one right, replacing what their
 -- bundles give (to extend or to restrict it).
@@ -972,18 +982,7 @@ local SQL_PUT_OVERRIDE = "INSERT INTO overrides(user_id, right_id, value)"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.set_override = writer("set_override", function(db, fn, user, right, value)
-  local uid = existing_id(db, fn, "user", "user", user)
-  local r = existing(db, fn, "right", "right", right)
-  local text = V.value(fn, "value", r, value, read.levels(db))
-  local old = I.row(db, SQL_OVERRIDE, uid, r.id)
-  if old and old.value == text then return true end
-  I.exec(db, SQL_PUT_OVERRIDE, uid, r.id, text)
-  record(db, fn, "user:" .. user,
-         old and { right = right, value = read.value(r.kind, old.value) },
-         { right = right, value = read.value(r.kind, text) })
-  return true
-end, DIRECT)
+W.set_override = writer("set_override", OVERRIDES.set, DIRECT)
 
 --- Remove a user's override: the right comes from their bundles again.
 -- Nothing happens when there is none.
@@ -994,16 +993,7 @@ end, DIRECT)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.clear_override = writer("clear_override", function(db, fn, user, right)
-  local uid = existing_id(db, fn, "user", "user", user)
-  local r = existing(db, fn, "right", "right", right)
-  local old = I.row(db, SQL_OVERRIDE, uid, r.id)
-  if not old then return true end
-  I.exec(db, SQL_DELETE_OVERRIDE, uid, r.id)
-  record(db, fn, "user:" .. user,
-         { right = right, value = read.value(r.kind, old.value) }, nil)
-  return true
-end, DIRECT)
+W.clear_override = writer("clear_override", OVERRIDES.clear, DIRECT)
 
 --[[
 set_access and clear_access are written by the store in one call
