@@ -29,6 +29,7 @@ local plan = require "mandate.plan"
 local suggest = require "mandate.suggest"
 local history = require "mandate.history"
 local read = require "mandate.read"
+local resolve = require "mandate.resolve"
 local write = require "mandate.write"
 local V = require "mandate.validate"
 
@@ -41,7 +42,7 @@ local mandate = {
 -- The writers, readers and explanations become methods of every handle.
 for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
                            moves.methods, plan.methods, suggest.methods,
-                           history.methods }) do
+                           history.methods, resolve.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

@@ -34,6 +34,7 @@
 -- @module mandate.moves
 
 local I = require("mandate.core").internal   -- the primitives, captured at load
+local E = require "mandate.entity"
 local impact = require "mandate.impact"
 local read = require "mandate.read"
 local write = require "mandate.write"
@@ -41,7 +42,8 @@ local V = require "mandate.validate"
 
 local M = {}    -- the public methods, installed into mandate.Db
 local show = V.show
-local writer, record, existing = write.writer, write.record, write.existing
+local writer = write.writer
+local record, existing = E.record, E.existing
 
 -- A writer that checks all its arguments before its first write (see
 -- writer in mandate.write).
@@ -150,34 +152,27 @@ M.unit_access = read.reader("unit_access", function(db, unit)
   return { unit = unit, own = own, effective = effective, source = source }
 end)
 
--- A deleted unit takes its template with it (see delete_unit).
-write.unit_parts[#write.unit_parts + 1] = function(db, fn, unit_id, key)
-  for _, e in ipairs(I.rows(db, SQL_OWN, unit_id)) do
-    I.exec(db, SQL_DELETE_ENTRY, unit_id, e.tenant_id)
-    record(db, fn, "unit:" .. key, entry(e.tenant, e.access), nil)
+-- A deleted unit takes its template with it (see mandate.entity's drops).
+table.insert(write.descriptions.unit.drops, function(db, fn, unit)
+  for _, e in ipairs(I.rows(db, SQL_OWN, unit.id)) do
+    I.exec(db, SQL_DELETE_ENTRY, unit.id, e.tenant_id)
+    record(db, fn, "unit:" .. unit.key, entry(e.tenant, e.access), nil)
   end
-end
-
-local SQL_TENANT_ENTRIES = "SELECT u.id, u.key, t.key AS tenant, a.access"
-  .. " FROM unit_access a JOIN units u ON u.id = a.unit_id"
-  .. " JOIN tenants t ON t.id = a.tenant_id WHERE a.tenant_id = ?1"
-  .. " ORDER BY u.key"
+end)
 
 -- A tenant named by templates is deleted only by cascading, which takes
 -- it out of them (see delete_tenant).
-write.tenant_owners[#write.tenant_owners + 1] = {
-  owned = function(db, tenant_id)
-    local rows = I.rows(db, SQL_TENANT_ENTRIES, tenant_id)
-    if #rows == 0 then return {} end
-    return { write.some(#rows, "unit template", rows) }
+E.add_ref(write.descriptions.tenant, 2, {
+  name = "unit templates", word = "unit template",
+  sql = "SELECT u.id, u.key, t.key AS tenant, a.access"
+    .. " FROM unit_access a JOIN units u ON u.id = a.unit_id"
+    .. " JOIN tenants t ON t.id = a.tenant_id WHERE a.tenant_id = ?1"
+    .. " ORDER BY u.key",
+  drop = function(db, fn, u, tenant)
+    I.exec(db, SQL_DELETE_ENTRY, u.id, tenant.id)
+    record(db, fn, "unit:" .. u.key, entry(u.tenant, u.access), nil)
   end,
-  delete = function(db, fn, tenant_id)
-    for _, u in ipairs(I.rows(db, SQL_TENANT_ENTRIES, tenant_id)) do
-      I.exec(db, SQL_DELETE_ENTRY, u.id, tenant_id)
-      record(db, fn, "unit:" .. u.key, entry(u.tenant, u.access), nil)
-    end
-  end,
-}
+})
 -- }}}
 
 -- Moves {{{

@@ -93,6 +93,47 @@ typedef enum mdt_reason {
 const char *mdt_reason_name(int reason);
 /* }}} */
 
+/* The org tree's rules {{{ */
+
+/*
+** One unit as the tree rules see it: its id (>= 1), its parent's (0 for
+** a root) and its level's depth (0 = top).
+*/
+typedef struct mdt_tree_unit {
+  mdt_id id, parent;
+  int depth;
+} mdt_tree_unit;
+
+enum {
+  MDT_TREE_OK = 0,     /* the tree is valid */
+  MDT_TREE_PARENT,     /* unit's parent is not among the units */
+  MDT_TREE_CYCLE,      /* unit is its own ancestor (parent: the next one
+                          up the cycle; == unit for its own parent) */
+  MDT_TREE_LEVEL       /* unit's level is not below its parent's */
+};
+
+typedef struct mdt_tree_fault {
+  int rule;            /* MDT_TREE_* */
+  mdt_id unit, parent; /* the unit breaking it and its parent */
+} mdt_tree_fault;
+
+/*
+** Decide whether units[0..n-1] form a valid org tree: every parent is
+** among them, no unit is its own ancestor, each unit's depth is greater
+** than its parent's (roots on any level).  The rules are tried in that
+** order, each over the rows in the order given, and the first row that
+** breaks one is reported: MDT_CONSTRAINT with *fault set, else MDT_OK
+** (fault->rule MDT_TREE_OK).  MDT_RANGE for an id <= 0 or a negative
+** parent, MDT_MISUSE for NULL or an id given twice, MDT_NOMEM.  The
+** compile checks the whole tree with it; a caller changing a valid tree
+** may give only the rows the change touches (the unit, its children and
+** its new parent's ancestors), which break a rule exactly when the whole
+** tree would.
+*/
+int mdt_tree_check(const mdt_tree_unit *units, size_t n,
+                   mdt_tree_fault *fault);
+/* }}} */
+
 /* Vocabulary {{{ */
 enum { MDT_LEVEL, MDT_UNIT, MDT_TENANT, MDT_RIGHT, MDT_BUNDLE, MDT_USER,
        MDT_CUSTOMER, MDT_NKINDS };                       /* kinds of key */

@@ -132,6 +132,8 @@ static const luaL_Reg internal_funcs[] = {
   { "unkeep", l_unkeep },
   { "impact", l_impact },
   { "copy", l_copy },
+  { "unit_fault", l_unit_fault },
+  { "levels_fault", l_levels_fault },
   { NULL, NULL }
 };
 

@@ -152,6 +152,35 @@ int mdt_store_write_access(mdt_store *st, const char *op, const char *user,
                            const char *access, int *missing);
 
 /*
+** Whether unit key (id unit, 0 for a new one) may sit under parent (0 for
+** a root) on the level at depth: the engine's tree rules (mdt_tree_check)
+** over the rows the change touches, two queries however deep the tree
+** (tree.c).  Returns MDT_OK with fault->rule MDT_TREE_OK when it may, else
+** the rule it breaks and the keys and depths involved (the unit breaking
+** it and its parent: the written unit itself, or a child of it for the
+** level rule), with the depths the written unit may take: lo (below its
+** parent) to hi (above its children; -1 when it has none).  Returns the
+** failure of a query otherwise.
+*/
+typedef struct mdt_unit_fault {
+  int rule;                 /* MDT_TREE_*; MDT_TREE_OK: none broken */
+  char unit[256], parent[256];   /* keys, cut to 255 bytes */
+  int unit_depth, parent_depth;
+  int lo, hi;
+} mdt_unit_fault;
+int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
+                         mdt_id parent, int depth, mdt_unit_fault *fault);
+
+/*
+** The same rules over every unit (in key order) with the levels
+** names[0..n-1], top to bottom, instead of the stored ones: for
+** set_levels.  Every unit's level must be among them (MDT_INVALID
+** otherwise); lo and hi mean nothing here.
+*/
+int mdt_store_levels_fault(mdt_store *st, const char *const *names, int n,
+                           mdt_unit_fault *fault);
+
+/*
 ** Seconds between automatic data_version polls; 0 polls on every snapshot
 ** request, a negative value never (only mdt_store_refresh).
 */
