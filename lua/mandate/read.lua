@@ -139,20 +139,6 @@ function R.describe(d)
   return d
 end
 
---- An entity's reader by key: a function(db, key) that reads the row sql
--- selects by key (?1) and returns entity(row), or nil.  Kept for modules
--- written against it while the entities moved to R.describe; new code
--- uses R.describe.
--- @tparam string sql
--- @tparam function entity row -> entity
--- @treturn function
-function R.by_key(sql, entity)
-  return function(db, key)
-    local row = I.row(db, sql, key)
-    return row and entity(row)
-  end
-end
-
 --- Part adders for R.describe: append the rows' field f, or set
 -- part[row[k]] = row[v].
 function R.append(f)

@@ -1109,12 +1109,10 @@ end, DIRECT)
 
 --[[
 The writer machinery, for modules that add writers of their own
-(mandate.contacts): `writer(name, impl [, DIRECT])` makes a public writer,
-`descriptions` holds the entities described here (see mandate.entity;
-mandate.contacts adds what tenants own to `descriptions.tenant`).  The
-helpers that moved to mandate.entity (record, existing, write_row, some,
-cascade_option, text_value, same) stay here under their old names for
-now; new code takes them from mandate.entity.
+(mandate.contacts, mandate.moves): `writer(name, impl [, DIRECT])` makes a
+public writer, `descriptions` holds the entities described here (see
+mandate.entity; other modules add what tenants own to
+`descriptions.tenant` and what goes with a unit to `descriptions.unit`).
 ]]
 return {
   methods = W,
@@ -1122,11 +1120,4 @@ return {
   may_read = may_read,
   descriptions = { unit = UNIT, tenant = TENANT, right = RIGHT,
                    bundle = BUNDLE, user = USER },
-  record = E.record,
-  existing = E.existing,
-  write_row = E.write_row,
-  some = E.some,
-  cascade_option = E.cascade_option,
-  text_value = E.text_value,
-  same = E.same,
 }
