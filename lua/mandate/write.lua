@@ -588,10 +588,11 @@ W.put_tenant = writer("put_tenant", E.put(TENANT))
 
 --- Delete a tenant.
 -- Refuses while users have explicit access to it, or while it owns
--- contacts, roles or distribution lists.  With `{cascade = true}` it
--- deletes those access rows too, and what the tenant owns (see
--- `mandate.contacts`: its lists, its roles, its contacts with all their
--- roles, and their list entries), never turning private data common.
+-- contacts, roles or distribution lists, or units' access templates name
+-- it.  With `{cascade = true}` it deletes those access rows too, what the
+-- tenant owns (see `mandate.contacts`: its lists, its roles, its contacts
+-- with all their roles, and their list entries), never turning private
+-- data common, and its entries in the templates (see `mandate.moves`).
 -- @function delete_tenant
 -- @tparam string key the tenant's key
 -- @tparam[opt] table options
