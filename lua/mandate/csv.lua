@@ -6,8 +6,9 @@
 -- tab, every record ended by CRLF, and a cell in double quotes (RFC
 -- 4180, inner quotes doubled) when it holds the separator, a quote, CR
 -- or LF.  Read: a BOM or none; ";", "," or a tab, given or detected
--- from the header line; CRLF, LF or CR line ends; quoted cells with line
--- breaks and doubled quotes; empty lines are skipped.
+-- (the first of them in the header line); CRLF, LF or CR line ends;
+-- quoted cells with line breaks and doubled quotes; empty lines are
+-- skipped.
 --
 -- The formula guard: a cell that begins with =, +, -, @, a tab or CR is
 -- written with a leading ' so that no spreadsheet takes it for a formula,
@@ -36,7 +37,8 @@ local QUOTE, APOSTROPHE, CR, LF = byte('"'), byte("'"), byte("\r"), byte("\n")
 local GUARDED = {}
 for _, c in ipairs({ "=", "+", "-", "@", "\t", "\r", "'" }) do GUARDED[byte(c)] = true end
 
---- Rows as CSV text: the BOM, then one record per row, each ended by CRLF.
+--- Rows as CSV text: the BOM, then one record per row, each ended by
+-- CRLF (a row of one empty cell as `""`: an empty line is skipped).
 -- @tparam {{string,...},...} rows each a sequence of cells (strings)
 -- @tparam string sep ";", "," or "\t"
 -- @treturn string
@@ -50,7 +52,9 @@ function M.encode(rows, sep)
       if find(cell, special) then cell = '"' .. cell:gsub('"', '""') .. '"' end
       cells[j] = cell
     end
-    out[i + 1] = concat(cells, sep) .. "\r\n"
+    local line = concat(cells, sep)
+    if line == "" then line = '""' end      -- one empty cell, not an empty line
+    out[i + 1] = line .. "\r\n"
   end
   return concat(out)
 end
@@ -65,24 +69,23 @@ local function bad_line(text)
   return n
 end
 
--- The separator a header line uses: the one that occurs most often
--- outside quotes before the first line break (";" when none does).
+-- The separator a header line uses: the first ";", "," or tab outside
+-- quotes before the first line break (";" when there is none).  The
+-- first cell of every table mandate writes is a fixed name ("right",
+-- "user"), so its first separator is the table's, however many commas
+-- the later cells hold.
 local function detect(text)
-  local counts, inside = { [";"] = 0, [","] = 0, ["\t"] = 0 }, false
+  local inside = false
   for i = 1, #text do
     local c = sub(text, i, i)
     if c == '"' then
       inside = not inside
     elseif not inside then
       if c == "\n" or c == "\r" then break end
-      if counts[c] then counts[c] = counts[c] + 1 end
+      if c == ";" or c == "," or c == "\t" then return c end
     end
   end
-  local best = ";"
-  for _, sep in ipairs(M.SEPARATORS) do
-    if counts[sep] > counts[best] then best = sep end
-  end
-  return best
+  return ";"
 end
 
 -- Line breaks in s.

@@ -16,7 +16,8 @@
 -- Values are written as the store keeps them (`db:bundles()`,
 -- `db:effective`): flags `true` / `false`, scopes in their canonical text
 -- (`team+customer`); an import reads them with the store's own value
--- parser (`validate.value`), so `customer` is read as `none+customer`.
+-- parser (`validate.value`): `none+customer` is stored, and exported, as
+-- `customer`.
 -- @module mandate.sheets
 
 local core = require "mandate.core"
