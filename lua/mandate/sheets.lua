@@ -295,16 +295,19 @@ local function check_bundles(db, fn, rows, lines, opts)
     add(format("line %d: %s is not a right (db:rights() lists them; put_right "
                .. "creates rights, an import does not)", line, show(key)))
   end, function(row, line, key)
-    local right = rights[key]
+    local right, parsed = rights[key], { [""] = NONE }   -- a row's cells repeat
     for c, bundle in pairs(columns) do
       local cell = row[c]
-      if cell == "" then
-        values[c][key] = NONE
-      else
+      local v = parsed[cell]
+      if v == nil then
         local where = format("line %d, column %d (bundle %s)", line, c, show(bundle))
         local ok, text = try(V.value, fn, where, right, cell_value(right, cell), levels)
-        if ok then values[c][key] = read.value(right.kind, text) end
+        if ok then
+          v = read.value(right.kind, text)
+          parsed[cell] = v
+        end
       end
+      values[c][key] = v
     end
   end)
   raise()
