@@ -31,7 +31,9 @@ build = {
     ["mandate.csv"] = "lua/mandate/csv.lua",
     ["mandate.explain"] = "lua/mandate/explain.lua",
     ["mandate.fast"] = "lua/mandate/fast.lua",
+    ["mandate.impact"] = "lua/mandate/impact.lua",
     ["mandate.json"] = "lua/mandate/json.lua",
+    ["mandate.plan"] = "lua/mandate/plan.lua",
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",
     ["mandate.sheets"] = "lua/mandate/sheets.lua",
@@ -40,6 +42,7 @@ build = {
     ["mandate.core"] = {
       sources = {
         "src/core/build.c", "src/core/check.c", "src/core/compile.c",
+        "src/core/diff.c",
         "src/core/explain.c", "src/core/keys.c", "src/core/read.c",
         "src/core/value.c",
         "src/store/access.c", "src/store/change.c", "src/store/lists.c",

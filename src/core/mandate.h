@@ -382,4 +382,34 @@ int mdt_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
 int mdt_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
 /* }}} */
 
+/* Differences of two snapshots {{{ */
+
+enum { MDT_DIFF_ACCESS = 0, MDT_DIFF_RIGHT = 1 };  /* what a row is about */
+
+typedef struct mdt_diff_row {
+  const char *user;          /* the user's key */
+  int what;                  /* MDT_DIFF_ACCESS or MDT_DIFF_RIGHT */
+  const char *key;           /* the tenant's or the right's key */
+  int kind_a, a;             /* on the first side: the right's kind and */
+  int kind_b, b;             /*   effective value (an mdt_value in that
+                                side's levels), or the access (kinds 0) */
+} mdt_diff_row;
+
+/*
+** What differs from snapshot a to snapshot b (both compiled): one row per
+** user and right whose effective value (docs/semantics.md section 3.2:
+** an inactive user holds nothing) differs, and per user and tenant whose
+** access (section 3.3) differs.  Users, rights and tenants are matched by
+** key; one that a side lacks holds nothing there (false or none, of the
+** other side's kind; hidden).  Rows come sorted by user key, access rows
+** before right rows, then by key, keys compared as bytes.  The keys point
+** into a and b.  *rows (free it with mdt_diff_free) and *nrows get the
+** result; MDT_OK, MDT_NOMEM, or MDT_MISUSE for NULL or uncompiled
+** snapshots.
+*/
+int mdt_diff(const mdt_snap *a, const mdt_snap *b, mdt_diff_row **rows,
+             size_t *nrows);
+void mdt_diff_free(mdt_diff_row *rows);
+/* }}} */
+
 #endif

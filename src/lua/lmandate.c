@@ -75,6 +75,7 @@ static const char *code_name(int code)
 #include "lkeys.c"        /* key cache, arguments, records, values */
 #include "lcheck.c"       /* the checks */
 #include "lexplain.c"     /* explain and effective */
+#include "limpact.c"      /* a dry run's impact */
 
 /* Registration {{{ */
 
@@ -125,6 +126,9 @@ static const luaL_Reg internal_funcs[] = {
   { "in_transaction", l_in_transaction },
   { "known", l_known },
   { "write_access", l_write_access },
+  { "keep", l_keep },
+  { "unkeep", l_unkeep },
+  { "impact", l_impact },
   { NULL, NULL }
 };
 

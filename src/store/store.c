@@ -305,6 +305,8 @@ void mdt_store_close(mdt_store *st)
   free_stmts(st);
   sqlite3_close_v2(st->db);     /* NULL is a harmless no-op */
   mdt_store_unpin(st);
+  while (st->nkept > 0) mdt_store_unkeep(st, st->kept[st->nkept - 1]);
+  free(st->kept);
   mdt_snap_free(st->snap);
   free(st->touched);
   free(st->changes);

@@ -177,6 +177,21 @@ const mdt_snap *mdt_store_pinned(const mdt_store *st);
 void mdt_store_unpin(mdt_store *st);
 
 /*
+** Keeping a snapshot: mdt_store_keep brings the snapshot up to date and
+** keeps it as it is until mdt_store_unkeep, never patched nor freed,
+** while the store's own snapshot moves on without it (a dry run compares
+** the snapshot before its writes with the one after them, mdt_diff).
+** Several may be kept at once, the same one more than once (each keep
+** wants its unkeep); closing the store frees them all.  mdt_store_keep
+** returns MDT_OK, MDT_NOMEM or the code of a failed refresh or rebuild;
+** mdt_store_is_kept tells whether s is kept; mdt_store_unkeep ignores a
+** snapshot that is not.
+*/
+int mdt_store_keep(mdt_store *st, const mdt_snap **out);
+int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s);
+void mdt_store_unkeep(mdt_store *st, const mdt_snap *s);
+
+/*
 ** Change sets (change.c).  mdt_change_begin opens a level: the outermost
 ** takes the write lock (BEGIN IMMEDIATE; a savepoint inside a transaction
 ** opened by someone else), polls for other connections' commits and reads
