@@ -352,6 +352,67 @@ describe("the imports", function()
   end)
 end)
 
+-- Every table's rows, the revisions without their time (an import and a
+-- plan applied commit at different instants).
+local function store_rows(db)
+  local rows = helpers.snapshot_rows(db)
+  for _, r in ipairs(rows.revisions) do r.time = nil end
+  return rows
+end
+
+local function change_list(plan)
+  local out = {}
+  for i, c in ipairs(plan:changes()) do out[i] = { c.user, c.what, c.key, c.before, c.after } end
+  return out
+end
+
+describe("the imports' dry runs", function()
+  local BUNDLES = "right;area;label;kind;mode;inside-sales\r\n"
+    .. "admin.open;;;;;true\r\ndocuments.see;;;;;department\r\n"
+  local ACCESS = "user;common;team-a\r\nbob;hidden;\r\ncarol;full;(hidden)\r\n"
+
+  it("return the plan of the import and write nothing; apply() imports", function()
+    local db, real = helpers.world(), helpers.world()
+    local before = helpers.snapshot_rows(db)
+    local plan = db:import_bundles(BUNDLES, { dry_run = true })
+    assert.are.same(before, helpers.snapshot_rows(db))
+    assert.are.same({
+      { "alice", "right", "admin.open", false, true },
+      { "alice", "right", "documents.see", "branch", "department" },
+      { "bob", "right", "documents.see", "branch", "department" },
+    }, change_list(plan))
+    assert.are.equal(db:revision(), plan.revision)
+    local access = db:import_access(ACCESS, { dry_run = true })
+    assert.are.same(before, helpers.snapshot_rows(db))
+    assert.are.same({
+      { "bob", "access", "common", "read", "hidden" },
+      { "bob", "access", "team-a", "read", "hidden" },
+      { "carol", "access", "common", "read", "full" },
+    }, change_list(access))
+    assert.is_true(plan:apply())
+    assert.is_true(real:import_bundles(BUNDLES))
+    assert.are.same(store_rows(real), store_rows(db))
+    assert.has_error(function() access:apply() end, "plan:apply: the store is at revision "
+      .. db:revision() .. ", the plan was made at revision " .. access.revision
+      .. ": nothing was written (make a new plan)")
+    assert.is_true(db:import_access(ACCESS, { dry_run = true }):apply())
+    assert.is_true(real:import_access(ACCESS))
+    assert.are.same(store_rows(real), store_rows(db))
+  end)
+
+  it("refuse a bad source as the import does, writing nothing", function()
+    local db = helpers.world()
+    helpers.rejects(db, "import_bundles: source: line 2, column 6 (bundle 'inside-sales'): "
+      .. "'yes' is not a value of flag right 'admin.open' (allowed: true, false)", function()
+        db:import_bundles(BUNDLES:gsub(";true", ";yes"), { dry_run = true })
+      end)
+    helpers.rejects(db, "import_access: source: line 2: 'bobby' is not a user (db:users() "
+      .. "lists them; put_user creates users, an import does not)", function()
+        db:import_access(ACCESS:gsub("bob", "bobby"), { dry_run = true })
+      end)
+  end)
+end)
+
 describe("export, import, export on random worlds", function()
   for _, sep in ipairs(SEPS) do
     it("gives the same bytes, sep " .. string.format("%q", sep), function()
@@ -525,7 +586,9 @@ describe("import_bundles refuses, names the place and writes nothing:", function
     helpers.rejects(db, "import_bundles: options.create: expected true or false, got 'yes'",
                     function() db:import_bundles(HEADER, { create = "yes" }) end)
     helpers.rejects(db, "import_bundles: options.dry: unknown option (allowed: sep, create, "
-                    .. "replace)", function() db:import_bundles(HEADER, { dry = true }) end)
+                    .. "replace, dry_run)", function() db:import_bundles(HEADER, { dry = true }) end)
+    helpers.rejects(db, "import_access: options.dry_run: expected true or false, got 1",
+                    function() db:import_access("user\r\n", { dry_run = 1 }) end)
   end)
 end)
 

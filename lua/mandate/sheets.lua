@@ -9,9 +9,10 @@
 -- `db:transaction`: all or nothing.  A bad source raises one error that
 -- lists every bad cell (up to `LIMIT`), each with its line, column and
 -- what is allowed there.  Each import is a check that yields the writes
--- to make and a function of the store that makes them (`apply`), so the
--- same writes can run for real or anywhere else a function of the store
--- is taken.
+-- to make and a function of the store that makes them (`apply`); the
+-- change, check then apply, is one function of the store, run by
+-- `db:transaction` or, with `{dry_run = true}`, by `db:plan`, whose
+-- `apply()` runs it again, checks included.
 --
 -- Values are written as the store keeps them (`db:bundles()`,
 -- `db:effective`): flags `true` / `false`, scopes in their canonical text
@@ -185,15 +186,17 @@ local function data_rows(rows, lines, what, add, known, each)
   end
 end
 
--- Run change(db) for real: one transaction.
-local function run(db, change)
+-- Run change(db) for real, one transaction, or with {dry_run = true} as
+-- a dry run: its plan (db:plan).
+local function run(db, change, opts)
+  if opts.dry_run then return db:plan(change) end
   local ok, message, code = db:transaction(change)
   if ok == nil then return nil, message, code end
   return true
 end
 
-local IMPORT_OPTIONS = { "sep", "create", "replace" }
-local ACCESS_OPTIONS = { "sep" }
+local IMPORT_OPTIONS = { "sep", "create", "replace", "dry_run" }
+local ACCESS_OPTIONS = { "sep", "dry_run" }
 
 local function import_options(fn, opts, allowed)
   opts = V.options(fn, opts, allowed)
@@ -358,7 +361,9 @@ end
 -- columns that name none (else they are errors)
 -- @tparam[opt=false] boolean options.replace rights missing from the
 -- file lose their values in the file's bundles
--- @treturn boolean true
+-- @tparam[opt=false] boolean options.dry_run write nothing: return the
+-- plan of the import (`db:plan`), whose `apply()` makes it
+-- @treturn boolean|table true, or with `dry_run` the plan
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("ioerr": the file cannot be read; "busy", ...)
@@ -370,7 +375,7 @@ M.import_bundles = V.method("import_bundles", function(db, source, opts)
   local rows, lines = parse(fn, text, opts.sep, RIGHT_COLUMNS, BUNDLE_COLUMNS)
   return run(db, function(d)
     apply_bundles(d, check_bundles(d, fn, rows, lines, opts))
-  end)
+  end, opts)
 end)
 -- }}}
 
@@ -527,7 +532,9 @@ end
 -- @tparam[opt] table options
 -- @tparam[opt] string options.sep ";", "," or "\t"; detected from the
 -- header when absent
--- @treturn boolean true
+-- @tparam[opt=false] boolean options.dry_run write nothing: return the
+-- plan of the import (`db:plan`), whose `apply()` makes it
+-- @treturn boolean|table true, or with `dry_run` the plan
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("ioerr": the file cannot be read; "busy", ...)
@@ -539,7 +546,7 @@ M.import_access = V.method("import_access", function(db, source, opts)
   local rows, lines = parse(fn, text, opts.sep, USER_COLUMNS, TENANT_COLUMNS)
   return run(db, function(d)
     apply_access(d, check_access(d, fn, rows, lines))
-  end)
+  end, opts)
 end)
 -- }}}
 
