@@ -367,14 +367,14 @@ local function change_list(plan)
 end
 
 describe("the imports' dry runs", function()
-  local BUNDLES = "right;area;label;kind;mode;inside-sales\r\n"
+  local BUNDLES_CSV = "right;area;label;kind;mode;inside-sales\r\n"
     .. "admin.open;;;;;true\r\ndocuments.see;;;;;department\r\n"
-  local ACCESS = "user;common;team-a\r\nbob;hidden;\r\ncarol;full;(hidden)\r\n"
+  local ACCESS_CSV = "user;common;team-a\r\nbob;hidden;\r\ncarol;full;(hidden)\r\n"
 
   it("return the plan of the import and write nothing; apply() imports", function()
     local db, real = helpers.world(), helpers.world()
     local before = helpers.snapshot_rows(db)
-    local plan = db:import_bundles(BUNDLES, { dry_run = true })
+    local plan = db:import_bundles(BUNDLES_CSV, { dry_run = true })
     assert.are.same(before, helpers.snapshot_rows(db))
     assert.are.same({
       { "alice", "right", "admin.open", false, true },
@@ -382,7 +382,7 @@ describe("the imports' dry runs", function()
       { "bob", "right", "documents.see", "branch", "department" },
     }, change_list(plan))
     assert.are.equal(db:revision(), plan.revision)
-    local access = db:import_access(ACCESS, { dry_run = true })
+    local access = db:import_access(ACCESS_CSV, { dry_run = true })
     assert.are.same(before, helpers.snapshot_rows(db))
     assert.are.same({
       { "bob", "access", "common", "read", "hidden" },
@@ -390,13 +390,13 @@ describe("the imports' dry runs", function()
       { "carol", "access", "common", "read", "full" },
     }, change_list(access))
     assert.is_true(plan:apply())
-    assert.is_true(real:import_bundles(BUNDLES))
+    assert.is_true(real:import_bundles(BUNDLES_CSV))
     assert.are.same(store_rows(real), store_rows(db))
     assert.has_error(function() access:apply() end, "plan:apply: the store is at revision "
       .. db:revision() .. ", the plan was made at revision " .. access.revision
       .. ": nothing was written (make a new plan)")
-    assert.is_true(db:import_access(ACCESS, { dry_run = true }):apply())
-    assert.is_true(real:import_access(ACCESS))
+    assert.is_true(db:import_access(ACCESS_CSV, { dry_run = true }):apply())
+    assert.is_true(real:import_access(ACCESS_CSV))
     assert.are.same(store_rows(real), store_rows(db))
   end)
 
@@ -404,11 +404,11 @@ describe("the imports' dry runs", function()
     local db = helpers.world()
     helpers.rejects(db, "import_bundles: source: line 2, column 6 (bundle 'inside-sales'): "
       .. "'yes' is not a value of flag right 'admin.open' (allowed: true, false)", function()
-        db:import_bundles(BUNDLES:gsub(";true", ";yes"), { dry_run = true })
+        db:import_bundles(BUNDLES_CSV:gsub(";true", ";yes"), { dry_run = true })
       end)
     helpers.rejects(db, "import_access: source: line 2: 'bobby' is not a user (db:users() "
       .. "lists them; put_user creates users, an import does not)", function()
-        db:import_access(ACCESS:gsub("bob", "bobby"), { dry_run = true })
+        db:import_access(ACCESS_CSV:gsub("bob", "bobby"), { dry_run = true })
       end)
   end)
 end)
