@@ -61,12 +61,12 @@ end
 
 -- The line (from 1) of the first byte that is not valid UTF-8.
 local function bad_line(text)
-  local n = 0
-  for line in text:gmatch("[^\n]*") do
-    n = n + 1
-    if not V.is_utf8(line) then return n end
+  local n, pos = 1, 1
+  while true do
+    local stop = find(text, "\n", pos, true)
+    if not stop or not V.is_utf8(sub(text, pos, stop - 1)) then return n end
+    n, pos = n + 1, stop + 1
   end
-  return n
 end
 
 -- The separator a header line uses: the first ";", "," or tab outside
