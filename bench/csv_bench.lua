@@ -1,7 +1,7 @@
 --- Benchmark: the all-bundles CSV round trip, 100 bundles x 100 rights.
 --
 --     make bench-csv      (or, after make all:
---     LUA_PATH="build/lua5.4/?.lua;build/lua5.4/?/init.lua;;" \
+--     LUA_PATH="build/lua5.4/?.lua;build/lua5.4/?/init.lua;bench/?.lua;;" \
 --       LUA_CPATH="build/lua5.4/?.so;;" lua5.4 bench/csv_bench.lua [REPS])
 --
 -- A file store with 100 rights (flags and scopes, some with a customer
@@ -37,12 +37,7 @@ local function say(...)
   io.stdout:flush()
 end
 
--- A Park-Miller generator: the same store on every Lua.
-local seed = 20241208
-local function rand(n)
-  seed = (seed * 16807) % 2147483647
-  return seed % n + 1
-end
+local rand = require("world").rng(20241208).int    -- the same store on every Lua
 
 local dir = os.getenv("MANDATE_BENCH_DIR") or "build/bench"
 os.execute("mkdir -p " .. dir)

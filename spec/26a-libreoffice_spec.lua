@@ -41,11 +41,7 @@ local function quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 -- A world made to be misread: keys that look like numbers, dates,
 -- booleans, formulas and access cells, with separators, quotes and

@@ -206,6 +206,23 @@ local function import_options(fn, opts, allowed)
   end
   return opts
 end
+
+--[[
+An import method: read the source, parse it (its header begins with the
+fixed columns, then rest), and run the change, check(db, fn, rows, lines,
+opts) then apply(db, writes), as one function of the store.
+]]
+local function importer(fn, allowed, fixed, rest, check, apply)
+  return V.method(fn, function(db, source, opts)
+    opts = import_options(fn, opts, allowed)
+    local text, message, code = source_text(fn, source)
+    if not text then return nil, message, code end
+    local rows, lines = parse(fn, text, opts.sep, fixed, rest)
+    return run(db, function(d)
+      apply(d, check(d, fn, rows, lines, opts))
+    end, opts)
+  end)
+end
 -- }}}
 
 -- Bundles {{{
@@ -367,16 +384,8 @@ end
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("ioerr": the file cannot be read; "busy", ...)
-M.import_bundles = V.method("import_bundles", function(db, source, opts)
-  local fn = "import_bundles"
-  opts = import_options(fn, opts, IMPORT_OPTIONS)
-  local text, message, code = source_text(fn, source)
-  if not text then return nil, message, code end
-  local rows, lines = parse(fn, text, opts.sep, RIGHT_COLUMNS, BUNDLE_COLUMNS)
-  return run(db, function(d)
-    apply_bundles(d, check_bundles(d, fn, rows, lines, opts))
-  end, opts)
-end)
+M.import_bundles = importer("import_bundles", IMPORT_OPTIONS, RIGHT_COLUMNS, BUNDLE_COLUMNS,
+                             check_bundles, apply_bundles)
 -- }}}
 
 -- One user's rights {{{
@@ -538,16 +547,8 @@ end
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("ioerr": the file cannot be read; "busy", ...)
-M.import_access = V.method("import_access", function(db, source, opts)
-  local fn = "import_access"
-  opts = import_options(fn, opts, ACCESS_OPTIONS)
-  local text, message, code = source_text(fn, source)
-  if not text then return nil, message, code end
-  local rows, lines = parse(fn, text, opts.sep, USER_COLUMNS, TENANT_COLUMNS)
-  return run(db, function(d)
-    apply_access(d, check_access(d, fn, rows, lines))
-  end, opts)
-end)
+M.import_access = importer("import_access", ACCESS_OPTIONS, USER_COLUMNS, TENANT_COLUMNS,
+                            check_access, apply_access)
 -- }}}
 
 return { methods = M }
