@@ -1,7 +1,7 @@
 --- Benchmark: the all-bundles CSV round trip, 100 bundles x 100 rights.
 --
 --     make bench-csv      (or, after make all:
---     LUA_PATH="build/lua5.4/?.lua;build/lua5.4/?/init.lua;bench/?.lua;;" \
+--     LUA_PATH="build/lua5.4/?.lua;build/lua5.4/?/init.lua;spec/?.lua;bench/?.lua;;" \
 --       LUA_CPATH="build/lua5.4/?.so;;" lua5.4 bench/csv_bench.lua [REPS])
 --
 -- A file store with 100 rights (flags and scopes, some with a customer
