@@ -523,6 +523,13 @@ describe("import_bundles refuses, names the place and writes nothing:", function
             HEADER .. BODY .. "admin.open;;;;;;\r\n")
     refuses("line 1, column 2: 'lable' is not 'area' (the columns are right, area, label, "
             .. "kind, mode, then one column per bundle)", HEADER:gsub("area", "lable") .. BODY)
+    refuses("3 problems, nothing was written:\n"
+            .. "line 1, column 4: missing, expected 'kind' (the columns are right, area, label, "
+            .. "kind, mode, then one column per bundle)\n"
+            .. "line 1, column 5: missing, expected 'mode' (the columns are right, area, label, "
+            .. "kind, mode, then one column per bundle)\n"
+            .. "line 2: 5 cells, but the header has 3 (each row has one cell per column)",
+            "right;area;label\r\nadmin.open;;;;true\r\n")
   end)
 
   it("a ragged row", function()

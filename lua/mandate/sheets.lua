@@ -126,9 +126,9 @@ local function problems(fn)
   return add, try, raise
 end
 
--- The rows of an import's source, their lines and a check of the header:
--- raises for text that is not CSV (not UTF-8, an unclosed quote), for an
--- empty source, and for a header whose first cells are not fixed.
+-- The rows of an import's source and their lines: raises for text that
+-- is not CSV (not UTF-8, an unclosed quote) and for an empty source, whose
+-- header would begin with the columns fixed, then rest.
 local function parse(fn, source, sep, fixed, rest)
   local rows, lines = csv.decode(source, sep)
   if not rows then fail(fn, "source", "%s", lines) end
@@ -146,8 +146,9 @@ local function header_columns(fn, rows, lines, fixed, rest, add, try, known)
   local header, line = rows[1], lines[1]
   for c, name in ipairs(fixed) do
     if header[c] ~= name then
-      add(format("line %d, column %d: %s is not %s (the columns are %s, then %s)",
-                 line, c, show(header[c]), show(name), concat(fixed, ", "), rest))
+      add(format("line %d, column %d: %s %s (the columns are %s, then %s)", line, c,
+                 header[c] and show(header[c]) .. " is not" or "missing, expected",
+                 show(name), concat(fixed, ", "), rest))
     end
   end
   local columns, seen = {}, {}
