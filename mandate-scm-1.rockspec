@@ -37,6 +37,7 @@ build = {
     ["mandate.read"] = "lua/mandate/read.lua",
     ["mandate.report"] = "lua/mandate/report.lua",
     ["mandate.sheets"] = "lua/mandate/sheets.lua",
+    ["mandate.suggest"] = "lua/mandate/suggest.lua",
     ["mandate.validate"] = "lua/mandate/validate.lua",
     ["mandate.write"] = "lua/mandate/write.lua",
     ["mandate.core"] = {

@@ -694,6 +694,11 @@ local function run_size(size, opt)
         size, written, opt.bulk, res.bulk_rows)
   end
   for _, s in ipairs({ "", "-wal", "-shm", "-journal" }) do os.remove(copy .. s) end
+
+  say("[%s] dry runs and bundle suggestions", size)
+  collectgarbage()
+  res.plans = require("plan_bench")(mandate, path, w, opt.reps,
+                                    #w.order.users <= 10000)
   return res
 end
 -- }}}
@@ -702,7 +707,7 @@ end
 
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
-  bulk = 0.5, bulk_c_ratio = 3,
+  bulk = 0.5, bulk_c_ratio = 3, plan = 0.2, suggest = 1,
 }
 
 local function verdict(met, text)
@@ -865,6 +870,22 @@ local function render(results, opt, out)
          r.bulk_rows, r.bulk / r.bulk_c)
     line("| next check after the bulk write | %s | | %d rebuilds, %d "
          .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
+    local p = r.plans
+    line("| `db:plan` of one bundle change that touches every user (%d "
+         .. "changes) | %s | %s | %s |", p.plan_changes, dur(minimum(p.plan)),
+         dur(median(p.plan)), p.plan_naive
+         and fmt("naive (db:effective and db:access of every user before and "
+                 .. "after): %s, %.0fx the plan", dur(p.plan_naive),
+                 p.plan_naive / median(p.plan)) or "naive not run")
+    line("| `db:suggest_bundles` (%d suggestions) | %s | %s | %s |",
+         p.suggestions, dur(minimum(p.suggest)), dur(median(p.suggest)),
+         p.suggest_naive
+         and fmt("naive (only reading db:effective of every user): %s, "
+                 .. "%.1fx", dur(p.suggest_naive),
+                 p.suggest_naive / median(p.suggest)) or "naive not run")
+    line("| overrides before / after applying the %d suggestions that change "
+         .. "nobody | %d / %d | | replanned and applied in %s |", p.applied,
+         p.overrides_before, p.overrides_after, dur(p.apply))
     line("| SQL baseline setup (closure table) | %s | | not part of any "
          .. "check |", dur(r.sql_setup))
     line("| generating the world (Lua tables) | %s | | |", dur(r.gen_lua))
@@ -956,6 +977,15 @@ local function render(results, opt, out)
          .. "loop (issue 24) | not judged: this run wrote %d (--bulk): %s, "
          .. "C loop %s, %.2fx | |", opt.bulk, dur(m.bulk), dur(m.bulk_c), bc)
   end
+  local pm = m.plans
+  line("| `db:plan` of one bundle change touching %d users <= 0.2 s (issue "
+       .. "15) (%s) | %s median | %s |", pm.plan_users, m.size,
+       dur(median(pm.plan)), verdict(median(pm.plan) <= TARGETS.plan,
+                                     fmt("%.2fx the limit", median(pm.plan) / TARGETS.plan)))
+  line("| `db:suggest_bundles` <= 1 s (issue 15) (%s) | %s median | %s |",
+       m.size, dur(median(pm.suggest)),
+       verdict(median(pm.suggest) <= TARGETS.suggest,
+               fmt("%.2fx the limit", median(pm.suggest) / TARGETS.suggest)))
   line("| naive baseline (%s) | %.1fx slower than check | as measured |",
        m.size, tm.reference.median / tm.check.median)
   line("| SQL baseline (%s) | %.1fx slower than check | as measured |",

@@ -88,8 +88,19 @@ local function compare(out, user, what, before, after)
   end
 end
 
+--- The keys of a table, sorted (for reports that list by key).
+-- @tparam table t
+-- @treturn {string,...}
+function impact.sorted_keys(t)
+  local list = {}
+  for k in pairs(t) do list[#list + 1] = k end
+  table.sort(list)
+  return list
+end
+
 --- Order of changes: by user, then what ("access" before "right"),
--- then key, keys compared as bytes.
+-- then key, keys compared with Lua's `<` (byte order, as plans sort,
+-- unless the host set another LC_COLLATE).
 -- @tparam table x a change
 -- @tparam table y a change
 -- @treturn boolean x comes first

@@ -10,8 +10,9 @@
 -- Lua methods: the checks come from the C module `mandate.core`, the
 -- writers from `mandate.write`, the read-back from `mandate.read`,
 -- explanations from `mandate.explain`, contacts, roles and distribution
--- lists from `mandate.contacts`, dry runs from `mandate.plan`, CSV
--- exports and imports from `mandate.sheets`.
+-- lists from `mandate.contacts`, dry runs from `mandate.plan`, bundle
+-- suggestions from `mandate.suggest`, CSV exports and imports from
+-- `mandate.sheets`.
 --
 -- Conventions of every method: a programmer error (a bad argument, a
 -- closed store) raises an error naming the function, the argument, the
@@ -24,6 +25,7 @@ local core = require "mandate.core"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
 local plan = require "mandate.plan"
+local suggest = require "mandate.suggest"
 local read = require "mandate.read"
 local sheets = require "mandate.sheets"
 local write = require "mandate.write"
@@ -37,7 +39,7 @@ local mandate = {
 
 -- The writers, readers and explanations become methods of every handle.
 for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
-                            plan.methods, sheets.methods }) do
+                            plan.methods, suggest.methods, sheets.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

@@ -11,6 +11,7 @@
 -- @module mandate.plan
 
 local I = require("mandate.core").internal   -- the primitives, captured at load
+local impact = require "mandate.impact"
 local read = require "mandate.read"
 local V = require "mandate.validate"
 
@@ -102,13 +103,6 @@ local function counts(changes, levels)
   return users, rights, tenants
 end
 
-local function sorted_keys(t)
-  local list = {}
-  for k in pairs(t) do list[#list + 1] = k end
-  table.sort(list)
-  return list
-end
-
 local function users_text(n)
   return format("%d user%s", n, n == 1 and "" or "s")
 end
@@ -129,7 +123,7 @@ local ACCESS_LINES = {
 }
 
 local function count_lines(out, by, lines)
-  for _, key in ipairs(sorted_keys(by)) do
+  for _, key in ipairs(impact.sorted_keys(by)) do
     for _, line in ipairs(lines) do
       local n = by[key][line[1]]
       if n > 0 then
@@ -169,7 +163,9 @@ local STALE = {}      -- raised inside apply's transaction: wrong revision
 
 --- Run the plan's change for real, as `db:transaction(fn)` would, if the
 -- store is still at the plan's revision; otherwise raise an error naming
--- both revisions, having written nothing.
+-- both revisions, having written nothing.  Inside an open
+-- `db:transaction` the revision moves only when it commits: there apply
+-- tells only that nobody else committed since the plan.
 -- @return fn's results, as `db:transaction` returns them
 -- @treturn[2] nil when the transaction cannot begin or commit
 -- @treturn[2] string message
@@ -229,6 +225,7 @@ function P.plan(db, fn)
     error("plan: fn: expected a function, got " .. show(fn), 2)
   end
   local revision, levels, changes, failed, kept
+  local outermost = not I.in_transaction(db)
   local r = pack(pcall(db.transaction, db, function()
     revision = read.revision(db)
     kept = I.keep(db)
@@ -242,8 +239,11 @@ function P.plan(db, fn)
     end
     error(ROLLBACK, 0)
   end))
-  if kept and db:is_open() then I.unkeep(db, kept) end
-  if r[1] then return unpack(r, 2, r.n) end        -- could not begin
+  -- rolled back to where it began: the kept snapshot is current again
+  if kept and db:is_open() then I.unkeep(db, kept, outermost) end
+  if r[1] then                                     -- could not begin
+    return nil, (tostring(r[3]):gsub("^transaction: ", "plan: ")), r[4]
+  end
   if r[2] ~= ROLLBACK then error(r[2], 0) end
   if failed then return unpack(failed, 2, failed.n) end
   local plan = setmetatable({ revision = revision }, Plan)

@@ -225,14 +225,6 @@ static int checkuser(mdt_snap *s, mdt_id id)
   return MDT_OK;
 }
 
-/* The join of docs/semantics.md section 3.2: flags OR (of 0/1: the max);
-   scopes the highest rank, customer parts OR. */
-static mdt_value join(mdt_value a, mdt_value b)
-{
-  int ra = MDT_V_RANK(a), rb = MDT_V_RANK(b);
-  return (mdt_value)((ra > rb ? ra : rb) | ((a | b) & MDT_V_CUSTOMER));
-}
-
 /*
 ** Compile user id: its row of effective values (bundles joined, then
 ** overrides) is computed where a new profile would go, then the user
@@ -254,7 +246,7 @@ static int effective(mdt_snap *s, mdt_id id)
   for (i = 0; i < l->bundles.n; i++) {
     const PairVec *v = &s->bundle[l->bundles.p[i]].vals;
     for (j = 0; j < v->n; j++)
-      r[v->p[j].id] = join(r[v->p[j].id], (mdt_value)v->p[j].val);
+      r[v->p[j].id] = mdtV_join(r[v->p[j].id], (mdt_value)v->p[j].val);
   }
   for (j = 0; j < l->over.n; j++)
     r[l->over.p[j].id] = (mdt_value)l->over.p[j].val;

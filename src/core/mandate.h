@@ -371,6 +371,13 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
                         int *source);
 
 /*
+** What the user's bundles give right: the join of their values (section
+** 3.2, the override left out; false/none when no bundle gives it).  0
+** for unknown users or rights.
+*/
+mdt_value mdt_bundled(const mdt_snap *s, mdt_id user, mdt_id right);
+
+/*
 ** The user's access to tenant: the explicit row if any, else the tenant
 ** default; *explicit_row gets 1 or 0 when not NULL.  -1 for an unknown
 ** user or tenant.

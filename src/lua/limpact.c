@@ -23,11 +23,17 @@ static int l_keep(lua_State *L)
   return 1;
 }
 
-/* unkeep(db, kept): let a kept snapshot go (anything else is ignored). */
+/*
+** unkeep(db, kept [, restore]): let a kept snapshot go (anything else is
+** ignored); restore: the transaction opened right before keep has been
+** rolled back, so the kept snapshot is current again (mdt_store_restore).
+*/
 static int l_unkeep(lua_State *L)
 {
   ldb *d = todb(L);
-  mdt_store_unkeep(d->st, (const mdt_snap *)lua_touserdata(L, 2));
+  const mdt_snap *s = (const mdt_snap *)lua_touserdata(L, 2);
+  if (lua_toboolean(L, 3) && !d->owned) mdt_store_restore(d->st, s);
+  else mdt_store_unkeep(d->st, s);
   return 0;
 }
 

@@ -119,6 +119,8 @@ static const luaL_Reg internal_funcs[] = {
   { "tenant_access", l_tenant_access },
   { "explain", l_explain },
   { "effective", l_effective },
+  { "overrides", l_overrides },
+  { "bundled", l_bundled },
   { "exec", l_exec },
   { "rows", l_rows },
   { "row", l_row },

@@ -757,6 +757,9 @@ void mdt_store_unpin(mdt_store *st)
 int mdt_store_keep(mdt_store *st, const mdt_snap **out)
 {
   int rc;
+  if (st->holds)                    /* it might be behind, and stay so */
+    return mdt_store_error(st, MDT_MISUSE, "a snapshot cannot be kept "
+                           "while a call reads the store");
   if (st->nkept == st->capkept) {
     size_t cap = st->capkept ? 2 * st->capkept : 4;
     mdt_snap **k = realloc(st->kept, cap * sizeof *k);
@@ -767,6 +770,25 @@ int mdt_store_keep(mdt_store *st, const mdt_snap **out)
   if ((rc = mdt_store_snapshot(st, out)) != MDT_OK) return rc;
   st->kept[st->nkept++] = st->snap;
   return MDT_OK;
+}
+
+int mdt_store_restore(mdt_store *st, const mdt_snap *s)
+{
+  size_t i;
+  mdt_snap *k;
+  for (i = st->nkept; i-- > 0;)
+    if (st->kept[i] == s) break;
+  if (i == (size_t)-1) return 0;
+  k = st->kept[i];
+  st->kept[i] = st->kept[--st->nkept];
+  if (st->snap != k) {
+    if (!in_use(st, st->snap)) mdt_snap_free(st->snap);
+    st->snap = k;
+  }
+  st->stale = 0;
+  st->ntouched = 0;
+  st->epoch++;                      /* keys made since are gone */
+  return 1;
 }
 
 int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s)

@@ -183,13 +183,22 @@ void mdt_store_unpin(mdt_store *st);
 ** the snapshot before its writes with the one after them, mdt_diff).
 ** Several may be kept at once, the same one more than once (each keep
 ** wants its unkeep); closing the store frees them all.  mdt_store_keep
-** returns MDT_OK, MDT_NOMEM or the code of a failed refresh or rebuild;
+** returns MDT_OK, MDT_NOMEM, MDT_MISUSE while the store is held (the
+** snapshot might be behind) or the code of a failed refresh or rebuild;
 ** mdt_store_is_kept tells whether s is kept; mdt_store_unkeep ignores a
 ** snapshot that is not.
 */
 int mdt_store_keep(mdt_store *st, const mdt_snap **out);
 int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s);
 void mdt_store_unkeep(mdt_store *st, const mdt_snap *s);
+
+/*
+** mdt_store_restore unkeeps s and makes it the store's snapshot again,
+** instead of a rebuild: for a caller who kept s right after BEGIN and
+** has just rolled that whole transaction back, so that the database is
+** where s was taken.  1 when s was kept, else 0 and nothing changes.
+*/
+int mdt_store_restore(mdt_store *st, const mdt_snap *s);
 
 /*
 ** Change sets (change.c).  mdt_change_begin opens a level: the outermost
