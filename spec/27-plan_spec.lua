@@ -11,21 +11,7 @@ local unpack = table.unpack or unpack
 -- Lua 5.1 (PUC) cannot yield across pcall, so not inside db:transaction
 local YIELDS = not (_VERSION == "Lua 5.1" and not rawget(_G, "jit"))
 
--- Every table's rows, the revisions without their time (a real run and
--- a plan applied commit at different instants).
-local function store_rows(db)
-  local rows = helpers.snapshot_rows(db)
-  for _, r in ipairs(rows.revisions) do r.time = nil end
-  return rows
-end
-
-local function change_list(plan)
-  local out = {}
-  for i, c in ipairs(plan:changes()) do
-    out[i] = { c.user, c.what, c.key, c.before, c.after }
-  end
-  return out
-end
+local store_rows, change_list = helpers.store_rows, helpers.change_list
 
 describe("db:plan", function()
   it("lists what a bundle change does to each holder, and writes nothing", function()

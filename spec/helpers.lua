@@ -150,6 +150,24 @@ function helpers.snapshot_rows(db)
   return dump
 end
 
+--- Every row of every table as snapshot_rows has it, the revisions
+-- without their time: what two stores that made the same change at
+-- different instants (a change and its plan applied) have alike.
+function helpers.store_rows(db)
+  local rows = helpers.snapshot_rows(db)
+  for _, r in ipairs(rows.revisions) do r.time = nil end
+  return rows
+end
+
+--- A plan's changes as {user, what, key, before, after} rows.
+function helpers.change_list(plan)
+  local out = {}
+  for i, c in ipairs(plan:changes()) do
+    out[i] = { c.user, c.what, c.key, c.before, c.after }
+  end
+  return out
+end
+
 local function strip_position(msg)
   return (msg:gsub("^[^\n]-:%d+: ", "", 1))
 end
@@ -195,6 +213,13 @@ function helpers.read_file(path)
   local s = f:read("*a")
   f:close()
   return s
+end
+
+--- Write text to a file (made or emptied).
+function helpers.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
 end
 
 --- The error text of fn without its position ("" when fn succeeds).

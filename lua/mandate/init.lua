@@ -12,7 +12,7 @@
 -- explanations from `mandate.explain`, contacts, roles and distribution
 -- lists from `mandate.contacts`, dry runs from `mandate.plan`, bundle
 -- suggestions from `mandate.suggest`, access templates and moves from
--- `mandate.moves`.
+-- `mandate.moves`, CSV exports and imports from `mandate.sheets`.
 --
 -- Conventions of every method: a programmer error (a bad argument, a
 -- closed store) raises an error naming the function, the argument, the
@@ -30,6 +30,7 @@ local suggest = require "mandate.suggest"
 local history = require "mandate.history"
 local read = require "mandate.read"
 local resolve = require "mandate.resolve"
+local sheets = require "mandate.sheets"
 local write = require "mandate.write"
 local V = require "mandate.validate"
 
@@ -42,7 +43,8 @@ local mandate = {
 -- The writers, readers and explanations become methods of every handle.
 for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
                            moves.methods, plan.methods, suggest.methods,
-                           history.methods, resolve.methods }) do
+                           history.methods, resolve.methods,
+                           sheets.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain
