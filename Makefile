@@ -30,7 +30,7 @@ LUAOUT    = $(LUAMODS:lua/%=$(BUILD)/%)
 RUNENV    = LUA_PATH="$(BUILD)/?.lua;$(BUILD)/?/init.lua;spec/?.lua;bench/?.lua;;" \
             LUA_CPATH="$(BUILD)/?.so;;"
 
-.PHONY: all deps deps-gates test demo bench bench-instructions bench-checker bench-large asan valgrind \
+.PHONY: all deps deps-gates test demo bench bench-instructions bench-checker bench-csv bench-large asan valgrind \
         lint coverage fuzz rock install uninstall check-install nginx-example nginx-example-stop \
         clean help
 
@@ -97,6 +97,11 @@ demo: deps all
 bench: deps all $(BUILD)/bench_floor.so $(BUILD)/bench_bulk.so
 	$(RUNENV) $(LUA) bench/run.lua S M
 	$(RUNENV) $(LUA) bench/contacts_bench.lua | tee -a bench/results.md
+	$(RUNENV) $(LUA) bench/csv_bench.lua | tee -a bench/results.md
+
+# the CSV round trip alone (part of make bench): prints, writes no file
+bench-csv: deps all
+	$(RUNENV) $(LUA) bench/csv_bench.lua
 
 # instructions per call: stable on a noisy machine (valgrind counts, not clocks)
 bench-instructions: deps-gates all
@@ -261,10 +266,11 @@ help:
 	@echo "  fuzz-build, fuzz-merge, fuzz-clean   (fuzz/README.md)"
 	@echo
 	@echo "benchmarks"
-	@echo "  bench              worlds S and M, then list resolution (bench/results.md)"
+	@echo "  bench              worlds S and M, list resolution, the CSV round trip (bench/results.md)"
 	@echo "  bench-large        world L (bench/results-L.md)"
 	@echo "  bench-instructions instructions per call under callgrind"
 	@echo "  bench-checker      db:checker() alone"
+	@echo "  bench-csv          the CSV round trip alone (100 bundles x 100 rights)"
 	@echo
 	@echo "variables (now)"
 	@echo "  LUA=$(LUA)       lua5.4, lua5.3, lua5.1 or luajit (or a path)"

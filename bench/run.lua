@@ -21,6 +21,10 @@
 -- bulk write (--bulk N set_access in one transaction) is timed beside the
 -- same changes written by a bare C loop (bench/bulk.c) on a copy of the
 -- store, in the same process; both must write the same number of rows.
+-- Then db:at shows the store as it was before that bulk write (undoing
+-- its audit rows), beside its baseline, a fresh store of the same state
+-- written through the API; both must answer alike, and checks on the
+-- point are timed against checks on the store.
 --
 -- The report goes to stdout and to bench/results.md (bench/results-L.md
 -- for other size lists, with "-luajit" before ".md" under LuaJIT, or
@@ -491,6 +495,113 @@ local function loop_allowed(db_, pages)
 end
 -- }}}
 
+--[[
+move_user with a 20-entry template (issue 17): a team unit gets 14
+entries of its own and 6 from its parent (20 tenants); users from
+elsewhere move into it, each move one change set that also reports what
+the user gained and lost.  The baseline does the same writes by hand in
+one transaction: put_user, clear_access of the rows outside the template,
+the 20 set_access.  Both run on users of the same kind, alternately.
+Then move_unit takes the parent unit (with the team) elsewhere and back.
+The world table follows, so the checks after still agree with the
+reference.
+]]
+local TEMPLATE_OWN, TEMPLATE_PARENT = 14, 6
+
+local function moves_in(size, db, w, reps)
+  say("[%s] move_user with a %d-entry template", size,
+      TEMPLATE_OWN + TEMPLATE_PARENT)
+  local rnd = world.rng(w.seed + 47)
+  local target
+  repeat target = rnd.pick(w.order.units)
+  until w.units[target].level == "team" and w.units[target].parent
+        and w.units[w.units[target].parent].parent
+  local parent = w.units[target].parent
+  local template, tenants, seen = {}, {}, {}
+  local levels = { "full", "read", "hidden" }
+  while #tenants < TEMPLATE_OWN + TEMPLATE_PARENT do
+    local t = rnd.pick(w.order.tenants)
+    if not seen[t] then
+      seen[t] = true
+      tenants[#tenants + 1] = t
+      template[t] = levels[rnd.int(3)]
+      local holder = #tenants <= TEMPLATE_OWN and target or parent
+      ok("set_unit_access", db:set_unit_access(holder, t, template[t]))
+    end
+  end
+  local by_hand = function(u)
+    ok("transaction", db:transaction(function()
+      ok("put_user", db:put_user(u, { unit = target }))
+      for t in pairs(ok("access_of", db:access_of(u))) do
+        if not template[t] then ok("clear_access", db:clear_access(u, t)) end
+      end
+      for _, t in ipairs(tenants) do
+        ok("set_access", db:set_access(u, t, template[t]))
+      end
+    end))
+  end
+  local moved = function(u) ok("move_user", db:move_user(u, target)) end
+  local res = { move = {}, by_hand = {} }
+  local used = {}
+  local function someone()
+    local u
+    repeat u = rnd.pick(w.order.users)
+    until not used[u] and w.users[u].unit ~= target
+    used[u] = true
+    return u
+  end
+  collectgarbage()
+  for _ = 1, 2 * reps + 1 do
+    for _, v in ipairs({ { moved, res.move }, { by_hand, res.by_hand } }) do
+      local u = someone()
+      local t0 = clock()
+      v[1](u)
+      v[2][#v[2] + 1] = clock() - t0
+      local rows = ok("access_of", db:access_of(u))
+      for t, a in pairs(template) do
+        if rows[t] ~= a then die("[%s] after moving %s: access to %s is %s, "
+                                 .. "the template says %s", size, u, t,
+                                 tostring(rows[t]), a) end
+      end
+      for t in pairs(rows) do
+        if not template[t] then die("[%s] after moving %s: a row for %s "
+                                    .. "outside the template", size, u, t) end
+      end
+      w.users[u].unit = target
+      w.users[u].access = {}
+      for t, a in pairs(template) do w.users[u].access[t] = a end
+    end
+  end
+
+  -- move_unit: the template's parent unit, with its users, under another
+  -- unit of its parent's level and back, re-applying the templates
+  local dept, home = parent, w.units[parent].parent
+  local away
+  repeat away = rnd.pick(w.order.units)
+  until away ~= home and w.units[away].level == w.units[home].level
+  local beneath = {}
+  for _, u in ipairs(w.order.users) do
+    local x = w.users[u].unit
+    while x and x ~= dept do x = w.units[x].parent end
+    if x then beneath[#beneath + 1] = u end
+  end
+  res.unit, res.unit_users, res.unit_changes = {}, #beneath, 0
+  for i = 1, 2 * reps + 1 do
+    local to = i % 2 == 1 and away or home
+    collectgarbage()
+    local t0 = clock()
+    local changes = ok("move_unit", db:move_unit(dept, to, { access = "template" }))
+    db:check(beneath[1], w.order.rights[1])       -- sees the new tree
+    res.unit[i] = clock() - t0
+    res.unit_changes = math.max(res.unit_changes, #changes)
+    w.units[dept].parent = to
+    for _, u in ipairs(beneath) do
+      w.users[u].access = ok("access_of", db:access_of(u))
+    end
+  end
+  return res
+end
+
 local function run_size(size, opt)
   local mandate = require "mandate"
   local reference = require "reference"
@@ -645,6 +756,8 @@ local function run_size(size, opt)
     end
   end
 
+  res.moves = moves_in(size, db, w, opt.reps)
+
   -- bulk writes: 100k set_access in one transaction
   say("[%s] %d set_access in one transaction", size, opt.bulk)
   local rnd = world.rng(w.seed + 31)
@@ -665,6 +778,30 @@ local function run_size(size, opt)
     wal:close()
     copy_file(run .. "-wal", copy .. "-wal")
   end
+  -- db:at's baseline, the same job: a fresh store of the state the bulk
+  -- write starts from, written through the API, and checked once
+  say("[%s] a fresh store of this state written through the API (db:at's "
+      .. "baseline)", size)
+  -- open() and a first check (the snapshot built), three times: the
+  -- times, and the last handle
+  local function open_thrice(open)
+    local times, h = {}, nil
+    for _ = 1, 3 do
+      if h then h:close() end
+      collectgarbage()
+      local t = clock()
+      h = open()
+      h:check(U[1], R[1], REC[1])
+      times[#times + 1] = clock() - t
+    end
+    return times, h
+  end
+  local fresh
+  res.at_base, fresh = open_thrice(function()
+    local f = ok("open", mandate.open())
+    world.write(f, w)
+    return f
+  end)
   local revision = ok("revision", db:revision())
   local s0 = db:stats()
   collectgarbage()
@@ -696,6 +833,27 @@ local function run_size(size, opt)
   -- the same changes by a bare C loop on the copy (bench/bulk.c): it must
   -- write as many rows as the Lua run added audit rows
   res.bulk_rows = #ok("audit", db:audit({ since = revision }))
+  -- db:at: the store as it was before the bulk write (its changes
+  -- undone), checked once so that it has built its snapshot, and then
+  -- answering as the fresh store of that state
+  say("[%s] db:at(the revision before the %d changes)", size, opt.bulk)
+  local past
+  res.at_open, past = open_thrice(function() return ok("at", db:at(revision)) end)
+  for i = 1, math.min(n, opt.verify) do
+    local a = answer(past:check(U[i], R[i], REC[i]))
+    local want = answer(fresh:check(U[i], R[i], REC[i]))
+    if a ~= want then
+      die("[%s] db:at(%d): check %s %s %s = %s, a fresh store of that "
+          .. "state says %s", size, revision, U[i], R[i], describe(REC[i]),
+          a, want)
+    end
+  end
+  fresh:close()
+  local at_variants = { variant("check", n, 0.1, loop_check(db, q)),
+                        variant("at", n, 0.1, loop_check(past, q)) }
+  measure(at_variants, opt.reps)
+  res.at_check, res.at_past_check = at_variants[1], at_variants[2]
+  past:close()
 
   -- the decision log: as many denials as bulk writes, flushed at once,
   -- then a page of the activity over that trail
@@ -731,6 +889,11 @@ local function run_size(size, opt)
         size, written, opt.bulk, res.bulk_rows)
   end
   for _, s in ipairs({ "", "-wal", "-shm", "-journal" }) do os.remove(copy .. s) end
+
+  say("[%s] dry runs and bundle suggestions", size)
+  collectgarbage()
+  res.plans = require("plan_bench")(mandate, path, w, opt.reps,
+                                    #w.order.users <= 10000)
   return res
 end
 -- }}}
@@ -739,7 +902,8 @@ end
 
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
-  bulk = 0.5, bulk_c_ratio = 3, log_ratio = 1.3,
+  bulk = 0.5, bulk_c_ratio = 3, plan = 0.2, suggest = 1, move_user = 2e-3,
+  at_open = 1, log_ratio = 1.3,
 }
 
 local function verdict(met, text)
@@ -905,6 +1069,46 @@ local function render(results, opt, out)
          r.bulk_rows, r.bulk / r.bulk_c)
     line("| next check after the bulk write | %s | | %d rebuilds, %d "
          .. "patches |", dur(r.after_bulk), r.bulk_rebuilds, r.bulk_patches)
+    local mv = r.moves
+    line("| `move_user` with a 20-entry template (one change set, with its "
+         .. "report) | %s | %s | %.2fx the baseline below (median / median) |",
+         dur(minimum(mv.move)), dur(median(mv.move)),
+         median(mv.move) / median(mv.by_hand))
+    line("| baseline: the same writes by hand in one `db:transaction` "
+         .. "(`put_user`, `clear_access` outside the template, 20 "
+         .. "`set_access`) | %s | %s | no report |", dur(minimum(mv.by_hand)),
+         dur(median(mv.by_hand)))
+    line("| `move_unit` of a unit with %d users beneath, `access = "
+         .. "\"template\"`, and the next check (the snapshot rebuilt) | %s | "
+         .. "%s | up to %d changes reported |", mv.unit_users,
+         dur(minimum(mv.unit)), dur(median(mv.unit)), mv.unit_changes)
+    local p = r.plans
+    line("| `db:plan` of one bundle change that touches every user (%d "
+         .. "changes) | %s | %s | %s |", p.plan_changes, dur(minimum(p.plan)),
+         dur(median(p.plan)), p.plan_naive
+         and fmt("naive (db:effective and db:access of every user before and "
+                 .. "after): %s, %.0fx the plan", dur(p.plan_naive),
+                 p.plan_naive / median(p.plan)) or "naive not run")
+    line("| `db:suggest_bundles` (%d suggestions) | %s | %s | %s |",
+         p.suggestions, dur(minimum(p.suggest)), dur(median(p.suggest)),
+         p.suggest_naive
+         and fmt("naive (only reading db:effective of every user): %s, "
+                 .. "%.1fx", dur(p.suggest_naive),
+                 p.suggest_naive / median(p.suggest)) or "naive not run")
+    line("| overrides before / after applying the %d suggestions that change "
+         .. "nobody | %d / %d | | replanned and applied in %s |", p.applied,
+         p.overrides_before, p.overrides_after, dur(p.apply))
+    line("| `db:at(r)` before those %d changes, and its first check | %s | "
+         .. "%s | 3 runs; undoes %d audit rows; %.2fx a fresh store of "
+         .. "that state written through the API and checked once, %s |",
+         opt.bulk,
+         dur(minimum(r.at_open)), dur(median(r.at_open)), r.bulk_rows,
+         median(r.at_open) / median(r.at_base), dur(median(r.at_base)))
+    line("| `db:check` on that point, judged stream | %s | %s | %.2fx "
+         .. "`db:check` on the store, same run (%s) |",
+         dur(r.at_past_check.min), dur(r.at_past_check.median),
+         r.at_past_check.median / r.at_check.median,
+         dur(r.at_check.median))
     line("| `db:flush_log()` of %d logged denials | %s | | %.1f us a "
          .. "decision; one transaction |", r.log_written, dur(r.log_flush),
          r.log_flush / r.log_written * 1e6)
@@ -1011,6 +1215,31 @@ local function render(results, opt, out)
          .. "loop (issue 24) | not judged: this run wrote %d (--bulk): %s, "
          .. "C loop %s, %.2fx | |", opt.bulk, dur(m.bulk), dur(m.bulk_c), bc)
   end
+  local mu = median(m.moves.move)
+  line("| `move_user` with a 20-entry template <= 2 ms (issue 17) (%s) | %s "
+       .. "median, %.2fx the same writes by hand | %s |", m.size, dur(mu),
+       mu / median(m.moves.by_hand),
+       verdict(mu <= TARGETS.move_user,
+               fmt("%.2fx the limit", mu / TARGETS.move_user)))
+  local pm = m.plans
+  line("| `db:plan` of one bundle change touching %d users <= 0.2 s (issue "
+       .. "15) (%s) | %s median | %s |", pm.plan_users, m.size,
+       dur(median(pm.plan)), verdict(median(pm.plan) <= TARGETS.plan,
+                                     fmt("%.2fx the limit", median(pm.plan) / TARGETS.plan)))
+  line("| `db:suggest_bundles` <= 1 s (issue 15) (%s) | %s median | %s |",
+       m.size, dur(median(pm.suggest)),
+       verdict(median(pm.suggest) <= TARGETS.suggest,
+               fmt("%.2fx the limit", median(pm.suggest) / TARGETS.suggest)))
+  local ao = median(m.at_open)
+  line("| `db:at(r)` after %d audited changes <= 1 s to open (issue 17) "
+       .. "(%s) | %s, %.2fx a fresh store of that state written through "
+       .. "the API | %s |", opt.bulk,
+       m.size, dur(ao), ao / median(m.at_base),
+       verdict(ao <= TARGETS.at_open, fmt("%.2fx the limit",
+                                           ao / TARGETS.at_open)))
+  local ac = m.at_past_check.median / m.at_check.median
+  line("| checks on that point at the usual speed (issue 17) (%s) | %.2fx "
+       .. "`db:check` on the store | as measured |", m.size, ac)
   line("| naive baseline (%s) | %.1fx slower than check | as measured |",
        m.size, tm.reference.median / tm.check.median)
   line("| SQL baseline (%s) | %.1fx slower than check | as measured |",

@@ -9,11 +9,7 @@ local function user_version(db)
   return prim.row(db, "PRAGMA user_version").user_version
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 local TABLES = {
   "access", "account_managers", "audit", "bundle_rights", "bundles",

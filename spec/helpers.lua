@@ -107,6 +107,7 @@ local DUMP = {
   user_bundles = "SELECT * FROM user_bundles ORDER BY user_id, position",
   overrides = "SELECT * FROM overrides ORDER BY user_id, right_id",
   access = "SELECT * FROM access ORDER BY user_id, tenant_id",
+  unit_access = "SELECT * FROM unit_access ORDER BY unit_id, tenant_id",
   customers = "SELECT * FROM customers ORDER BY id",
   account_managers = "SELECT * FROM account_managers"
                      .. " ORDER BY user_id, customer_id",
@@ -116,11 +117,21 @@ local DUMP = {
   sqlite_sequence = "SELECT * FROM sqlite_sequence ORDER BY name",
 }
 
+-- What each schema after 5 added, undone (src/store/schema.c).
+local UNDO = { [6] = "DROP TABLE unit_access", [7] = "DROP TABLE decisions" }
+local NEWEST = 7
+
+--- Take out of a store what the schemas after v (5 or later) added, for
+-- specs that make an older store by hand.
+function helpers.without_after(db, v)
+  for n = NEWEST, v + 1, -1 do prim.exec(db, UNDO[n]) end
+end
+
 --- Give a store the audit of schema 3 (a time and an actor in every row,
--- no table of revisions) and none of the tables later schemas added (the
--- decision log of schema 6), for specs that make an older store by hand.
+-- no table of revisions) and nothing of later schemas, for specs that
+-- make an older store by hand.
 function helpers.audit_as_schema_3(db)
-  prim.exec(db, "DROP TABLE decisions")
+  helpers.without_after(db, 5)
   prim.exec(db, "CREATE TABLE audit_v3 (id INTEGER PRIMARY KEY,"
            .. " revision INTEGER NOT NULL, time TEXT NOT NULL, actor TEXT,"
            .. " op TEXT NOT NULL, subject TEXT NOT NULL, before TEXT, after TEXT) STRICT")
@@ -141,6 +152,24 @@ function helpers.snapshot_rows(db)
   local dump = {}
   for name, sql in pairs(DUMP) do dump[name] = prim.rows(db, sql) end
   return dump
+end
+
+--- Every row of every table as snapshot_rows has it, the revisions
+-- without their time: what two stores that made the same change at
+-- different instants (a change and its plan applied) have alike.
+function helpers.store_rows(db)
+  local rows = helpers.snapshot_rows(db)
+  for _, r in ipairs(rows.revisions) do r.time = nil end
+  return rows
+end
+
+--- A plan's changes as {user, what, key, before, after} rows.
+function helpers.change_list(plan)
+  local out = {}
+  for i, c in ipairs(plan:changes()) do
+    out[i] = { c.user, c.what, c.key, c.before, c.after }
+  end
+  return out
 end
 
 local function strip_position(msg)
@@ -227,6 +256,13 @@ function helpers.read_file(path)
   local s = f:read("*a")
   f:close()
   return s
+end
+
+--- Write text to a file (made or emptied).
+function helpers.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
 end
 
 --- The error text of fn without its position ("" when fn succeeds).

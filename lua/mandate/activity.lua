@@ -144,7 +144,7 @@ local KIND_NAMES = { [0] = "change", [1] = "decision" }
 -- A bound: a time, parsed as db:audit parses its bounds; a revision
 -- number bounds only the audit.
 local function time_bound(fn, name, v)
-  local revision, time = read.audit_bound(fn, name, v)
+  local revision, time = read.bound(fn, "options." .. name, v)
   if revision then
     V.fail(fn, "options." .. name, "expected a time (ISO 8601, or '@' and "
            .. "a Unix time), got %s: decisions have no revision (db:audit "

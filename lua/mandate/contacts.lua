@@ -1,10 +1,11 @@
---- Where a distribution list becomes the roles a user may address.
+--- Where contacts, their roles and distribution lists are written.
 --
 -- Contacts, their roles and distribution lists (docs/semantics.md
 -- section 1.9): the writers (`db:put_contact`, `db:put_role`,
--- `db:put_list`, `db:add_to_list`, ...), the read-back (`db:get_role`,
--- `db:roles`, ...) and the resolution of a list for one user
--- (`db:resolve_list`, `db:lists`, `db:lists_for`).
+-- `db:put_list`, `db:add_to_list`, ...) and the read-back
+-- (`db:get_role`, `db:roles`, ...).  The resolution of a list for one
+-- user (`db:resolve_list`, `db:lists`, `db:lists_for`) is
+-- mandate.resolve's.
 --
 -- **Model.**
 --
@@ -24,133 +25,74 @@
 --   explicit member or excluded, never both: `add_to_list` lifts an
 --   exclusion, `exclude_from_list` replaces an explicit membership.
 --
--- **Visibility.**  A user sees what the engine's tenant gate lets them
--- see (docs/semantics.md section 3.3, `db:access`): `read` is enough to
--- address a role or to resolve a list (results name the access, so that
--- an application can offer editing a list only with `full`; the writers
--- here are the administrator's API and take no user).  A role is
--- addressable by a user when it is active and neither its own tenant nor
--- its contact's tenant is hidden to the user; common data has no gate.
--- What a user may not see is only ever counted, never shown.  Access
--- comes from the engine's snapshot, so another process's change of access
--- is seen as `db:check` sees it; changes to contacts, roles and lists are
--- seen at once.  Deleting a tenant that owns contacts, roles or lists is
--- refused unless cascading (see `delete_tenant`).
---
 -- **Writers** follow `mandate.write`: validated before anything is
 -- written, one transaction (or savepoint), one audit row per changed
 -- entity (subjects "contact:KEY", "role:KEY", "list:KEY"; a list's entries
 -- are filed under the list as `{role =, member = true}` or `{role =,
 -- excluded = true}`), nothing written when nothing changes.
---
--- **Speed.**  A resolved list's members (their keys, labels, channels and
--- tags, in the stable order) are compiled once and cached per store
--- handle; a write through the handle patches the roles it changed into
--- them, and a list is compiled again only when its own rows change or
--- anything may have (a rollback, another process's commit, seen at once);
--- each call then only gates and de-duplicates.  The role tables in a result
--- (with their `channels` and `tags`) come from that cache and are shared
--- by every result taken from it: read them, never modify them (copy
--- first).  The result table and its `roles` array are the caller's.
+-- Deleting a tenant that owns contacts, roles or lists is refused unless
+-- cascading (see `delete_tenant`).
 -- @module mandate.contacts
 
 local I = require("mandate.core").internal   -- the primitives, captured at load
 local read = require "mandate.read"
 local write = require "mandate.write"
+local E = require "mandate.entity"
 local V = require "mandate.validate"
 
 local C = {}    -- the public methods, installed into mandate.Db
-local byte = string.byte
 local show, fail = V.show, V.fail
-local writer, record, existing = write.writer, write.record, write.existing
-local write_row = write.write_row
-local some, cascade_option = write.some, write.cascade_option
-local text_value, same = write.text_value, write.same
-
--- Change log {{{
-
--- The audit row of one change.  The store learns by itself that the
--- resolved lists went stale (its watches: src/store/schema.c).
-local function log(db, op, subject, before, after)
-  record(db, op, subject, before, after)
-end
--- }}}
+local writer = write.writer
+local record, existing, text_value = E.record, E.existing, E.text_value
 
 -- Entities {{{
 
-local SQL_CONTACT = "SELECT c.key, c.label, t.key AS tenant FROM contacts c"
-  .. " LEFT JOIN tenants t ON t.id = c.tenant_id WHERE c.key = ?1"
-local SQL_CONTACTS = "SELECT c.key, c.label, t.key AS tenant FROM contacts c"
-  .. " LEFT JOIN tenants t ON t.id = c.tenant_id ORDER BY c.key"
-
-local function contact_entity(row)
-  return { key = row.key, label = row.label, tenant = row.tenant }
-end
-
 -- A contact as put_contact takes it: {key, label, tenant}, or nil.
-local get_contact = read.by_key(SQL_CONTACT, contact_entity)
-
-local ROLE_COLUMNS = "SELECT r.id, r.key, c.key AS contact, r.label,"
-  .. " r.active, t.key AS tenant FROM roles r"
-  .. " JOIN contacts c ON c.id = r.contact_id"
-  .. " LEFT JOIN tenants t ON t.id = r.tenant_id"
-local SQL_ROLE = ROLE_COLUMNS .. " WHERE r.key = ?1"
-local SQL_ROLES = ROLE_COLUMNS .. " ORDER BY r.key"
-local SQL_CONTACT_ROLES = ROLE_COLUMNS .. " WHERE r.contact_id = ?1"
-  .. " ORDER BY r.key"
-local SQL_ROLE_CHANNELS = "SELECT channel, value FROM role_channels"
-  .. " WHERE role_id = ?1"
-local SQL_ROLE_TAGS = "SELECT tag FROM role_tags WHERE role_id = ?1"
-  .. " ORDER BY tag"
-local SQL_ALL_CHANNELS = "SELECT role_id, channel, value FROM role_channels"
-local SQL_ALL_ROLE_TAGS = "SELECT role_id, tag FROM role_tags"
-  .. " ORDER BY role_id, tag"
-
-local function role_entity(row, channels, tags)
-  return { key = row.key, contact = row.contact, label = row.label,
-           channels = channels, tags = tags, active = row.active == 1,
-           tenant = row.tenant }
-end
+local CONTACTS = read.describe {
+  select = "SELECT c.id, c.key, c.label, t.key AS tenant FROM contacts c"
+    .. " LEFT JOIN tenants t ON t.id = c.tenant_id",
+  key = "c.key", fields = { "key", "label", "tenant" },
+}
+local get_contact = CONTACTS.get
 
 -- A role as put_role takes it: {key, contact, label, channels, tags,
 -- active, tenant}, or nil.
-local function get_role(db, key)
-  local row = I.row(db, SQL_ROLE, key)
-  if not row then return nil end
-  local channels, tags = {}, {}
-  for _, c in ipairs(I.rows(db, SQL_ROLE_CHANNELS, row.id)) do
-    channels[c.channel] = c.value
-  end
-  for i, t in ipairs(I.rows(db, SQL_ROLE_TAGS, row.id)) do tags[i] = t.tag end
-  return role_entity(row, channels, tags)
-end
-
-local LIST_COLUMNS = "SELECT l.id, l.key, l.label, l.tenant_id,"
-  .. " t.key AS tenant FROM lists l JOIN tenants t ON t.id = l.tenant_id"
-local SQL_LIST = LIST_COLUMNS .. " WHERE l.key = ?1"
-local SQL_LISTS = LIST_COLUMNS .. " ORDER BY l.key"
-local SQL_TENANT_LISTS = LIST_COLUMNS .. " WHERE l.tenant_id = ?1"
-  .. " ORDER BY l.key"
-local SQL_LIST_TAGS = "SELECT tag FROM list_tags WHERE list_id = ?1"
-  .. " ORDER BY tag"
-local SQL_ALL_LIST_TAGS = "SELECT list_id, tag FROM list_tags"
-  .. " ORDER BY list_id, tag"
-local SQL_LIST_ENTRIES = "SELECT r.key, e.excluded FROM list_entries e"
-  .. " JOIN roles r ON r.id = e.role_id WHERE e.list_id = ?1 ORDER BY r.key"
-
-local function list_entity(row, tags)
-  return { key = row.key, label = row.label, tenant = row.tenant,
-           tags = tags }
-end
+local ROLES = read.describe {
+  select = "SELECT r.id, r.key, c.key AS contact, r.label,"
+    .. " r.active, t.key AS tenant FROM roles r"
+    .. " JOIN contacts c ON c.id = r.contact_id"
+    .. " LEFT JOIN tenants t ON t.id = r.tenant_id",
+  key = "r.key", fields = { "key", "contact", "label", "active", "tenant" },
+  flags = { "active" },
+  parts = {
+    { name = "channels",
+      one = "SELECT channel, value FROM role_channels WHERE role_id = ?1",
+      all = "SELECT role_id AS owner, channel, value FROM role_channels",
+      add = read.map("channel", "value") },
+    { name = "tags",
+      one = "SELECT tag FROM role_tags WHERE role_id = ?1 ORDER BY tag",
+      all = "SELECT role_id AS owner, tag FROM role_tags ORDER BY role_id, tag",
+      add = read.append("tag") },
+  },
+}
+local get_role = ROLES.get
 
 -- A list as put_list takes it: {key, label, tenant, tags}, or nil.
-local function get_list(db, key)
-  local row = I.row(db, SQL_LIST, key)
-  if not row then return nil end
-  local tags = {}
-  for i, t in ipairs(I.rows(db, SQL_LIST_TAGS, row.id)) do tags[i] = t.tag end
-  return list_entity(row, tags)
-end
+local LIST_COLUMNS = "SELECT l.id, l.key, l.label, l.tenant_id,"
+  .. " t.key AS tenant FROM lists l JOIN tenants t ON t.id = l.tenant_id"
+local LISTS = read.describe {
+  select = LIST_COLUMNS, key = "l.key",
+  fields = { "key", "label", "tenant" },
+  parts = { {
+    name = "tags",
+    one = "SELECT tag FROM list_tags WHERE list_id = ?1 ORDER BY tag",
+    all = "SELECT list_id AS owner, tag FROM list_tags ORDER BY list_id, tag",
+    add = read.append("tag"),
+  } },
+}
+local get_list = LISTS.get
+local SQL_LIST_ENTRIES = "SELECT r.key, e.excluded FROM list_entries e"
+  .. " JOIN roles r ON r.id = e.role_id WHERE e.list_id = ?1 ORDER BY r.key"
 
 -- A list's explicit entries by id: {members = {role key, ...}, excluded =
 -- {role key, ...}}, each in key order.
@@ -185,34 +127,20 @@ local function tenant_after(opt, row, old_key)
   return opt.key, opt.id
 end
 
--- A page size option: an integer >= 1 (a page of 0 roles could not say
--- where the next page starts).
-local function page_size_option(fn, arg, v)
-  if v ~= nil and not (type(v) == "number" and v % 1 == 0 and v >= 1) then
-    fail(fn, arg, "expected a page size (an integer >= 1; nil for the whole "
-         .. "list), got %s", show(v))
-  end
-  return v
+-- A part's rows from a list of tags: {{tag}, ...}.
+local function rows_of(tags)
+  local rows = {}
+  for i, tag in ipairs(tags) do rows[i] = { tag } end
+  return rows
 end
 -- }}}
 
--- Deleting, for delete_* and cascades {{{
+-- Descriptions: contacts, roles, lists {{{
 
 local SQL_ROLE_ENTRIES = "SELECT l.id, l.key, e.excluded FROM list_entries e"
   .. " JOIN lists l ON l.id = e.list_id WHERE e.role_id = ?1 ORDER BY l.key"
 local SQL_DELETE_ENTRY = "DELETE FROM list_entries WHERE list_id = ?1"
   .. " AND role_id = ?2"
-local SQL_DELETE_ROLE_ROWS = {
-  "DELETE FROM role_channels WHERE role_id = ?1",
-  "DELETE FROM role_tags WHERE role_id = ?1",
-  "DELETE FROM roles WHERE id = ?1",
-}
-local SQL_DELETE_LIST_ROWS = {
-  "DELETE FROM list_entries WHERE list_id = ?1",
-  "DELETE FROM list_tags WHERE list_id = ?1",
-  "DELETE FROM lists WHERE id = ?1",
-}
-local SQL_DELETE_CONTACT = "DELETE FROM contacts WHERE id = ?1"
 local SQL_ROLE_IDS_OF_CONTACT = "SELECT id, key FROM roles"
   .. " WHERE contact_id = ?1 ORDER BY key"
 
@@ -222,80 +150,88 @@ local function entry(role, excluded)
   return { role = role, member = true }
 end
 
--- Delete a role with its channels, tags and list entries (an audit row
--- for each entry, filed under its list, and one for the role).
-local function drop_role(db, fn, id, key)
-  for _, e in ipairs(I.rows(db, SQL_ROLE_ENTRIES, id)) do
-    I.exec(db, SQL_DELETE_ENTRY, e.id, id)
-    log(db, fn, "list:" .. e.key, entry(key, e.excluded == 1), nil)
-  end
-  local before = get_role(db, key)
-  for _, sql in ipairs(SQL_DELETE_ROLE_ROWS) do I.exec(db, sql, id) end
-  log(db, fn, "role:" .. key, before, nil)
-end
-
--- Delete a contact with all its roles.
-local function drop_contact(db, fn, id, key)
-  for _, r in ipairs(I.rows(db, SQL_ROLE_IDS_OF_CONTACT, id)) do
-    drop_role(db, fn, r.id, r.key)
-  end
-  local before = get_contact(db, key)
-  I.exec(db, SQL_DELETE_CONTACT, id)
-  log(db, fn, "contact:" .. key, before, nil)
-end
-
--- Delete a list with its tags and entries; the audit row keeps them all
--- (`before` has the list's fields plus `members` and `excluded`).
-local function drop_list(db, fn, id, key)
-  local before = get_list(db, key)
-  local entries = list_entries(db, id)
-  before.members, before.excluded = entries.members, entries.excluded
-  for _, sql in ipairs(SQL_DELETE_LIST_ROWS) do I.exec(db, sql, id) end
-  log(db, fn, "list:" .. key, before, nil)
-end
-
--- What a tenant owns, for delete_tenant (see mandate.write).
-local SQL_TENANT_CONTACTS = "SELECT id, key FROM contacts WHERE tenant_id = ?1"
-  .. " ORDER BY key"
-local SQL_TENANT_ROLES = "SELECT id, key FROM roles WHERE tenant_id = ?1"
-  .. " ORDER BY key"
-local SQL_TENANT_LIST_KEYS = "SELECT id, key FROM lists WHERE tenant_id = ?1"
-  .. " ORDER BY key"
-
-write.tenant_owners[#write.tenant_owners + 1] = {
-  owned = function(db, tenant_id)
-    local what = {}
-    for _, kind in ipairs({ { SQL_TENANT_CONTACTS, "contact" },
-                            { SQL_TENANT_ROLES, "role" },
-                            { SQL_TENANT_LIST_KEYS, "list" } }) do
-      local rows = I.rows(db, kind[1], tenant_id)
-      if #rows > 0 then what[#what + 1] = some(#rows, kind[2], rows) end
-    end
-    return what
-  end,
-  -- lists first (their entries go with them), then the tenant's roles
-  -- (also those of common contacts), then its contacts with their roles
-  delete = function(db, fn, tenant_id)
-    for _, l in ipairs(I.rows(db, SQL_TENANT_LIST_KEYS, tenant_id)) do
-      drop_list(db, fn, l.id, l.key)
-    end
-    for _, r in ipairs(I.rows(db, SQL_TENANT_ROLES, tenant_id)) do
-      drop_role(db, fn, r.id, r.key)
-    end
-    for _, c in ipairs(I.rows(db, SQL_TENANT_CONTACTS, tenant_id)) do
-      drop_contact(db, fn, c.id, c.key)
-    end
-  end,
+-- A role goes with its channels, tags and list entries (an audit row for
+-- each entry, filed under its list, and one for the role).
+local ROLE = E.describe {
+  kind = "role", table = "roles",
+  columns = { "contact_id", "label", "active", "tenant_id" },
+  options = { "contact", "label", "channels", "tags", "active", "tenant" },
+  get = get_role,
+  parts = { { name = "channels", table = "role_channels", owner = "role_id",
+              columns = { "channel", "value" } },
+            { name = "tags", table = "role_tags", owner = "role_id",
+              columns = { "tag" } } },
+  refuse = { {
+    refs = { { name = "entries", sql = SQL_ROLE_ENTRIES, word = "list",
+               drop = function(db, fn, e, row)
+                 I.exec(db, SQL_DELETE_ENTRY, e.id, row.id)
+                 record(db, fn, "list:" .. e.key,
+                        entry(row.key, e.excluded == 1), nil)
+               end } },
+    message = "role %s is still an entry of %s (remove_from_list or "
+      .. "clear_exclusion first, or pass {cascade = true} to remove those "
+      .. "entries)" } },
+  cascade = { "entries" },
 }
+
+-- A contact goes with all its roles.
+local CONTACT = E.describe {
+  kind = "contact", table = "contacts", columns = { "label", "tenant_id" },
+  options = { "label", "tenant" }, get = get_contact,
+  refuse = { {
+    refs = { { name = "roles", sql = SQL_ROLE_IDS_OF_CONTACT, word = "role",
+               drop = function(db, fn, r) E.drop(ROLE, db, fn, r) end } },
+    message = "contact %s still has %s (delete them first, or pass "
+      .. "{cascade = true} to delete them with their list entries)" } },
+  cascade = { "roles" },
+}
+
+-- A list goes with its tags and entries; the audit row keeps them all
+-- (`before` has the list's fields plus `members` and `excluded`).
+local LIST = E.describe {
+  kind = "list", table = "lists", columns = { "label", "tenant_id" },
+  options = { "label", "tenant", "tags" }, get = get_list,
+  parts = { { name = "tags", table = "list_tags", owner = "list_id",
+              columns = { "tag" } } },
+  owns = { { "list_entries", "list_id" } },
+}
+
+function LIST.dropped(db, row, before)
+  local entries = list_entries(db, row.id)
+  before.members, before.excluded = entries.members, entries.excluded
+end
+
+--[[
+What a tenant owns, for delete_tenant (mandate.write): its refusal names
+contacts, roles, lists; a cascade deletes its lists first (their entries
+go with them), then its roles (also those of common contacts), then its
+contacts with their roles.
+]]
+local TENANT = write.descriptions.tenant
+for _, owned in ipairs({ { "contact", CONTACT, "contacts" },
+                         { "role", ROLE, "roles" },
+                         { "list", LIST, "lists" } }) do
+  local d = owned[2]
+  E.add_ref(TENANT, 2, {
+    name = owned[1], word = owned[1],
+    sql = "SELECT id, key FROM " .. owned[3] .. " WHERE tenant_id = ?1"
+      .. " ORDER BY key",
+    drop = function(db, fn, r) E.drop(d, db, fn, r) end,
+  }, 2)
+end
 -- }}}
 
 -- Contacts {{{
 
-local CONTACT_OPTIONS = { "label", "tenant" }
-local SQL_INSERT_CONTACT = "INSERT INTO contacts(key, label, tenant_id)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_UPDATE_CONTACT = "UPDATE contacts SET label = ?2, tenant_id = ?3"
-  .. " WHERE id = ?1"
+function CONTACT.change(db, fn, key, opts, row, before)
+  V.text(fn, "options.label", opts.label)
+  local tenant = common_or_tenant(db, fn, opts.tenant)
+  local tenant_key, tenant_id = tenant_after(tenant, row,
+                                             before and before.tenant)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  tenant = tenant_key }
+  return after, { after.label, tenant_id }
+end
 
 --- Create or update a contact: a person or an organisation.
 -- @function put_contact
@@ -308,23 +244,7 @@ local SQL_UPDATE_CONTACT = "UPDATE contacts SET label = ?2, tenant_id = ?3"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.put_contact = writer("put_contact", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, CONTACT_OPTIONS)
-  V.text(fn, "options.label", opts.label)
-  local tenant = common_or_tenant(db, fn, opts.tenant)
-  local row = read.row(db, "contact", key)
-  local before = row and get_contact(db, key)
-  local tenant_key, tenant_id = tenant_after(tenant, row,
-                                             before and before.tenant)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  tenant = tenant_key }
-  if same(before, after) then return row.id end
-  local id = write_row(db, row, key, SQL_UPDATE_CONTACT, SQL_INSERT_CONTACT,
-                       after.label, tenant_id)
-  log(db, fn, "contact:" .. key, before, after)
-  return id
-end)
+C.put_contact = writer("put_contact", E.put(CONTACT))
 
 --- Delete a contact.
 -- Refuses while the contact has roles.  With `{cascade = true}` it
@@ -337,33 +257,46 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.delete_contact = writer("delete_contact", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "contact", key)
-  local cascade = cascade_option(fn, opts)
-  local roles = I.rows(db, SQL_ROLE_IDS_OF_CONTACT, row.id)
-  if #roles > 0 and not cascade then
-    fail(fn, "key", "contact %s still has %s (delete them first, or pass "
-         .. "{cascade = true} to delete them with their list entries)",
-         show(key), some(#roles, "role", roles))
-  end
-  drop_contact(db, fn, row.id, key)
-  return true
-end)
+C.delete_contact = writer("delete_contact", E.delete(CONTACT))
 -- }}}
 
 -- Roles {{{
 
-local ROLE_OPTIONS = { "contact", "label", "channels", "tags", "active",
-                       "tenant" }
-local SQL_INSERT_ROLE = "INSERT INTO roles(key, contact_id, label, active,"
-  .. " tenant_id) VALUES (?1, ?2, ?3, ?4, ?5)"
-local SQL_UPDATE_ROLE = "UPDATE roles SET contact_id = ?2, label = ?3,"
-  .. " active = ?4, tenant_id = ?5 WHERE id = ?1"
-local SQL_CLEAR_CHANNELS = "DELETE FROM role_channels WHERE role_id = ?1"
-local SQL_ADD_CHANNEL = "INSERT INTO role_channels(role_id, channel, value)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_CLEAR_ROLE_TAGS = "DELETE FROM role_tags WHERE role_id = ?1"
-local SQL_ADD_ROLE_TAG = "INSERT INTO role_tags(role_id, tag) VALUES (?1, ?2)"
+function ROLE.change(db, fn, key, opts, row, before)
+  local contact
+  if opts.contact ~= nil then
+    contact = existing(db, fn, "options.contact", "contact", opts.contact)
+  elseif not row then
+    fail(fn, "options.contact", "missing (a new role needs the key of its "
+         .. "contact)")
+  end
+  V.text(fn, "options.label", opts.label)
+  local channels = opts.channels ~= nil
+                   and V.channels(fn, "options.channels", opts.channels)
+  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
+  V.boolean(fn, "options.active", opts.active)
+  local tenant = common_or_tenant(db, fn, opts.tenant)
+
+  local tenant_key, tenant_id = tenant_after(tenant, row,
+                                             before and before.tenant)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  channels = channels or before and before.channels or {},
+                  tags = tags or before and before.tags or {},
+                  tenant = tenant_key }
+  after.contact = contact and contact.key or before.contact
+  if opts.active ~= nil then after.active = opts.active
+  else after.active = not row or row.active == 1 end
+  local parts = { tags = tags and rows_of(tags) }
+  if channels then
+    local names = {}
+    for name in pairs(channels) do names[#names + 1] = name end
+    table.sort(names)
+    parts.channels = {}
+    for i, name in ipairs(names) do parts.channels[i] = { name, channels[name] } end
+  end
+  return after, { contact and contact.id or row.contact_id, after.label,
+                  after.active, tenant_id }, parts
+end
 
 --- Create or update a role of a contact.
 -- `options.channels` and `options.tags`, when given, **replace** what is
@@ -389,54 +322,7 @@ local SQL_ADD_ROLE_TAG = "INSERT INTO role_tags(role_id, tag) VALUES (?1, ?2)"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.put_role = writer("put_role", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, ROLE_OPTIONS)
-  local row = read.row(db, "role", key)
-  local contact
-  if opts.contact ~= nil then
-    contact = existing(db, fn, "options.contact", "contact", opts.contact)
-  elseif not row then
-    fail(fn, "options.contact", "missing (a new role needs the key of its "
-         .. "contact)")
-  end
-  V.text(fn, "options.label", opts.label)
-  local channels = opts.channels ~= nil
-                   and V.channels(fn, "options.channels", opts.channels)
-  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
-  V.boolean(fn, "options.active", opts.active)
-  local tenant = common_or_tenant(db, fn, opts.tenant)
-
-  local before = row and get_role(db, key)
-  local tenant_key, tenant_id = tenant_after(tenant, row,
-                                             before and before.tenant)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  channels = channels or before and before.channels or {},
-                  tags = tags or before and before.tags or {},
-                  tenant = tenant_key }
-  after.contact = contact and contact.key or before.contact
-  if opts.active ~= nil then after.active = opts.active
-  else after.active = not row or row.active == 1 end
-  if same(before, after) then return row.id end
-  local contact_id = contact and contact.id or row.contact_id
-  local id = write_row(db, row, key, SQL_UPDATE_ROLE, SQL_INSERT_ROLE,
-                       contact_id, after.label, after.active, tenant_id)
-  if channels then
-    I.exec(db, SQL_CLEAR_CHANNELS, id)
-    local names = {}
-    for name in pairs(channels) do names[#names + 1] = name end
-    table.sort(names)
-    for _, name in ipairs(names) do
-      I.exec(db, SQL_ADD_CHANNEL, id, name, channels[name])
-    end
-  end
-  if tags then
-    I.exec(db, SQL_CLEAR_ROLE_TAGS, id)
-    for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_ROLE_TAG, id, tag) end
-  end
-  log(db, fn, "role:" .. key, before, after)
-  return id
-end)
+C.put_role = writer("put_role", E.put(ROLE))
 
 --- Delete a role.
 -- Refuses while the role is an explicit entry of lists (a member or an
@@ -451,29 +337,31 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.delete_role = writer("delete_role", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "role", key)
-  local cascade = cascade_option(fn, opts)
-  local entries = I.rows(db, SQL_ROLE_ENTRIES, row.id)
-  if #entries > 0 and not cascade then
-    fail(fn, "key", "role %s is still an entry of %s (remove_from_list or "
-         .. "clear_exclusion first, or pass {cascade = true} to remove those "
-         .. "entries)", show(key), some(#entries, "list", entries))
-  end
-  drop_role(db, fn, row.id, key)
-  return true
-end)
+C.delete_role = writer("delete_role", E.delete(ROLE))
 -- }}}
 
 -- Lists {{{
 
-local LIST_OPTIONS = { "label", "tenant", "tags" }
-local SQL_INSERT_LIST = "INSERT INTO lists(key, label, tenant_id)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_UPDATE_LIST = "UPDATE lists SET label = ?2, tenant_id = ?3"
-  .. " WHERE id = ?1"
-local SQL_CLEAR_LIST_TAGS = "DELETE FROM list_tags WHERE list_id = ?1"
-local SQL_ADD_LIST_TAG = "INSERT INTO list_tags(list_id, tag) VALUES (?1, ?2)"
+function LIST.change(db, fn, key, opts, row, before)
+  V.text(fn, "options.label", opts.label)
+  local tenant
+  if opts.tenant ~= nil then
+    if type(opts.tenant) ~= "string" then
+      fail(fn, "options.tenant", "expected a tenant key (a list belongs to "
+           .. "exactly one tenant), got %s", show(opts.tenant))
+    end
+    tenant = existing(db, fn, "options.tenant", "tenant", opts.tenant)
+  elseif not row then
+    fail(fn, "options.tenant", "missing (a new list needs the key of its "
+         .. "owning tenant)")
+  end
+  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  tenant = tenant and tenant.key or before.tenant,
+                  tags = tags or before and before.tags or {} }
+  return after, { after.label, tenant and tenant.id or row.tenant_id },
+         { tags = tags and rows_of(tags) }
+end
 
 --- Create or update a distribution list.
 -- `options.tags`, when given, **replaces** the list's tags.  Explicit
@@ -493,38 +381,7 @@ local SQL_ADD_LIST_TAG = "INSERT INTO list_tags(list_id, tag) VALUES (?1, ?2)"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.put_list = writer("put_list", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, LIST_OPTIONS)
-  V.text(fn, "options.label", opts.label)
-  local row = read.row(db, "list", key)
-  local tenant
-  if opts.tenant ~= nil then
-    if type(opts.tenant) ~= "string" then
-      fail(fn, "options.tenant", "expected a tenant key (a list belongs to "
-           .. "exactly one tenant), got %s", show(opts.tenant))
-    end
-    tenant = existing(db, fn, "options.tenant", "tenant", opts.tenant)
-  elseif not row then
-    fail(fn, "options.tenant", "missing (a new list needs the key of its "
-         .. "owning tenant)")
-  end
-  local tags = opts.tags ~= nil and V.tags(fn, "options.tags", opts.tags)
-  local before = row and get_list(db, key)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  tenant = tenant and tenant.key or before.tenant,
-                  tags = tags or before and before.tags or {} }
-  if same(before, after) then return row.id end
-  local tenant_id = tenant and tenant.id or row.tenant_id
-  local id = write_row(db, row, key, SQL_UPDATE_LIST, SQL_INSERT_LIST,
-                       after.label, tenant_id)
-  if tags then
-    I.exec(db, SQL_CLEAR_LIST_TAGS, id)
-    for _, tag in ipairs(tags) do I.exec(db, SQL_ADD_LIST_TAG, id, tag) end
-  end
-  log(db, fn, "list:" .. key, before, after)
-  return id
-end)
+C.put_list = writer("put_list", E.put(LIST))
 
 --- Delete a list with its tags, explicit members and exclusions.
 -- Nothing refers to a list, so there is nothing to orphan and nothing to
@@ -539,12 +396,7 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-C.delete_list = writer("delete_list", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "list", key)
-  cascade_option(fn, opts)
-  drop_list(db, fn, row.id, key)
-  return true
-end)
+C.delete_list = writer("delete_list", E.delete(LIST))
 
 local SQL_ENTRY = "SELECT excluded FROM list_entries WHERE list_id = ?1"
   .. " AND role_id = ?2"
@@ -567,8 +419,8 @@ local function entry_writer(name, change)
     else
       I.exec(db, SQL_DELETE_ENTRY, l.id, r.id)
     end
-    log(db, fn, "list:" .. list, old and entry(role, old == "excluded"),
-        new and entry(role, new == "excluded") or nil)
+    record(db, fn, "list:" .. list, old and entry(role, old == "excluded"),
+           new and entry(role, new == "excluded") or nil)
     return true
   end)
 end
@@ -654,11 +506,7 @@ end)
 -- @treturn[2] string message
 -- @treturn[2] string code
 C.contacts = reader("contacts", function(db)
-  local list = {}
-  for i, row in ipairs(I.rows(db, SQL_CONTACTS)) do
-    list[i] = contact_entity(row)
-  end
-  return list
+  return (CONTACTS.list(db))
 end)
 
 --- A role: {key =, contact =, label =, channels = {name = text}, tags =
@@ -682,28 +530,9 @@ end)
 -- @treturn[2] string message
 -- @treturn[2] string code
 C.roles = reader("roles", function(db, contact)
-  if contact ~= nil then
-    local c = read.row(db, "contact", V.key("roles", "contact", contact))
-    if not c then return nil end
-    local list = {}
-    for i, row in ipairs(I.rows(db, SQL_CONTACT_ROLES, c.id)) do
-      list[i] = get_role(db, row.key)
-    end
-    return list
-  end
-  local list, by_id = {}, {}
-  for i, row in ipairs(I.rows(db, SQL_ROLES)) do
-    list[i] = role_entity(row, {}, {})
-    by_id[row.id] = list[i]
-  end
-  for _, c in ipairs(I.rows(db, SQL_ALL_CHANNELS)) do
-    by_id[c.role_id].channels[c.channel] = c.value
-  end
-  for _, t in ipairs(I.rows(db, SQL_ALL_ROLE_TAGS)) do
-    local tags = by_id[t.role_id].tags
-    tags[#tags + 1] = t.tag
-  end
-  return list
+  if contact == nil then return (ROLES.list(db)) end
+  local c = read.row(db, "contact", V.key("roles", "contact", contact))
+  return c and (ROLES.list(db, "r.contact_id = ?1", c.id))
 end)
 
 --- A list: {key =, label =, tenant =, tags = {tag, ...}}.  Its explicit
@@ -719,23 +548,6 @@ C.get_list = reader("get_list", function(db, key)
   return get_list(db, V.key("get_list", "key", key))
 end)
 
--- All lists (of one tenant id, or all) in key order as get_list returns
--- them, and their rows.
-local function all_lists(db, tenant_id)
-  local list, by_id = {}, {}
-  local rows = tenant_id and I.rows(db, SQL_TENANT_LISTS, tenant_id)
-               or I.rows(db, SQL_LISTS)
-  for i, row in ipairs(rows) do
-    list[i] = list_entity(row, {})
-    by_id[row.id] = list[i]
-  end
-  for _, t in ipairs(I.rows(db, SQL_ALL_LIST_TAGS)) do
-    local l = by_id[t.list_id]
-    if l then l.tags[#l.tags + 1] = t.tag end
-  end
-  return list, rows
-end
-
 --- Every list in key order, each as `get_list` returns it (the
 -- administrator's view; `db:lists(user)` is a user's).
 -- @function all_lists
@@ -744,7 +556,7 @@ end
 -- @treturn[2] string message
 -- @treturn[2] string code
 C.all_lists = reader("all_lists", function(db)
-  return (all_lists(db))
+  return (LISTS.list(db))
 end)
 
 --- A list's explicit entries: {members = {role key, ...}, excluded =
@@ -762,583 +574,7 @@ C.list_entries = reader("list_entries", function(db, list)
 end)
 -- }}}
 
--- Compiled members {{{
-
--- Whether string a sorts before b in byte order, as SQLite's BINARY
--- collation sorts them (Lua's `<` follows the C library's collation, which
--- a host's locale may change: LC_COLLATE=de_DE.UTF-8 puts "a" before "B").
-local function bytes_before(a, b)
-  if a == b then return false end
-  local n = #a < #b and #a or #b
-  local i = 1
-  while i <= n and byte(a, i) == byte(b, i) do i = i + 1 end
-  if i > n then return #a < #b end
-  return byte(a, i) < byte(b, i)
-end
-
---[[
-A list's members, compiled for resolution: parallel arrays in the stable
-order (contact key, then role key), index i = one member, so that the
-gate loop over 50k members reads contiguous memory:
-  n, id, key, contact (keys), contact_id, active, tenant (the role's
-  tenant id or false), contact_tenant (id or false), channels (tables),
-  entry (the table resolve_list returns for the member), filled (whether
-  the entries' channels and tags are loaded, see fill), and per channel name,
-  made when first asked for, first[name] = {[i] = the index of the first
-  member with the same text in that channel, or false without one}.
-The channels, tags and entry tables of a role are made once per cache
-and shared by every list and every result.
-]]
-local MEMBERS = "WITH m(id) AS ("
-  .. "SELECT role_id FROM list_entries WHERE list_id = ?1 AND excluded = 0"
-  .. " UNION SELECT rt.role_id FROM list_tags lt"
-  .. " JOIN role_tags rt ON rt.tag = lt.tag WHERE lt.list_id = ?1"
-  .. " EXCEPT SELECT role_id FROM list_entries"
-  .. " WHERE list_id = ?1 AND excluded = 1) "
-local SQL_MEMBERS = MEMBERS .. "SELECT r.id, r.key, r.label, r.active,"
-  .. " r.tenant_id, r.contact_id, c.key AS contact,"
-  .. " c.label AS contact_label, c.tenant_id AS contact_tenant_id"
-  .. " FROM m JOIN roles r ON r.id = m.id"
-  .. " JOIN contacts c ON c.id = r.contact_id ORDER BY c.key, r.key"
-local SQL_MEMBER_CHANNELS = MEMBERS .. "SELECT ch.role_id, ch.channel,"
-  .. " ch.value FROM m JOIN role_channels ch ON ch.role_id = m.id"
-local SQL_MEMBER_TAGS = MEMBERS .. "SELECT t.role_id, t.tag"
-  .. " FROM m JOIN role_tags t ON t.role_id = m.id ORDER BY t.role_id, t.tag"
-
-local function compile(db, cache, list_id)
-  local rows = I.rows(db, SQL_MEMBERS, list_id)
-  local n = #rows
-  local m = { n = n, id = {}, key = {}, contact = {}, contact_id = {},
-              active = {}, tenant = {}, contact_tenant = {}, channels = {},
-              entry = {}, first = {}, filled = false }
-  local ids, keys, contacts, cids, active, tenants, ctenants, channels,
-        entries = m.id, m.key, m.contact, m.contact_id, m.active, m.tenant,
-        m.contact_tenant, m.channels, m.entry
-  local shared, unfilled = cache.entries, cache.unfilled
-  for i = 1, n do
-    local r = rows[i]
-    local id = r.id
-    ids[i], keys[i], contacts[i], cids[i] = id, r.key, r.contact, r.contact_id
-    active[i] = r.active == 1
-    tenants[i] = r.tenant_id or false
-    ctenants[i] = r.contact_tenant_id or false
-    local e = shared[id]
-    if not e then
-      e = { role = r.key, contact = r.contact, label = r.label,
-            contact_label = r.contact_label, channels = {}, tags = {} }
-      shared[id], unfilled[id] = e, e
-    end
-    entries[i], channels[i] = e, e.channels
-  end
-  return m
-end
-
---[[
-Fill in the channels and tags of m's members, once: counting members
-(db:lists) needs neither, so a list's first count after a change does not
-load them.
-]]
-local function fill(db, cache, m, list_id)
-  if m.filled then return end
-  local unfilled, ids = cache.unfilled, m.id
-  for i = 1, m.n do
-    if unfilled[ids[i]] then
-      for _, r in ipairs(I.rows(db, SQL_MEMBER_CHANNELS, list_id)) do
-        local e = unfilled[r.role_id]
-        if e then e.channels[r.channel] = r.value end
-      end
-      for _, r in ipairs(I.rows(db, SQL_MEMBER_TAGS, list_id)) do
-        local e = unfilled[r.role_id]
-        if e then e.tags[#e.tags + 1] = r.tag end
-      end
-      for k = i, m.n do unfilled[ids[k]] = nil end
-      break
-    end
-  end
-  m.filled = true
-end
-
--- m.first[channel], made on first use (see compile).
-local function first_by_channel(m, channel)
-  local first = m.first[channel]
-  if first then return first end
-  first = {}
-  local channels, at = m.channels, {}
-  for i = 1, m.n do
-    local text = channels[i][channel]
-    if text == nil then
-      first[i] = false
-    else
-      local j = at[text]
-      if not j then
-        j = i
-        at[text] = i
-      end
-      first[i] = j
-    end
-  end
-  m.first[channel] = first
-  return first
-end
-
--- Compiled lists per store handle: {epoch = the store's lists epoch,
--- lists = {[list id] = members}, entries = {[role id] = entry}, unfilled =
--- {[role id] = entry without its channels and tags yet}}.
-local caches = setmetatable({}, { __mode = "k" })
-
--- One role's place in one list, decided as MEMBERS decides it for all.
-local SQL_IS_MEMBER = "SELECT ((EXISTS (SELECT 1 FROM list_entries"
-  .. " WHERE list_id = ?1 AND role_id = ?2 AND excluded = 0)"
-  .. " OR EXISTS (SELECT 1 FROM list_tags lt JOIN role_tags rt"
-  .. " ON rt.tag = lt.tag WHERE lt.list_id = ?1 AND rt.role_id = ?2))"
-  .. " AND NOT EXISTS (SELECT 1 FROM list_entries WHERE list_id = ?1"
-  .. " AND role_id = ?2 AND excluded = 1)) AS yes"
-local SQL_MEMBER = "SELECT r.id, r.key, r.label, r.active, r.tenant_id,"
-  .. " r.contact_id, c.key AS contact, c.label AS contact_label,"
-  .. " c.tenant_id AS contact_tenant_id FROM roles r"
-  .. " JOIN contacts c ON c.id = r.contact_id WHERE r.id = ?1"
-local SQL_CHANNELS_OF = "SELECT channel, value FROM role_channels WHERE role_id = ?1"
-local SQL_TAGS_OF = "SELECT tag FROM role_tags WHERE role_id = ?1 ORDER BY tag"
-local SQL_ROLES_OF = "SELECT id FROM roles WHERE contact_id = ?1"
-
--- the parallel arrays of compiled members (see compile)
-local COLUMNS = { "id", "key", "contact", "contact_id", "active", "tenant",
-                  "contact_tenant", "channels", "entry" }
-
--- A role's entry as compile and fill make it, from its member row r.
-local function entry_of(db, r)
-  local e = { role = r.key, contact = r.contact, label = r.label,
-              contact_label = r.contact_label, channels = {}, tags = {} }
-  for _, c in ipairs(I.rows(db, SQL_CHANNELS_OF, r.id)) do e.channels[c.channel] = c.value end
-  for _, t in ipairs(I.rows(db, SQL_TAGS_OF, r.id)) do e.tags[#e.tags + 1] = t.tag end
-  return e
-end
-
--- Put member row r (entry e) into m at its place in the stable order.
-local function insert_member(m, r, e)
-  local lo, hi = 0, m.n             -- members 1..lo sort before r
-  while lo < hi do
-    local mid = math.floor((lo + hi + 1) / 2)
-    local c = m.contact[mid]
-    if bytes_before(c, r.contact) or (c == r.contact and bytes_before(m.key[mid], r.key))
-    then lo = mid
-    else hi = mid - 1 end
-  end
-  local values = { r.id, r.key, r.contact, r.contact_id, r.active == 1,
-                   r.tenant_id or false, r.contact_tenant_id or false,
-                   e.channels, e }
-  for k, column in ipairs(COLUMNS) do table.insert(m[column], lo + 1, values[k]) end
-  m.n = m.n + 1
-end
-
---[[
-Bring the compiled lists up to date for one role whose rows changed (its
-row, channels, tags, contact or list entries): a new shared entry (the
-old one may be held by results handed out), and in every compiled list
-the role taken out and, where it is a member now, put back in its place.
-]]
-local function patch_role(db, cache, id)
-  local r = I.row(db, SQL_MEMBER, id)
-  local e = r and entry_of(db, r)
-  cache.entries[id], cache.unfilled[id] = e, nil
-  for list_id, m in pairs(cache.lists) do
-    local ids = m.id
-    for i = 1, m.n do
-      if ids[i] == id then
-        for _, column in ipairs(COLUMNS) do table.remove(m[column], i) end
-        m.n = m.n - 1
-        break
-      end
-    end
-    if r and I.row(db, SQL_IS_MEMBER, list_id, id).yes == 1 then insert_member(m, r, e) end
-    m.first = {}
-  end
-end
-
---[[
-The cache to resolve with.  The store logs the roles, lists and contacts
-whose rows this handle writes (src/store/lists.c): a list whose own rows
-changed is compiled again when next asked for, a changed role (or every
-role of a changed contact) is patched into the compiled lists, so one role
-added to a 50k-role list costs that role.  When anything may have changed
-beyond that (a rollback, another connection's commit, a structural
-change), the cache starts over.
-]]
-local function cache_for(db)
-  local epoch, all, roles, lists, contacts = I.list_changes(db)
-  local cache = caches[db]
-  if cache and cache.epoch == epoch then return cache end
-  if cache and not all then
-    for _, id in ipairs(lists) do cache.lists[id] = nil end
-    for _, cid in ipairs(contacts) do
-      for _, r in ipairs(I.rows(db, SQL_ROLES_OF, cid)) do roles[#roles + 1] = r.id end
-    end
-    local done = {}
-    for _, id in ipairs(roles) do
-      if not done[id] then
-        done[id] = true
-        patch_role(db, cache, id)
-      end
-    end
-    cache.epoch = epoch
-    return cache
-  end
-  cache = { epoch = epoch, lists = {}, entries = {}, unfilled = {} }
-  caches[db] = cache
-  return cache
-end
-
-local function members(db, cache, list_id)
-  local m = cache.lists[list_id]
-  if not m then
-    m = compile(db, cache, list_id)
-    cache.lists[list_id] = m
-  end
-  return m
-end
--- }}}
-
--- Resolution {{{
-
-local ACCESS_NAMES = { [1] = "read", [2] = "full" }
-
---[[
-The user's gate: nil, reason for an unknown or inactive user; else
-visible = {[tenant id] = true} for the tenants that are not hidden to
-them, and access = {[tenant id] = "read" | "full"}.
-]]
-local function gate(db, user)
-  -- the engine decides, on the same snapshot and by the same rules as
-  -- db:check: a user another handle made or deactivated since the last
-  -- refresh is seen as a check sees them
-  local tenant_access, why = I.tenant_access(db, user)
-  if not tenant_access then return nil, why end
-  local visible, access = {}, {}
-  for t, a in pairs(tenant_access) do
-    if a > 0 then
-      visible[t] = true
-      access[t] = ACCESS_NAMES[a]
-    end
-  end
-  return visible, access
-end
-
--- Count the members of m a user can address: addressable, hidden,
--- inactive.
-local function count(m, visible)
-  local tenants, ctenants, active = m.tenant, m.contact_tenant, m.active
-  local n, hidden, inactive = 0, 0, 0
-  for i = 1, m.n do
-    local t, c = tenants[i], ctenants[i]
-    if (t and not visible[t]) or (c and not visible[c]) then
-      hidden = hidden + 1
-    elseif not active[i] then
-      inactive = inactive + 1
-    else
-      n = n + 1
-    end
-  end
-  return n, hidden, inactive
-end
-
-local SQL_ROLE_PLACE = "SELECT r.key, c.key AS contact FROM roles r"
-  .. " JOIN contacts c ON c.id = r.contact_id WHERE r.key = ?1"
-
--- The index in m after which the page starts: the member `after` itself,
--- or, when it is not a member, the last member before it in the stable
--- order (byte order of contact key, then role key).
-local function page_start(m, after, place)
-  local keys = m.key
-  for i = 1, m.n do
-    if keys[i] == after then return i end
-  end
-  local contacts, ck = m.contact, place.contact
-  local lo, hi = 0, m.n             -- members 1..lo are before `after`
-  while lo < hi do
-    local mid = math.floor((lo + hi + 1) / 2)
-    local c = contacts[mid]
-    if bytes_before(c, ck) or (c == ck and bytes_before(keys[mid], after))
-    then lo = mid
-    else hi = mid - 1 end
-  end
-  return lo
-end
-
-local RESOLVE_OPTIONS = { "dedupe", "limit", "after" }
-
---- Resolve a distribution list to the roles a user may address.
---
--- The list's own tenant gates it: nil, "tenant_hidden" when it is hidden
--- to the user; read access is enough.  The members (explicit members and
--- roles carrying one of the list's tags, minus exclusions) are taken in a
--- stable order, by contact key, then role key (byte order), and each one
--- is either addressed or left out, the first rule that applies naming the
--- reason in `left_out`:
---
--- 1. `tenant_hidden`: the role's own tenant or its contact's tenant is
---    hidden to the user (so nothing about it is told, not even whether it
---    is active);
--- 2. `inactive`: the role is not active;
--- 3. `no_channel` (only with `dedupe` by a channel): the role has no such
---    channel field;
--- 4. `duplicate` (only with `dedupe`): an earlier role in the order has
---    the same contact (`dedupe = "contact"`: one role per person) or the
---    same text in the channel (`dedupe = "email"`: one mail per address;
---    texts are compared exactly, so store addresses normalised).
---
--- `total` and `left_out` always describe the whole list; `limit` and
--- `after` only cut the page that `roles` holds, so de-duplication is the
--- same on every page.  To page, pass the previous result's `next` as
--- `after`.
--- @function resolve_list
--- @tparam string list the list's key
--- @tparam string user the user's key
--- @tparam[opt] table options
--- @tparam[opt] string options.dedupe "contact", or the name of a channel
--- ("email")
--- @tparam[opt] number options.limit at most this many roles (an integer
--- >= 1; without it the page runs to the end of the list)
--- @tparam[opt] string options.after a role's key: only roles after it in
--- the stable order (it need not be on the list any more, but it must
--- exist)
--- @treturn table `{list =, tenant =, access = "read"|"full", roles =
--- {{role =, contact =, label =, contact_label =, channels = {name =
--- text}, tags = {...}}, ...}, total = n, left_out = {tenant_hidden = n,
--- inactive = n, no_channel = n, duplicate = n}, next = role key or nil}`;
--- `next` is set when more roles follow the page.  The role tables are
--- shared with the store's cache: read them, never modify them.
--- @treturn[2] nil
--- @treturn[2] string reason, in this order: "unknown_user",
--- "inactive_user", "unknown_list", "tenant_hidden"
--- @treturn[3] nil
--- @treturn[3] string message of a runtime failure of the store
--- @treturn[3] string code ("busy", "ioerr", ...)
-C.resolve_list = reader("resolve_list",
-                        function(db, list, user, opts)
-  local fn = "resolve_list"
-  V.key(fn, "list", list)
-  V.key(fn, "user", user)
-  opts = V.options(fn, opts, RESOLVE_OPTIONS)
-  local dedupe = opts.dedupe
-  if dedupe ~= nil and type(dedupe) ~= "string" then
-    fail(fn, "options.dedupe", "expected \"contact\" or a channel name "
-         .. "(\"email\"), got %s", show(dedupe))
-  elseif dedupe ~= nil then
-    V.key(fn, "options.dedupe", dedupe)
-  end
-  local limit = page_size_option(fn, "options.limit", opts.limit)
-  local place
-  if opts.after ~= nil then
-    V.key(fn, "options.after", opts.after)
-    place = V.found(fn, "options.after", "role", opts.after,
-                    I.row(db, SQL_ROLE_PLACE, opts.after))
-  end
-
-  local visible, access = gate(db, user)
-  if not visible then return nil, access end
-  local l = I.row(db, SQL_LIST, list)
-  if not l then return nil, "unknown_list" end
-  if not visible[l.tenant_id] then return nil, "tenant_hidden" end
-
-  local cache = cache_for(db)
-  local m = members(db, cache, l.id)
-  fill(db, cache, m, l.id)
-  local first = place and page_start(m, opts.after, place) or 0
-  limit = limit or m.n
-  local by_contact = dedupe == "contact"
-  local by_channel = not by_contact and dedupe
-                     and first_by_channel(m, dedupe)
-  local cids, tenants, ctenants, active, entries = m.contact_id, m.tenant,
-    m.contact_tenant, m.active, m.entry
-  local roles, nroles, total, nxt = {}, 0, 0, nil
-  local hidden, inactive, no_channel, duplicate = 0, 0, 0, 0
-  local seen, last_contact = {}, nil
-  for i = 1, m.n do
-    local t, c = tenants[i], ctenants[i]
-    local keep = false
-    if (t and not visible[t]) or (c and not visible[c]) then
-      hidden = hidden + 1
-    elseif not active[i] then
-      inactive = inactive + 1
-    elseif by_contact then
-      if cids[i] == last_contact then
-        duplicate = duplicate + 1
-      else
-        last_contact, keep = cids[i], true
-      end
-    elseif by_channel then
-      local j = by_channel[i]
-      if not j then
-        no_channel = no_channel + 1
-      elseif seen[j] then
-        duplicate = duplicate + 1
-      else
-        seen[j], keep = true, true
-      end
-    else
-      keep = true
-    end
-    if keep then
-      total = total + 1
-      if i > first then
-        if nroles < limit then
-          nroles = nroles + 1
-          roles[nroles] = entries[i]
-        elseif nroles > 0 and not nxt then
-          nxt = roles[nroles].role
-        end
-      end
-    end
-  end
-  return { list = l.key, tenant = l.tenant, access = access[l.tenant_id],
-           roles = roles, total = total, next = nxt,
-           left_out = { tenant_hidden = hidden, inactive = inactive,
-                        no_channel = no_channel, duplicate = duplicate } }
-end)
-
---- The lists a user can see: those whose tenant is not hidden to them
--- (read is enough), in key order, with member counts as that user would
--- resolve them.
--- Each is `{key =, label =, tenant =, tags = {...}, access = "read" |
--- "full", members = n, left_out = {tenant_hidden = n, inactive = n}}`:
--- `members` is what `resolve_list(key, user).total` gives without
--- options, and `members` plus the `left_out` counts is the size of the
--- list.
--- @function lists
--- @tparam string user the user's key
--- @tparam[opt] string tenant only the lists of this tenant
--- @treturn {table,...} the lists
--- @treturn[2] nil
--- @treturn[2] string reason, in this order: "unknown_user",
--- "inactive_user", "unknown_tenant", "tenant_hidden" (of `tenant`)
--- @treturn[3] nil
--- @treturn[3] string message of a runtime failure of the store
--- @treturn[3] string code ("busy", "ioerr", ...)
-C.lists = reader("lists", function(db, user, tenant)
-  V.key("lists", "user", user)
-  if tenant ~= nil then V.key("lists", "tenant", tenant) end
-  local visible, access = gate(db, user)
-  if not visible then return nil, access end
-  local tenant_id
-  if tenant ~= nil then
-    local t = read.row(db, "tenant", tenant)
-    if not t then return nil, "unknown_tenant" end
-    if not visible[t.id] then return nil, "tenant_hidden" end
-    tenant_id = t.id
-  end
-  local all, rows = all_lists(db, tenant_id)
-  local cache = cache_for(db)
-  local result = {}
-  for i, row in ipairs(rows) do
-    local t = row.tenant_id
-    if visible[t] then
-      local e = all[i]
-      local n, hidden, inactive = count(members(db, cache, row.id), visible)
-      e.access, e.members = access[t], n
-      e.left_out = { tenant_hidden = hidden, inactive = inactive }
-      result[#result + 1] = e
-    end
-  end
-  return result
-end)
-
-local SQL_LISTS_OF_ROLE = "WITH ids(id) AS ("
-  .. "SELECT list_id FROM list_entries WHERE role_id = ?1"
-  .. " UNION SELECT lt.list_id FROM role_tags rt"
-  .. " JOIN list_tags lt ON lt.tag = rt.tag WHERE rt.role_id = ?1) "
-  .. "SELECT l.id, l.key, l.label, l.tenant_id, t.key AS tenant, e.excluded"
-  .. " FROM ids JOIN lists l ON l.id = ids.id"
-  .. " JOIN tenants t ON t.id = l.tenant_id"
-  .. " LEFT JOIN list_entries e ON e.list_id = l.id AND e.role_id = ?1"
-  .. " ORDER BY l.key"
-local SQL_MATCHING_TAGS = "SELECT lt.list_id, lt.tag FROM role_tags rt"
-  .. " JOIN list_tags lt ON lt.tag = rt.tag WHERE rt.role_id = ?1"
-  .. " ORDER BY lt.tag"
-
--- Every list with an entry for role id or a tag of it, in key order:
--- {key, label, tenant, tenant_id, explicit, excluded, member, tags}.
-local function lists_of_role(db, role_id)
-  local list, by_id = {}, {}
-  for i, row in ipairs(I.rows(db, SQL_LISTS_OF_ROLE, role_id)) do
-    list[i] = { key = row.key, label = row.label, tenant = row.tenant,
-                tenant_id = row.tenant_id, explicit = row.excluded == 0,
-                excluded = row.excluded == 1, tags = {} }
-    by_id[row.id] = list[i]
-  end
-  for _, t in ipairs(I.rows(db, SQL_MATCHING_TAGS, role_id)) do
-    local tags = by_id[t.list_id].tags
-    tags[#tags + 1] = t.tag
-  end
-  for _, l in ipairs(list) do
-    l.member = not l.excluded and (l.explicit or #l.tags > 0)
-  end
-  return list
-end
-
---- Every list containing a role, for an administrator (e.g. before
--- deleting the role): the lists where it is an explicit member, an
--- exclusion, or carries one of the list's tags, in key order.
--- Each is `{key =, label =, tenant =, explicit = boolean, excluded =
--- boolean, tags = {the list's tags the role carries}, member = boolean}`;
--- `member` is whether the role is on the list (explicitly or by a tag,
--- and not excluded), whoever looks.
--- @function lists_of_role
--- @tparam string role the role's key
--- @treturn {table,...}|nil the lists, nil when there is no such role
--- @treturn[2] nil
--- @treturn[2] string message
--- @treturn[2] string code
-C.lists_of_role = reader("lists_of_role", function(db, role)
-  local r = read.row(db, "role", V.key("lists_of_role", "role", role))
-  if not r then return nil end
-  local list = lists_of_role(db, r.id)
-  for _, l in ipairs(list) do l.tenant_id = nil end
-  return list
-end)
-
-local SQL_ROLE_GATE = "SELECT r.id, r.active, r.tenant_id,"
-  .. " c.tenant_id AS contact_tenant_id FROM roles r"
-  .. " JOIN contacts c ON c.id = r.contact_id WHERE r.key = ?1"
-
---- The lists through which a user could address a role: the lists it is
--- a member of (explicitly or by a tag, not excluded) whose tenant is not
--- hidden to the user, in key order; empty when the role is inactive.
--- Each is `{key =, label =, tenant =, access = "read" | "full", explicit
--- = boolean, tags = {the list's tags the role carries}}`.
--- @function lists_for
--- @tparam string user the user's key
--- @tparam string role the role's key
--- @treturn {table,...} the lists
--- @treturn[2] nil
--- @treturn[2] string reason, in this order: "unknown_user",
--- "inactive_user", "unknown_role", "tenant_hidden" (the role's or its
--- contact's tenant is hidden to the user)
--- @treturn[3] nil
--- @treturn[3] string message of a runtime failure of the store
--- @treturn[3] string code ("busy", "ioerr", ...)
-C.lists_for = reader("lists_for", function(db, user, role)
-  V.key("lists_for", "user", user)
-  V.key("lists_for", "role", role)
-  local visible, access = gate(db, user)
-  if not visible then return nil, access end
-  local r = I.row(db, SQL_ROLE_GATE, role)
-  if not r then return nil, "unknown_role" end
-  local t, c = r.tenant_id, r.contact_tenant_id
-  if (t and not visible[t]) or (c and not visible[c]) then
-    return nil, "tenant_hidden"
-  end
-  local result = {}
-  if r.active ~= 1 then return result end
-  for _, l in ipairs(lists_of_role(db, r.id)) do
-    if l.member and visible[l.tenant_id] then
-      result[#result + 1] = { key = l.key, label = l.label,
-                              tenant = l.tenant,
-                              access = access[l.tenant_id],
-                              explicit = l.explicit, tags = l.tags }
-    end
-  end
-  return result
-end)
--- }}}
-
-return { methods = C }
+return {
+  methods = C,
+  lists = LISTS,        -- the lists' readers (mandate.resolve)
+}

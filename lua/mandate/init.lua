@@ -10,8 +10,10 @@
 -- Lua methods: the checks come from the C module `mandate.core`, the
 -- writers from `mandate.write`, the read-back from `mandate.read`,
 -- explanations from `mandate.explain`, contacts, roles and distribution
--- lists from `mandate.contacts`, the decision log and the activity view
--- from `mandate.activity`.
+-- lists from `mandate.contacts`, dry runs from `mandate.plan`, bundle
+-- suggestions from `mandate.suggest`, access templates and moves from
+-- `mandate.moves`, CSV exports and imports from `mandate.sheets`, the decision log
+-- and the activity view from `mandate.activity`.
 --
 -- Conventions of every method: a programmer error (a bad argument, a
 -- closed store) raises an error naming the function, the argument, the
@@ -24,7 +26,13 @@ local core = require "mandate.core"
 local activity = require "mandate.activity"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
+local moves = require "mandate.moves"
+local plan = require "mandate.plan"
+local suggest = require "mandate.suggest"
+local history = require "mandate.history"
 local read = require "mandate.read"
+local resolve = require "mandate.resolve"
+local sheets = require "mandate.sheets"
 local write = require "mandate.write"
 local V = require "mandate.validate"
 
@@ -36,7 +44,9 @@ local mandate = {
 
 -- The writers, readers and explanations become methods of every handle.
 for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
-                           activity.methods }) do
+                           moves.methods, plan.methods, suggest.methods,
+                           history.methods, resolve.methods,
+                           sheets.methods, activity.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

@@ -77,118 +77,138 @@ end
 
 -- Entities {{{
 
-local SQL_UNIT = "SELECT u.key, u.level, u.label, p.key AS parent"
-  .. " FROM units u LEFT JOIN units p ON p.id = u.parent_id WHERE u.key = ?1"
-local SQL_UNITS = "SELECT u.key, u.level, u.label, p.key AS parent"
-  .. " FROM units u LEFT JOIN units p ON p.id = u.parent_id ORDER BY u.key"
+--[[
+An entity's readers, from its description:
+  select   the query of its rows, without WHERE and ORDER BY: its id, and
+           its fields named as the entity's
+  key      the column its key is in (a get's WHERE; the list's order)
+  order    the list's order when not by key
+  fields   the entity's fields; those in flags are stored 0/1
+  parts    {name =, one = the query of one entity's part rows by its id
+           (?1), all = the same for every entity with the owner's id as
+           `owner`, add = f(part, row)}: what the entity holds besides
+           its row, starting empty ({})
+It gets get(db, key) -> entity or nil, and list(db [, where, ...]) ->
+every entity in order, and their rows; where (a condition over ?1, ...)
+keeps some of them.
+]]
+function R.describe(d)
+  local get_sql = d.select .. " WHERE " .. d.key .. " = ?1"
+  local list_sql = d.select .. " ORDER BY " .. (d.order or d.key)
+  local flags = {}
+  for _, f in ipairs(d.flags or {}) do flags[f] = true end
+  local parts = d.parts or {}
 
---- An entity's reader by key: a function(db, key) that reads the row sql
--- selects by key (?1) and returns entity(row), or nil.
--- @tparam string sql
--- @tparam function entity row -> entity
--- @treturn function
-function R.by_key(sql, entity)
-  return function(db, key)
-    local row = I.row(db, sql, key)
-    return row and entity(row)
+  local function entity(row)
+    local e = {}
+    for _, f in ipairs(d.fields) do
+      if flags[f] then e[f] = row[f] == 1 else e[f] = row[f] end
+    end
+    for _, p in ipairs(parts) do e[p.name] = {} end
+    return e
   end
+
+  function d.get(db, key)
+    local row = I.row(db, get_sql, key)
+    if not row then return nil end
+    local e = entity(row)
+    for _, p in ipairs(parts) do
+      for _, r in ipairs(I.rows(db, p.one, row.id)) do p.add(e[p.name], r) end
+    end
+    return e
+  end
+
+  function d.list(db, where, ...)
+    local rows = where
+      and I.rows(db, d.select .. " WHERE " .. where .. " ORDER BY "
+                 .. (d.order or d.key), ...)
+      or I.rows(db, list_sql)
+    local list, by_id = {}, {}
+    for i, row in ipairs(rows) do
+      list[i] = entity(row)
+      by_id[row.id] = list[i]
+    end
+    for _, p in ipairs(parts) do
+      for _, r in ipairs(I.rows(db, p.all)) do
+        local e = by_id[r.owner]
+        if e then p.add(e[p.name], r) end
+      end
+    end
+    return list, rows
+  end
+  return d
 end
 
-local function unit_entity(row)
-  return { key = row.key, level = row.level, parent = row.parent,
-           label = row.label }
+--- Part adders for R.describe: append the rows' field f, or set
+-- part[row[k]] = row[v].
+function R.append(f)
+  return function(part, r) part[#part + 1] = r[f] end
+end
+
+function R.map(k, v)
+  return function(part, r) part[r[k]] = r[v] end
 end
 
 --- A unit as put_unit takes it: {key, level, parent, label}, or nil.
--- @tparam userdata db
--- @tparam string key
--- @treturn table|nil
-R.unit = R.by_key(SQL_UNIT, unit_entity)
-
-local SQL_TENANT = "SELECT key, label, default_access FROM tenants"
-  .. " WHERE key = ?1"
-local SQL_TENANTS = "SELECT key, label, default_access FROM tenants"
-  .. " ORDER BY key"
-
-local function tenant_entity(row)
-  return { key = row.key, label = row.label, default = row.default_access }
-end
+R.units = R.describe {
+  select = "SELECT u.id, u.key, u.level, u.label, p.key AS parent"
+    .. " FROM units u LEFT JOIN units p ON p.id = u.parent_id",
+  key = "u.key", fields = { "key", "level", "parent", "label" },
+}
+R.unit = R.units.get
 
 --- A tenant as put_tenant takes it: {key, label, default}, or nil.
--- @tparam userdata db
--- @tparam string key
--- @treturn table|nil
-R.tenant = R.by_key(SQL_TENANT, tenant_entity)
-
-local SQL_RIGHT = "SELECT key, kind, mode, customer, area, label FROM rights"
-  .. " WHERE key = ?1"
-local SQL_RIGHTS = "SELECT key, kind, mode, customer, area, label FROM rights"
-  .. " ORDER BY id"
-
-local function right_entity(row)
-  return { key = row.key, kind = row.kind, mode = row.mode,
-           customer = row.customer == 1, area = row.area, label = row.label }
-end
+R.tenants = R.describe {
+  select = "SELECT id, key, label, default_access AS \"default\" FROM tenants",
+  key = "key", fields = { "key", "label", "default" },
+}
+R.tenant = R.tenants.get
 
 --- A right as put_right takes it: {key, kind, mode, customer, area,
 -- label}, or nil.
--- @tparam userdata db
--- @tparam string key
--- @treturn table|nil
-R.right = R.by_key(SQL_RIGHT, right_entity)
-
-local SQL_BUNDLE = "SELECT id, key, label FROM bundles WHERE key = ?1"
-local SQL_BUNDLES = "SELECT id, key, label FROM bundles ORDER BY key"
-local SQL_BUNDLE_RIGHTS = "SELECT r.key, r.kind, br.value"
-  .. " FROM bundle_rights br JOIN rights r ON r.id = br.right_id"
-  .. " WHERE br.bundle_id = ?1"
-local SQL_ALL_BUNDLE_RIGHTS = "SELECT br.bundle_id, r.key, r.kind, br.value"
-  .. " FROM bundle_rights br JOIN rights r ON r.id = br.right_id"
+R.rights = R.describe {
+  select = "SELECT id, key, kind, mode, customer, area, label FROM rights",
+  key = "key", order = "id",
+  fields = { "key", "kind", "mode", "customer", "area", "label" },
+  flags = { "customer" },
+}
+R.right = R.rights.get
 
 --- A bundle as put_bundle takes it: {key, label, rights = {right =
 -- value}}, or nil.
--- @tparam userdata db
--- @tparam string key
--- @treturn table|nil
-function R.bundle(db, key)
-  local row = I.row(db, SQL_BUNDLE, key)
-  if not row then return nil end
-  local rights = {}
-  for _, r in ipairs(I.rows(db, SQL_BUNDLE_RIGHTS, row.id)) do
-    rights[r.key] = R.value(r.kind, r.value)
-  end
-  return { key = row.key, label = row.label, rights = rights }
-end
-
-local SQL_USER = "SELECT u.id, u.key, u.active, u.label, n.key AS unit"
-  .. " FROM users u LEFT JOIN units n ON n.id = u.unit_id WHERE u.key = ?1"
-local SQL_USERS = "SELECT u.id, u.key, u.active, u.label, n.key AS unit"
-  .. " FROM users u LEFT JOIN units n ON n.id = u.unit_id ORDER BY u.key"
-local SQL_USER_BUNDLES = "SELECT b.key FROM user_bundles ub"
-  .. " JOIN bundles b ON b.id = ub.bundle_id WHERE ub.user_id = ?1"
-  .. " ORDER BY ub.position"
-local SQL_ALL_USER_BUNDLES = "SELECT ub.user_id, b.key FROM user_bundles ub"
-  .. " JOIN bundles b ON b.id = ub.bundle_id ORDER BY ub.user_id, ub.position"
-
-local function user_entity(row, bundles)
-  return { key = row.key, unit = row.unit, bundles = bundles,
-           active = row.active == 1, label = row.label }
-end
+R.bundles = R.describe {
+  select = "SELECT id, key, label FROM bundles",
+  key = "key", fields = { "key", "label" },
+  parts = { {
+    name = "rights",
+    one = "SELECT r.key, r.kind, br.value FROM bundle_rights br"
+      .. " JOIN rights r ON r.id = br.right_id WHERE br.bundle_id = ?1",
+    all = "SELECT br.bundle_id AS owner, r.key, r.kind, br.value"
+      .. " FROM bundle_rights br JOIN rights r ON r.id = br.right_id",
+    add = function(rights, r) rights[r.key] = R.value(r.kind, r.value) end,
+  } },
+}
+R.bundle = R.bundles.get
 
 --- A user as put_user takes it: {key, unit, bundles = {...}, active,
 -- label}, or nil.
--- @tparam userdata db
--- @tparam string key
--- @treturn table|nil
-function R.user(db, key)
-  local row = I.row(db, SQL_USER, key)
-  if not row then return nil end
-  local bundles = {}
-  for i, b in ipairs(I.rows(db, SQL_USER_BUNDLES, row.id)) do
-    bundles[i] = b.key
-  end
-  return user_entity(row, bundles)
-end
+R.users = R.describe {
+  select = "SELECT u.id, u.key, u.active, u.label, n.key AS unit"
+    .. " FROM users u LEFT JOIN units n ON n.id = u.unit_id",
+  key = "u.key", fields = { "key", "unit", "active", "label" },
+  flags = { "active" },
+  parts = { {
+    name = "bundles",
+    one = "SELECT b.key FROM user_bundles ub"
+      .. " JOIN bundles b ON b.id = ub.bundle_id WHERE ub.user_id = ?1"
+      .. " ORDER BY ub.position",
+    all = "SELECT ub.user_id AS owner, b.key FROM user_bundles ub"
+      .. " JOIN bundles b ON b.id = ub.bundle_id"
+      .. " ORDER BY ub.user_id, ub.position",
+    add = R.append("key"),
+  } },
+}
+R.user = R.users.get
 
 local SQL_OVERRIDES = "SELECT r.key, r.kind, o.value FROM overrides o"
   .. " JOIN rights r ON r.id = o.right_id WHERE o.user_id = ?1"
@@ -289,11 +309,10 @@ local function getter(name, entity)
   end)
 end
 
-local function lister(name, sql, entity)
+-- A reader of every entity of a kind (see R.describe).
+local function lister(name, kind)
   return reader(name, function(db)
-    local list = {}
-    for i, row in ipairs(I.rows(db, sql)) do list[i] = entity(row) end
-    return list
+    return (kind.list(db))
   end)
 end
 
@@ -320,7 +339,7 @@ M.get_unit = getter("get_unit", R.unit)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code
-M.units = lister("units", SQL_UNITS, unit_entity)
+M.units = lister("units", R.units)
 
 --- A tenant: {key =, label =, default =}.
 -- @function get_tenant
@@ -337,7 +356,7 @@ M.get_tenant = getter("get_tenant", R.tenant)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code
-M.tenants = lister("tenants", SQL_TENANTS, tenant_entity)
+M.tenants = lister("tenants", R.tenants)
 
 --- A right: {key =, kind =, mode =, customer = boolean, area =, label =}.
 -- @function get_right
@@ -355,7 +374,7 @@ M.get_right = getter("get_right", R.right)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code
-M.rights = lister("rights", SQL_RIGHTS, right_entity)
+M.rights = lister("rights", R.rights)
 
 --- A bundle: {key =, label =, rights = {right key = value}}.
 -- @function get_bundle
@@ -372,18 +391,7 @@ M.get_bundle = getter("get_bundle", R.bundle)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code
-M.bundles = reader("bundles", function(db)
-  local list, by_id = {}, {}
-  for i, row in ipairs(I.rows(db, SQL_BUNDLES)) do
-    list[i] = { key = row.key, label = row.label, rights = {} }
-    by_id[row.id] = list[i]
-  end
-  for _, r in ipairs(I.rows(db, SQL_ALL_BUNDLE_RIGHTS)) do
-    local rights = by_id[r.bundle_id].rights
-    rights[r.key] = R.value(r.kind, r.value)
-  end
-  return list
-end)
+M.bundles = lister("bundles", R.bundles)
 
 --- A user: {key =, unit =, bundles = {bundle key, ...}, active =,
 -- label =}; bundles in the order they were put.
@@ -401,18 +409,7 @@ M.get_user = getter("get_user", R.user)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code
-M.users = reader("users", function(db)
-  local list, by_id = {}, {}
-  for i, row in ipairs(I.rows(db, SQL_USERS)) do
-    list[i] = user_entity(row, {})
-    by_id[row.id] = list[i]
-  end
-  for _, r in ipairs(I.rows(db, SQL_ALL_USER_BUNDLES)) do
-    local b = by_id[r.user_id].bundles
-    b[#b + 1] = r.key
-  end
-  return list
-end)
+M.users = lister("users", R.users)
 
 -- A reader of one user's rows by id: nil for an unknown user.
 local function of_user(name, rows)
@@ -524,10 +521,15 @@ end
 
 local AUDIT_OPTIONS = { "since", "before", "actor", "subject", "op", "limit" }
 
--- A bound of the audit trail: a revision number, or a time as text in the
--- trail's own form (see validate.time); returns revision, time.
-local function audit_bound(fn, name, v)
-  local arg = "options." .. name
+--- A point of the audit trail, argument arg of fn: a revision number, or
+-- a time as text in the trail's own form (see validate.time); nil is
+-- none.  Raises for anything else.
+-- @tparam string fn
+-- @tparam string arg
+-- @param v
+-- @treturn number|nil the revision
+-- @treturn string|nil the time
+function R.bound(fn, arg, v)
   if type(v) == "number" then
     return V.count(fn, arg, v, "a revision number"), nil
   elseif type(v) == "string" then
@@ -538,17 +540,6 @@ local function audit_bound(fn, name, v)
   end
   return nil, nil
 end
-
---- A bound of the audit trail as `db:audit` reads `since` and `before`
--- (for modules that take the same bounds): a revision number, or a time
--- in the trail's own form (see `validate.time`); raises for anything else.
--- @function audit_bound
--- @tparam string fn the public function's name
--- @tparam string name the option's name
--- @param v the value
--- @treturn number|nil the revision
--- @treturn string|nil the time
-R.audit_bound = audit_bound
 
 --- The audit trail: one row per change, newest last.
 -- Each row is {id =, revision =, time = "2024-05-01T12:00:00.000Z",
@@ -589,8 +580,8 @@ R.audit_bound = audit_bound
 M.audit = reader("audit", function(db, opts)
   local fn = "audit"
   opts = V.options(fn, opts, AUDIT_OPTIONS)
-  local since_rev, since_time = audit_bound(fn, "since", opts.since)
-  local before_rev, before_time = audit_bound(fn, "before", opts.before)
+  local since_rev, since_time = R.bound(fn, "options.since", opts.since)
+  local before_rev, before_time = R.bound(fn, "options.before", opts.before)
   for _, name in ipairs({ "actor", "subject", "op" }) do
     if opts[name] ~= nil and type(opts[name]) ~= "string" then
       V.fail(fn, "options." .. name, "expected a string, got %s",

@@ -120,6 +120,11 @@ function V.list(list, max)
   return concat(list, ", ")
 end
 
+--- The handles that show a past point of a store (`db:at`, see
+-- mandate.history): handle -> {revision =, answers = {method name =
+-- true}}; db_problem refuses every other method of the Lua layer.
+V.points = setmetatable({}, { __mode = "k" })
+
 --- Is self a mandate.Db?  Returns nil when fine, else the message.
 -- @param db the value passed as self
 -- @tparam string fn the public function's name
@@ -133,6 +138,12 @@ function V.db_problem(db, fn)
   end
   if not db:is_open() then
     return fn .. ": the store is closed"
+  end
+  local point = V.points[db]
+  if point and not point.answers[fn] then
+    return format("%s: this handle shows the store at revision %d (db:at) "
+                  .. "and is read-only: it answers the checks and the readers "
+                  .. "of the rights model only", fn, point.revision)
   end
   return nil
 end

@@ -32,7 +32,7 @@
 
 local core = require "mandate.core"
 local I = core.internal   -- the primitives, captured at load (see init.lua)
-local json = require "mandate.json"
+local E = require "mandate.entity"
 local read = require "mandate.read"
 local V = require "mandate.validate"
 
@@ -64,21 +64,7 @@ end
 
 -- Change sets and audit rows {{{
 
-local function encode(v)
-  if v == nil then return nil end
-  return json.encode(v)
-end
-
--- Do two entities (tables or nil) have the same content?
-local function same(a, b)
-  return encode(a) == encode(b)
-end
-
--- The audit row of one change, under the revision the change set commits
--- as (before/after nil when absent).
-local function record(db, op, subject, before, after)
-  I.audit(db, op, subject, encode(before), encode(after))
-end
+local same, record = E.same, E.record   -- see mandate.entity
 
 local function store_error(message, code)
   return setmetatable({ code = code or "error", message = message }, core.Error)
@@ -261,65 +247,73 @@ end)
 
 -- Shared checks {{{
 
--- A key argument naming an existing entity: its row.
-local function existing(db, fn, arg, kind, key)
-  V.key(fn, arg, key)
-  return V.found(fn, arg, kind, key, read.row(db, kind, key))
-end
+local existing, text_value = E.existing, E.text_value   -- see mandate.entity
 
 --[[
 The id of an existing user or tenant, for writers that need nothing else:
 one crossing into the store, which asks its snapshot (a key it holds was
-checked when it was put) and else SQL; for a key that names nothing,
-`existing` raises its error.  The snapshot lacks what was created since it
-was compiled, never what was deleted: deleting marks it stale.
+checked when it was put) and else SQL.  The store decides that a key
+names nothing; here that is worded (after the checks of a key argument).
+The snapshot lacks what was created since it was compiled, never what
+was deleted: deleting marks it stale.
 ]]
 local function existing_id(db, fn, arg, kind, key)
-  return type(key) == "string" and I.known(db, kind, key)
-         or existing(db, fn, arg, kind, key).id
+  local id = type(key) == "string" and I.known(db, kind, key)
+  if id then return id end
+  V.key(fn, arg, key)
+  return V.found(fn, arg, kind, key, nil)
 end
 
--- Write an entity's own row, as every put_* does: update_sql(id, ...) when
--- it exists, else insert_sql(key, ...) with the same columns; its id.
-local function write_row(db, row, key, update_sql, insert_sql, ...)
-  if row then
-    I.exec(db, update_sql, row.id, ...)
-    return row.id
+--[[
+The values a holder keeps per right: a bundle's values (bundle_rights) and
+a user's overrides (overrides), each audited under the holder as {right =,
+value =}.  held(kind, table, owner column, id_of) gives the impls of their
+writers, set(db, fn, holder, right, value) and clear(db, fn, holder,
+right), and `delete`, the statement removing one value (holder id, right
+id).  id_of(db, fn, arg, kind, key) checks the holder's key: its id.
+]]
+local function held(kind, tbl, owner, id_of)
+  local where = " WHERE " .. owner .. " = ?1 AND right_id = ?2"
+  local h = {
+    get = "SELECT value FROM " .. tbl .. where,
+    put = "INSERT INTO " .. tbl .. "(" .. owner .. ", right_id, value)"
+      .. " VALUES (?1, ?2, ?3) ON CONFLICT(" .. owner .. ", right_id)"
+      .. " DO UPDATE SET value = excluded.value",
+    delete = "DELETE FROM " .. tbl .. where,
+  }
+  function h.set(db, fn, key, right, value)
+    local id = id_of(db, fn, kind, kind, key)
+    local r = existing(db, fn, "right", "right", right)
+    local text = V.value(fn, "value", r, value, read.levels(db))
+    local old = I.row(db, h.get, id, r.id)
+    if old and old.value == text then return true end
+    I.exec(db, h.put, id, r.id, text)
+    record(db, fn, kind .. ":" .. key,
+           old and { right = right, value = read.value(r.kind, old.value) },
+           { right = right, value = read.value(r.kind, text) })
+    return true
   end
-  local _, id = I.exec(db, insert_sql, key, ...)
-  return id
+  function h.clear(db, fn, key, right)
+    local id = id_of(db, fn, kind, kind, key)
+    local r = existing(db, fn, "right", "right", right)
+    local old = I.row(db, h.get, id, r.id)
+    if not old then return true end
+    I.exec(db, h.delete, id, r.id)
+    record(db, fn, kind .. ":" .. key,
+           { right = right, value = read.value(r.kind, old.value) }, nil)
+    return true
+  end
+  return h
 end
 
--- "2 child units ('a', 'b')", at most 5 names.
-local function some(n, word, rows, field)
-  local names = {}
-  for i, row in ipairs(rows) do names[i] = show(row[field or "key"]) end
-  return string.format("%d %s%s (%s)", n, word, n == 1 and "" or "s",
-                       V.list(names, 5))
-end
-
-local CASCADE = { "cascade" }
-
--- The options of a delete_*: {cascade = boolean}.
-local function cascade_option(fn, opts)
-  opts = V.options(fn, opts, CASCADE)
-  return V.boolean(fn, "options.cascade", opts.cascade) == true
-end
-
--- Resolve a text option: nil keeps old, false removes, a string sets.
-local function text_value(v, old)
-  if v == nil then return old end
-  if v == false then return nil end
-  return v
-end
+local BUNDLE_VALUES = held("bundle", "bundle_rights", "bundle_id",
+                           function(...) return existing(...).id end)
+local OVERRIDES = held("user", "overrides", "user_id", existing_id)
 -- }}}
 
 -- Levels {{{
 
 local SQL_UNIT_LEVELS = "SELECT key, level FROM units ORDER BY key"
-local SQL_UNIT_PAIRS = "SELECT u.key, u.level, p.key AS parent_key,"
-  .. " p.level AS parent_level FROM units u JOIN units p ON p.id = u.parent_id"
-  .. " ORDER BY u.key"
 local SQL_SCOPE_VALUES = "SELECT 'bundle' AS holder, b.key AS holder_key,"
   .. " r.key AS right_key, r.customer, br.value FROM bundle_rights br"
   .. " JOIN bundles b ON b.id = br.bundle_id JOIN rights r ON r.id = br.right_id"
@@ -357,13 +351,15 @@ W.set_levels = writer("set_levels", function(db, fn, levels)
            .. "delete the units on it first)", show(u.level), show(u.key))
     end
   end
-  for _, u in ipairs(I.rows(db, SQL_UNIT_PAIRS)) do
-    if depth[u.level] <= depth[u.parent_level] then
-      fail(fn, "levels", "the new order puts %s above %s, but unit %s on %s "
-           .. "has the parent %s on %s (a unit's level must be below its "
-           .. "parent's)", show(u.level), show(u.parent_level), show(u.key),
-           show(u.level), show(u.parent_key), show(u.parent_level))
-    end
+  -- the engine's tree rule, with the new depths (src/store/tree.c)
+  local fault = I.levels_fault(db, names)
+  if fault then
+    local level, parent_level = names[fault.unit_depth],
+                                names[fault.parent_depth]
+    fail(fn, "levels", "the new order puts %s above %s, but unit %s on %s "
+         .. "has the parent %s on %s (a unit's level must be below its "
+         .. "parent's)", show(level), show(parent_level), show(fault.unit),
+         show(level), show(fault.parent), show(parent_level))
   end
   for _, v in ipairs(I.rows(db, SQL_SCOPE_VALUES)) do
     if not core.parse_value(names, "scope", v.customer == 1, v.value) then
@@ -394,22 +390,13 @@ end)
 
 -- Units {{{
 
-local UNIT_OPTIONS = { "level", "parent", "label" }
 local SQL_UNIT_BY_ID = "SELECT id, key, level, parent_id FROM units"
   .. " WHERE id = ?1"
 local SQL_CHILDREN = "SELECT id, key, level FROM units WHERE parent_id = ?1"
   .. " ORDER BY key"
--- a row when unit ?2 is an ancestor of unit ?1: one query, however deep
-local SQL_BELOW = "WITH RECURSIVE up(id) AS (SELECT parent_id FROM units"
-  .. " WHERE id = ?1 UNION ALL SELECT u.parent_id FROM units u JOIN up"
-  .. " ON u.id = up.id WHERE u.parent_id IS NOT NULL)"
-  .. " SELECT 1 AS yes FROM up WHERE id = ?2 LIMIT 1"
 local SQL_UNIT_USERS = "SELECT id, key FROM users WHERE unit_id = ?1"
   .. " ORDER BY key"
-local SQL_INSERT_UNIT = "INSERT INTO units(key, level, parent_id, label)"
-  .. " VALUES (?1, ?2, ?3, ?4)"
-local SQL_UPDATE_UNIT = "UPDATE units SET level = ?2, parent_id = ?3,"
-  .. " label = ?4 WHERE id = ?1"
+local SQL_UNSET_UNIT = "UPDATE users SET unit_id = NULL WHERE id = ?1"
 
 local function level_range(levels, lo, hi)
   local t = {}
@@ -417,27 +404,25 @@ local function level_range(levels, lo, hi)
   return #t > 0 and table.concat(t, ", ") or "none"
 end
 
---- Create or update a unit of the org tree.
--- @function put_unit
--- @tparam string key the unit's key
--- @tparam[opt] table options
--- @tparam[opt] string options.level its level; required on create; must
--- be strictly below the parent's level and above its children's
--- @tparam[opt] string|false options.parent the parent unit's key; false
--- (or absent on create) for a root; never the unit itself or one of its
--- descendants
--- @tparam[opt] string|false options.label a display name; false removes it
--- @treturn number the unit's id (stable, see `db:id`)
--- @treturn[2] nil
--- @treturn[2] string message
--- @treturn[2] string code ("busy", "ioerr", ...)
-W.put_unit = writer("put_unit", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, UNIT_OPTIONS)
-  local row = read.row(db, "unit", key)
+local UNIT = E.describe {
+  kind = "unit", table = "units", columns = { "level", "parent_id", "label" },
+  options = { "level", "parent", "label" }, get = read.unit,
+  refuse = { {
+    refs = { { name = "children", sql = SQL_CHILDREN, word = "child unit" },
+             { name = "users", sql = SQL_UNIT_USERS, word = "user" } },
+    message = "unit %s still has %s (move or delete them first, or pass "
+      .. "{cascade = true} to delete its subtree and take its users out of "
+      .. "their units)" } },
+}
+
+--[[
+put_unit: the level and the parent.  Whether the unit may sit there is
+the engine's tree rule, decided by the store (I.unit_fault, the function
+the compile runs); here it is worded: a cycle before the label is
+checked, the level order after it.
+]]
+function UNIT.change(db, fn, key, opts, row)
   local levels = read.levels(db)
-  local depth_of = {}
-  for d, name in ipairs(levels) do depth_of[name] = d end
   local level = row and row.level
   if opts.level ~= nil then
     V.level(fn, "options.level", opts.level, levels)
@@ -456,54 +441,82 @@ W.put_unit = writer("put_unit", function(db, fn, key, opts)
            .. "unit, got %s", show(opts.parent))
     end
     parent = existing(db, fn, "options.parent", "unit", opts.parent)
-    if row then
-      if parent.id == row.id then
-        fail(fn, "options.parent", "%s is the unit itself (a unit cannot be "
-             .. "its own parent)", show(opts.parent))
-      end
-      if I.row(db, SQL_BELOW, parent.id, row.id) then
-        fail(fn, "options.parent", "%s lies below %s (a unit cannot move "
-             .. "into its own subtree)", show(opts.parent), show(key))
-      end
+  end
+  local depth
+  for d, name in ipairs(levels) do
+    if name == level then depth = d end
+  end
+  local fault = I.unit_fault(db, key, row and row.id, parent and parent.id,
+                             depth)
+  if fault and fault.rule == "cycle" then
+    if fault.parent == key then
+      fail(fn, "options.parent", "%s is the unit itself (a unit cannot be "
+           .. "its own parent)", show(opts.parent))
     end
+    fail(fn, "options.parent", "%s lies below %s (a unit cannot move into "
+         .. "its own subtree)", show(opts.parent), show(key))
   end
   V.text(fn, "options.label", opts.label)
-
-  local d = depth_of[level]
-  local children = row and I.rows(db, SQL_CHILDREN, row.id) or {}
-  local lo, hi = 1, #levels
-  if parent then lo = depth_of[parent.level] + 1 end
-  for _, c in ipairs(children) do hi = math.min(hi, depth_of[c.level] - 1) end
-  if parent and d < lo then
-    if opts.level ~= nil then
-      fail(fn, "options.level", "%s is not below the level %s of parent %s "
-           .. "(allowed here: %s)", show(level), show(parent.level),
-           show(parent.key), level_range(levels, lo, hi))
-    end
-    fail(fn, "options.parent", "%s is on level %s, not above the level %s "
-         .. "of unit %s (a unit's parent must be on a higher level)",
-         show(parent.key), show(parent.level), show(level), show(key))
-  end
-  for _, c in ipairs(children) do
-    if depth_of[c.level] <= d then
+  if fault then
+    local allowed = level_range(levels, fault.lo, fault.hi or #levels)
+    if fault.rule == "level" and fault.unit == key then
+      if opts.level ~= nil then
+        fail(fn, "options.level", "%s is not below the level %s of parent %s "
+             .. "(allowed here: %s)", show(level), show(parent.level),
+             show(parent.key), allowed)
+      end
+      fail(fn, "options.parent", "%s is on level %s, not above the level %s "
+           .. "of unit %s (a unit's parent must be on a higher level)",
+           show(parent.key), show(parent.level), show(level), show(key))
+    elseif fault.rule == "level" and fault.parent == key then
       fail(fn, "options.level", "%s is not above the level %s of child unit "
-           .. "%s (allowed here: %s)", show(level), show(c.level),
-           show(c.key), level_range(levels, lo, hi))
+           .. "%s (allowed here: %s)", show(level),
+           show(levels[fault.unit_depth]), show(fault.unit), allowed)
     end
+    error(setmetatable({ code = fault.code, message = string.format(
+      "%s: the stored org tree breaks its rules at unit %s (rule %s)", fn,
+      show(fault.unit), fault.rule) }, core.Error), 0)
   end
-
-  local before = row and read.unit(db, key)
   local after = { key = key, level = level, parent = parent and parent.key,
                   label = text_value(opts.label, row and row.label) }
-  if same(before, after) then return row.id end
-  local id = write_row(db, row, key, SQL_UPDATE_UNIT, SQL_INSERT_UNIT,
-                       level, parent and parent.id, after.label)
-  record(db, fn, "unit:" .. key, before, after)
-  return id
-end)
+  return after, { level, parent and parent.id, after.label }
+end
 
-local SQL_UNSET_UNIT = "UPDATE users SET unit_id = NULL WHERE id = ?1"
-local SQL_DELETE_UNIT = "DELETE FROM units WHERE id = ?1"
+-- delete_unit's cascade: every user of the subtree leaves their unit,
+-- then the units go, the deepest first.
+function UNIT.cascade(db, fn, row)
+  local subtree, i = { row }, 1
+  while i <= #subtree do
+    for _, c in ipairs(I.rows(db, SQL_CHILDREN, subtree[i].id)) do
+      subtree[#subtree + 1] = c
+    end
+    i = i + 1
+  end
+  for _, unit in ipairs(subtree) do
+    for _, u in ipairs(I.rows(db, SQL_UNIT_USERS, unit.id)) do
+      local before = read.user(db, u.key)
+      I.exec(db, SQL_UNSET_UNIT, u.id)
+      record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
+    end
+  end
+  for k = #subtree, 2, -1 do E.drop(UNIT, db, fn, subtree[k]) end
+end
+
+--- Create or update a unit of the org tree.
+-- @function put_unit
+-- @tparam string key the unit's key
+-- @tparam[opt] table options
+-- @tparam[opt] string options.level its level; required on create; must
+-- be strictly below the parent's level and above its children's
+-- @tparam[opt] string|false options.parent the parent unit's key; false
+-- (or absent on create) for a root; never the unit itself or one of its
+-- descendants
+-- @tparam[opt] string|false options.label a display name; false removes it
+-- @treturn number the unit's id (stable, see `db:id`)
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_unit = writer("put_unit", E.put(UNIT))
 
 --- Delete a unit.
 -- Refuses while the unit has child units or users.  With
@@ -519,52 +532,46 @@ local SQL_DELETE_UNIT = "DELETE FROM units WHERE id = ?1"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.delete_unit = writer("delete_unit", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "unit", key)
-  local cascade = cascade_option(fn, opts)
-  if not cascade then
-    local children = I.rows(db, SQL_CHILDREN, row.id)
-    local users = I.rows(db, SQL_UNIT_USERS, row.id)
-    local what = {}
-    if #children > 0 then what[1] = some(#children, "child unit", children) end
-    if #users > 0 then what[#what + 1] = some(#users, "user", users) end
-    if #what > 0 then
-      fail(fn, "key", "unit %s still has %s (move or delete them first, or "
-           .. "pass {cascade = true} to delete its subtree and take its "
-           .. "users out of their units)", show(key),
-           table.concat(what, " and "))
-    end
-  end
-  local subtree, i = { row }, 1
-  while i <= #subtree do
-    for _, c in ipairs(I.rows(db, SQL_CHILDREN, subtree[i].id)) do
-      subtree[#subtree + 1] = c
-    end
-    i = i + 1
-  end
-  for _, unit in ipairs(subtree) do
-    for _, u in ipairs(I.rows(db, SQL_UNIT_USERS, unit.id)) do
-      local before = read.user(db, u.key)
-      I.exec(db, SQL_UNSET_UNIT, u.id)
-      record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
-    end
-  end
-  for k = #subtree, 1, -1 do
-    local before = read.unit(db, subtree[k].key)
-    I.exec(db, SQL_DELETE_UNIT, subtree[k].id)
-    record(db, fn, "unit:" .. subtree[k].key, before, nil)
-  end
-  return true
-end)
+W.delete_unit = writer("delete_unit", E.delete(UNIT))
 -- }}}
 
 -- Tenants {{{
 
-local TENANT_OPTIONS = { "label", "default" }
-local SQL_INSERT_TENANT = "INSERT INTO tenants(key, label, default_access)"
-  .. " VALUES (?1, ?2, ?3)"
-local SQL_UPDATE_TENANT = "UPDATE tenants SET label = ?2,"
-  .. " default_access = ?3 WHERE id = ?1"
+local SQL_TENANT_ACCESS = "SELECT a.user_id, u.key, a.access FROM access a"
+  .. " JOIN users u ON u.id = a.user_id WHERE a.tenant_id = ?1 ORDER BY u.key"
+
+--[[
+A tenant's refusals: its access rows, then what other modules' rows it
+owns (mandate.contacts adds its contacts, roles and lists with E.add_ref
+to the second group).
+]]
+local TENANT = E.describe {
+  kind = "tenant", table = "tenants", columns = { "label", "default_access" },
+  options = { "label", "default" }, get = read.tenant,
+  refuse = {
+    { refs = { { name = "access", sql = SQL_TENANT_ACCESS, word = "user",
+                 drop = function(db, fn, a, row)   -- the row and its audit row
+                   I.write_access(db, fn, a.key, row.key, nil)
+                 end } },
+      message = "tenant %s is still in the access rows of %s (clear_access "
+        .. "them first, or pass {cascade = true} to delete them)" },
+    { refs = {}, sep = ", ",
+      message = "tenant %s still owns %s (delete or move them first, or "
+        .. "pass {cascade = true} to delete them)" },
+  },
+  cascade = { "access" },
+}
+
+function TENANT.change(_, fn, key, opts, row)
+  V.text(fn, "options.label", opts.label)
+  if opts.default ~= nil then
+    V.word(fn, "options.default", opts.default, "an access", V.ACCESS)
+  end
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  default = opts.default or row and row.default_access
+                            or "hidden" }
+  return after, { after.label, after.default }
+end
 
 --- Create or update a tenant.
 -- @function put_tenant
@@ -577,41 +584,15 @@ local SQL_UPDATE_TENANT = "UPDATE tenants SET label = ?2,"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.put_tenant = writer("put_tenant", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, TENANT_OPTIONS)
-  V.text(fn, "options.label", opts.label)
-  if opts.default ~= nil then
-    V.word(fn, "options.default", opts.default, "an access", V.ACCESS)
-  end
-  local row = read.row(db, "tenant", key)
-  local before = row and read.tenant(db, key)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  default = opts.default or row and row.default_access
-                            or "hidden" }
-  if same(before, after) then return row.id end
-  local id = write_row(db, row, key, SQL_UPDATE_TENANT, SQL_INSERT_TENANT,
-                       after.label, after.default)
-  record(db, fn, "tenant:" .. key, before, after)
-  return id
-end)
-
--- Other modules' rows owned by a tenant (mandate.contacts registers its
--- contacts, roles and lists): each {owned = f(db, tenant_id) -> {"2 roles
--- ('a', 'b')", ...}, delete = f(db, fn, tenant_id)}.  delete_tenant
--- refuses while anything is owned, and cascades through delete.
-local tenant_owners = {}
-
-local SQL_TENANT_ACCESS = "SELECT a.user_id, u.key, a.access FROM access a"
-  .. " JOIN users u ON u.id = a.user_id WHERE a.tenant_id = ?1 ORDER BY u.key"
-local SQL_DELETE_TENANT = "DELETE FROM tenants WHERE id = ?1"
+W.put_tenant = writer("put_tenant", E.put(TENANT))
 
 --- Delete a tenant.
 -- Refuses while users have explicit access to it, or while it owns
--- contacts, roles or distribution lists.  With `{cascade = true}` it
--- deletes those access rows too, and what the tenant owns (see
--- `mandate.contacts`: its lists, its roles, its contacts with all their
--- roles, and their list entries), never turning private data common.
+-- contacts, roles or distribution lists, or units' access templates name
+-- it.  With `{cascade = true}` it deletes those access rows too, what the
+-- tenant owns (see `mandate.contacts`: its lists, its roles, its contacts
+-- with all their roles, and their list entries), never turning private
+-- data common, and its entries in the templates (see `mandate.moves`).
 -- @function delete_tenant
 -- @tparam string key the tenant's key
 -- @tparam[opt] table options
@@ -621,50 +602,22 @@ local SQL_DELETE_TENANT = "DELETE FROM tenants WHERE id = ?1"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.delete_tenant = writer("delete_tenant", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "tenant", key)
-  local cascade = cascade_option(fn, opts)
-  local rows = I.rows(db, SQL_TENANT_ACCESS, row.id)
-  if #rows > 0 and not cascade then
-    fail(fn, "key", "tenant %s is still in the access rows of %s (clear_access "
-         .. "them first, or pass {cascade = true} to delete them)", show(key),
-         some(#rows, "user", rows))
-  end
-  local owned = {}
-  for _, owner in ipairs(tenant_owners) do
-    for _, what in ipairs(owner.owned(db, row.id)) do
-      owned[#owned + 1] = what
-    end
-  end
-  if #owned > 0 and not cascade then
-    fail(fn, "key", "tenant %s still owns %s (delete or move them first, or "
-         .. "pass {cascade = true} to delete them)", show(key),
-         table.concat(owned, ", "))
-  end
-  for _, a in ipairs(rows) do
-    I.write_access(db, fn, a.key, key, nil)    -- the row and its audit row
-  end
-  for _, owner in ipairs(tenant_owners) do owner.delete(db, fn, row.id) end
-  local before = read.tenant(db, key)
-  I.exec(db, SQL_DELETE_TENANT, row.id)
-  record(db, fn, "tenant:" .. key, before, nil)
-  return true
-end)
+W.delete_tenant = writer("delete_tenant", E.delete(TENANT))
 -- }}}
 
 -- Rights {{{
 
-local RIGHT_OPTIONS = { "kind", "mode", "customer", "area", "label" }
 local SQL_RIGHT_VALUES = "SELECT 'bundle' AS holder, b.id AS holder_id,"
   .. " b.key AS holder_key, br.value FROM bundle_rights br"
   .. " JOIN bundles b ON b.id = br.bundle_id WHERE br.right_id = ?1"
   .. " UNION ALL SELECT 'user', u.id, u.key, o.value FROM overrides o"
   .. " JOIN users u ON u.id = o.user_id WHERE o.right_id = ?1"
   .. " ORDER BY 1, 3"
-local SQL_INSERT_RIGHT = "INSERT INTO rights(key, kind, mode, customer,"
-  .. " area, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-local SQL_UPDATE_RIGHT = "UPDATE rights SET kind = ?2, mode = ?3,"
-  .. " customer = ?4, area = ?5, label = ?6 WHERE id = ?1"
+local SQL_RIGHT_BUNDLES = "SELECT b.id, b.key, br.value FROM bundle_rights br"
+  .. " JOIN bundles b ON b.id = br.bundle_id WHERE br.right_id = ?1"
+  .. " ORDER BY b.key"
+local SQL_RIGHT_OVERRIDES = "SELECT u.id, u.key, o.value FROM overrides o"
+  .. " JOIN users u ON u.id = o.user_id WHERE o.right_id = ?1 ORDER BY u.key"
 
 -- "bundle 'x' gives it" / "user 'alice' has an override"
 local function holder_text(v)
@@ -674,28 +627,34 @@ local function holder_text(v)
   return "user " .. show(v.holder_key) .. " has it as an override"
 end
 
---- Create or update a right of the catalog.
--- The catalog keeps the order in which rights were first put.
--- @function put_right
--- @tparam string key the right's key ("documents.edit")
--- @tparam[opt] table options
--- @tparam[opt] string options.kind "flag" or "scope"; required on create;
--- cannot change while bundles or overrides hold values of the right
--- @tparam[opt="write"] string options.mode "write" (denied on read-only
--- tenants) or "read"
--- @tparam[opt=false] boolean options.customer whether scope values may
--- have the "+customer" part; only for scope rights (changing the kind to
--- flag turns it off); cannot be turned off while stored values use it
--- @tparam[opt] string|false options.area a group name for displays
--- @tparam[opt] string|false options.label a display name
--- @treturn number the right's id
--- @treturn[2] nil
--- @treturn[2] string message
--- @treturn[2] string code ("busy", "ioerr", ...)
-W.put_right = writer("put_right", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, RIGHT_OPTIONS)
-  local row = read.row(db, "right", key)
+-- A ref of a right: the values of it that holders of one kind store
+-- (delete: sql over holder id, right id; audited under "kind:key").
+local function right_values(name, sql, word, delete, prefix)
+  return { name = name, sql = sql, word = word, prefix = prefix,
+           drop = function(db, fn, v, row)
+             I.exec(db, delete, v.id, row.id)
+             record(db, fn, word .. ":" .. v.key,
+                    { right = row.key, value = read.value(row.kind, v.value) },
+                    nil)
+           end }
+end
+
+local RIGHT = E.describe {
+  kind = "right", table = "rights",
+  columns = { "kind", "mode", "customer", "area", "label" },
+  options = { "kind", "mode", "customer", "area", "label" }, get = read.right,
+  refuse = { {
+    refs = { right_values("bundles", SQL_RIGHT_BUNDLES, "bundle",
+                          BUNDLE_VALUES.delete),
+             right_values("overrides", SQL_RIGHT_OVERRIDES, "user",
+                          OVERRIDES.delete, "the overrides of ") },
+    message = "right %s is still used by %s (remove those values first, or "
+      .. "pass {cascade = true} to remove them)" } },
+  cascade = { "bundles", "overrides" },
+}
+
+-- put_right: the kind and the customer part, against the stored values.
+function RIGHT.change(db, fn, key, opts, row)
   local kind = row and row.kind
   if opts.kind ~= nil then
     kind = V.word(fn, "options.kind", opts.kind, "a kind of right", V.KINDS)
@@ -733,24 +692,33 @@ W.put_right = writer("put_right", function(db, fn, key, opts)
       end
     end
   end
-  local before = row and read.right(db, key)
   local after = { key = key, kind = kind,
                   mode = opts.mode or row and row.mode or "write",
                   customer = customer,
                   area = text_value(opts.area, row and row.area),
                   label = text_value(opts.label, row and row.label) }
-  if same(before, after) then return row.id end
-  local id = write_row(db, row, key, SQL_UPDATE_RIGHT, SQL_INSERT_RIGHT,
-                       kind, after.mode, customer, after.area, after.label)
-  record(db, fn, "right:" .. key, before, after)
-  return id
-end)
+  return after, { kind, after.mode, customer, after.area, after.label }
+end
 
-local SQL_DELETE_BUNDLE_VALUE = "DELETE FROM bundle_rights"
-  .. " WHERE bundle_id = ?1 AND right_id = ?2"
-local SQL_DELETE_OVERRIDE = "DELETE FROM overrides WHERE user_id = ?1"
-  .. " AND right_id = ?2"
-local SQL_DELETE_RIGHT = "DELETE FROM rights WHERE id = ?1"
+--- Create or update a right of the catalog.
+-- The catalog keeps the order in which rights were first put.
+-- @function put_right
+-- @tparam string key the right's key ("documents.edit")
+-- @tparam[opt] table options
+-- @tparam[opt] string options.kind "flag" or "scope"; required on create;
+-- cannot change while bundles or overrides hold values of the right
+-- @tparam[opt="write"] string options.mode "write" (denied on read-only
+-- tenants) or "read"
+-- @tparam[opt=false] boolean options.customer whether scope values may
+-- have the "+customer" part; only for scope rights (changing the kind to
+-- flag turns it off); cannot be turned off while stored values use it
+-- @tparam[opt] string|false options.area a group name for displays
+-- @tparam[opt] string|false options.label a display name
+-- @treturn number the right's id
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_right = writer("put_right", E.put(RIGHT))
 
 --- Delete a right from the catalog.
 -- Refuses while bundles or overrides hold values of it.  With
@@ -764,53 +732,16 @@ local SQL_DELETE_RIGHT = "DELETE FROM rights WHERE id = ?1"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.delete_right = writer("delete_right", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "right", key)
-  local cascade = cascade_option(fn, opts)
-  local values = I.rows(db, SQL_RIGHT_VALUES, row.id)
-  if #values > 0 and not cascade then
-    local bundles, users = {}, {}
-    for _, v in ipairs(values) do
-      local list = v.holder == "bundle" and bundles or users
-      list[#list + 1] = v
-    end
-    local what = {}
-    if #bundles > 0 then what[1] = some(#bundles, "bundle", bundles,
-                                        "holder_key") end
-    if #users > 0 then what[#what + 1] = "the overrides of "
-                         .. some(#users, "user", users, "holder_key") end
-    fail(fn, "key", "right %s is still used by %s (remove those values "
-         .. "first, or pass {cascade = true} to remove them)", show(key),
-         table.concat(what, " and "))
-  end
-  for _, v in ipairs(values) do
-    local old = { right = key, value = read.value(row.kind, v.value) }
-    if v.holder == "bundle" then
-      I.exec(db, SQL_DELETE_BUNDLE_VALUE, v.holder_id, row.id)
-      record(db, fn, "bundle:" .. v.holder_key, old, nil)
-    else
-      I.exec(db, SQL_DELETE_OVERRIDE, v.holder_id, row.id)
-      record(db, fn, "user:" .. v.holder_key, old, nil)
-    end
-  end
-  local before = read.right(db, key)
-  I.exec(db, SQL_DELETE_RIGHT, row.id)
-  record(db, fn, "right:" .. key, before, nil)
-  return true
-end)
+W.delete_right = writer("delete_right", E.delete(RIGHT))
 -- }}}
 
 -- Bundles {{{
 
-local BUNDLE_OPTIONS = { "label", "rights" }
-local SQL_INSERT_BUNDLE = "INSERT INTO bundles(key, label) VALUES (?1, ?2)"
-local SQL_UPDATE_BUNDLE = "UPDATE bundles SET label = ?2 WHERE id = ?1"
-local SQL_CLEAR_BUNDLE = "DELETE FROM bundle_rights WHERE bundle_id = ?1"
-local SQL_PUT_BUNDLE_VALUE = "INSERT INTO bundle_rights(bundle_id, right_id,"
-  .. " value) VALUES (?1, ?2, ?3) ON CONFLICT(bundle_id, right_id)"
-  .. " DO UPDATE SET value = excluded.value"
-local SQL_BUNDLE_VALUE = "SELECT value FROM bundle_rights"
-  .. " WHERE bundle_id = ?1 AND right_id = ?2"
+local SQL_BUNDLE_USERS = "SELECT u.id, u.key FROM user_bundles ub"
+  .. " JOIN users u ON u.id = ub.user_id WHERE ub.bundle_id = ?1"
+  .. " ORDER BY u.key"
+local SQL_DROP_USER_BUNDLE = "DELETE FROM user_bundles WHERE user_id = ?1"
+  .. " AND bundle_id = ?2"
 
 -- Check options.rights: {right key = value}.  Returns a list of
 -- {id =, key =, text =, value =} in key order.
@@ -843,6 +774,39 @@ local function check_rights(db, fn, rights)
   return list
 end
 
+local BUNDLE = E.describe {
+  kind = "bundle", table = "bundles", columns = { "label" },
+  options = { "label", "rights" }, get = read.bundle,
+  parts = { { name = "rights", table = "bundle_rights", owner = "bundle_id",
+              columns = { "right_id", "value" } } },
+  refuse = { {
+    refs = { { name = "users", sql = SQL_BUNDLE_USERS, word = "user",
+               drop = function(db, fn, u, row)
+                 local before = read.user(db, u.key)
+                 I.exec(db, SQL_DROP_USER_BUNDLE, u.id, row.id)
+                 record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
+               end } },
+    message = "bundle %s is still held by %s (put_user them without it "
+      .. "first, or pass {cascade = true} to take it from them)" } },
+  cascade = { "users" },
+}
+
+function BUNDLE.change(db, fn, key, opts, row, before)
+  V.text(fn, "options.label", opts.label)
+  local list = opts.rights ~= nil and check_rights(db, fn, opts.rights)
+  local after = { key = key, label = text_value(opts.label, row and row.label),
+                  rights = before and before.rights or {} }
+  local rows
+  if list then
+    after.rights, rows = {}, {}
+    for i, v in ipairs(list) do
+      after.rights[v.key] = v.value
+      rows[i] = { v.id, v.text }
+    end
+  end
+  return after, { after.label }, { rights = rows }
+end
+
 --- Create or update a bundle of right values.
 -- `options.rights`, when given, **replaces** the bundle's values: the
 -- bundle then holds exactly these (a right not listed gives nothing,
@@ -859,29 +823,7 @@ end
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.put_bundle = writer("put_bundle", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, BUNDLE_OPTIONS)
-  V.text(fn, "options.label", opts.label)
-  local list = opts.rights ~= nil and check_rights(db, fn, opts.rights)
-  local row = read.row(db, "bundle", key)
-  local before = row and read.bundle(db, key)
-  local after = { key = key, label = text_value(opts.label, row and row.label),
-                  rights = before and before.rights or {} }
-  if list then
-    after.rights = {}
-    for _, v in ipairs(list) do after.rights[v.key] = v.value end
-  end
-  if same(before, after) then return row.id end
-  local id = write_row(db, row, key, SQL_UPDATE_BUNDLE, SQL_INSERT_BUNDLE,
-                       after.label)
-  if list then
-    I.exec(db, SQL_CLEAR_BUNDLE, id)
-    for _, v in ipairs(list) do I.exec(db, SQL_PUT_BUNDLE_VALUE, id, v.id, v.text) end
-  end
-  record(db, fn, "bundle:" .. key, before, after)
-  return id
-end)
+W.put_bundle = writer("put_bundle", E.put(BUNDLE))
 
 --- Set one value of a bundle, keeping the others.
 -- The audit row shows {right =, value =} before and after.
@@ -893,19 +835,7 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.set_bundle_right = writer("set_bundle_right",
-                            function(db, fn, bundle, right, value)
-  local b = existing(db, fn, "bundle", "bundle", bundle)
-  local r = existing(db, fn, "right", "right", right)
-  local text = V.value(fn, "value", r, value, read.levels(db))
-  local old = I.row(db, SQL_BUNDLE_VALUE, b.id, r.id)
-  if old and old.value == text then return true end
-  I.exec(db, SQL_PUT_BUNDLE_VALUE, b.id, r.id, text)
-  record(db, fn, "bundle:" .. bundle,
-         old and { right = right, value = read.value(r.kind, old.value) },
-         { right = right, value = read.value(r.kind, text) })
-  return true
-end)
+W.set_bundle_right = writer("set_bundle_right", BUNDLE_VALUES.set)
 
 --- Remove one value from a bundle (the bundle then gives nothing for
 -- that right).  Nothing happens when the bundle has no value for it.
@@ -916,24 +846,7 @@ end)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.clear_bundle_right = writer("clear_bundle_right",
-                              function(db, fn, bundle, right)
-  local b = existing(db, fn, "bundle", "bundle", bundle)
-  local r = existing(db, fn, "right", "right", right)
-  local old = I.row(db, SQL_BUNDLE_VALUE, b.id, r.id)
-  if not old then return true end
-  I.exec(db, SQL_DELETE_BUNDLE_VALUE, b.id, r.id)
-  record(db, fn, "bundle:" .. bundle,
-         { right = right, value = read.value(r.kind, old.value) }, nil)
-  return true
-end)
-
-local SQL_BUNDLE_USERS = "SELECT u.id, u.key FROM user_bundles ub"
-  .. " JOIN users u ON u.id = ub.user_id WHERE ub.bundle_id = ?1"
-  .. " ORDER BY u.key"
-local SQL_DROP_USER_BUNDLE = "DELETE FROM user_bundles WHERE user_id = ?1"
-  .. " AND bundle_id = ?2"
-local SQL_DELETE_BUNDLE = "DELETE FROM bundles WHERE id = ?1"
+W.clear_bundle_right = writer("clear_bundle_right", BUNDLE_VALUES.clear)
 
 --- Delete a bundle and its values.
 -- Refuses while users hold the bundle.  With `{cascade = true}` it takes
@@ -947,57 +860,32 @@ local SQL_DELETE_BUNDLE = "DELETE FROM bundles WHERE id = ?1"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.delete_bundle = writer("delete_bundle", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "bundle", key)
-  local cascade = cascade_option(fn, opts)
-  local users = I.rows(db, SQL_BUNDLE_USERS, row.id)
-  if #users > 0 and not cascade then
-    fail(fn, "key", "bundle %s is still held by %s (put_user them without it "
-         .. "first, or pass {cascade = true} to take it from them)", show(key),
-         some(#users, "user", users))
-  end
-  for _, u in ipairs(users) do
-    local before = read.user(db, u.key)
-    I.exec(db, SQL_DROP_USER_BUNDLE, u.id, row.id)
-    record(db, fn, "user:" .. u.key, before, read.user(db, u.key))
-  end
-  local before = read.bundle(db, key)
-  I.exec(db, SQL_CLEAR_BUNDLE, row.id)
-  I.exec(db, SQL_DELETE_BUNDLE, row.id)
-  record(db, fn, "bundle:" .. key, before, nil)
-  return true
-end)
+W.delete_bundle = writer("delete_bundle", E.delete(BUNDLE))
 -- }}}
 
 -- Users {{{
 
-local USER_OPTIONS = { "unit", "bundles", "active", "label" }
-local SQL_INSERT_USER = "INSERT INTO users(key, unit_id, active, label)"
-  .. " VALUES (?1, ?2, ?3, ?4)"
-local SQL_UPDATE_USER = "UPDATE users SET unit_id = ?2, active = ?3,"
-  .. " label = ?4 WHERE id = ?1"
-local SQL_CLEAR_USER_BUNDLES = "DELETE FROM user_bundles WHERE user_id = ?1"
-local SQL_ADD_USER_BUNDLE = "INSERT INTO user_bundles(user_id, position,"
-  .. " bundle_id) VALUES (?1, ?2, ?3)"
+--[[
+A user's rows: their bundle list, and on delete everything that is only
+theirs (overrides, tenant access, customer assignments), which the audit
+row keeps.
+]]
+local USER = E.describe {
+  kind = "user", table = "users", columns = { "unit_id", "active", "label" },
+  options = { "unit", "bundles", "active", "label" }, get = read.user,
+  parts = { { name = "bundles", table = "user_bundles", owner = "user_id",
+              columns = { "position", "bundle_id" } } },
+  owns = { { "overrides", "user_id" }, { "access", "user_id" },
+           { "account_managers", "user_id" } },
+}
 
---- Create or update a user.
--- `options.bundles`, when given, **replaces** the user's bundle list
--- (ordered, each bundle once).
--- @function put_user
--- @tparam string key the user's key (the login name)
--- @tparam[opt] table options
--- @tparam[opt] string|false options.unit the unit the user sits in; false
--- for none
--- @tparam[opt] {string,...} options.bundles the user's bundles, in order
--- @tparam[opt=true] boolean options.active an inactive user holds nothing
--- @tparam[opt] string|false options.label a display name
--- @treturn number the user's id
--- @treturn[2] nil
--- @treturn[2] string message
--- @treturn[2] string code ("busy", "ioerr", ...)
-W.put_user = writer("put_user", function(db, fn, key, opts)
-  V.key(fn, "key", key)
-  opts = V.options(fn, opts, USER_OPTIONS)
+function USER.dropped(db, row, before)
+  before.overrides = read.overrides(db, row.id)
+  before.access = read.access(db, row.id)
+  before.customers = read.customers(db, row.id)
+end
+
+function USER.change(db, fn, key, opts, row, before)
   local unit
   if opts.unit ~= nil and opts.unit ~= false then
     if type(opts.unit) ~= "string" then
@@ -1024,39 +912,43 @@ W.put_user = writer("put_user", function(db, fn, key, opts)
   V.boolean(fn, "options.active", opts.active)
   V.text(fn, "options.label", opts.label)
 
-  local row = read.row(db, "user", key)
-  local before = row and read.user(db, key)
   local after = { key = key, bundles = before and before.bundles or {},
                   label = text_value(opts.label, row and row.label) }
-  if opts.unit == nil then after.unit = before and before.unit
-  elseif unit then after.unit = unit.key end
+  local unit_id
+  if opts.unit == nil then
+    after.unit, unit_id = before and before.unit, row and row.unit_id
+  elseif unit then
+    after.unit, unit_id = unit.key, unit.id
+  end
   if opts.active ~= nil then after.active = opts.active
   else after.active = not row or row.active == 1 end
+  local rows
   if bundles then
-    after.bundles = {}
-    for i, b in ipairs(bundles) do after.bundles[i] = b.key end
+    after.bundles, rows = {}, {}
+    for i, b in ipairs(bundles) do
+      after.bundles[i] = b.key
+      rows[i] = { i, b.id }
+    end
   end
-  if same(before, after) then return row.id end
-  local unit_id
-  if opts.unit == nil then unit_id = row and row.unit_id
-  elseif unit then unit_id = unit.id end
-  local id = write_row(db, row, key, SQL_UPDATE_USER, SQL_INSERT_USER,
-                       unit_id, after.active, after.label)
-  if bundles then
-    I.exec(db, SQL_CLEAR_USER_BUNDLES, id)
-    for i, b in ipairs(bundles) do I.exec(db, SQL_ADD_USER_BUNDLE, id, i, b.id) end
-  end
-  record(db, fn, "user:" .. key, before, after)
-  return id
-end)
+  return after, { unit_id, after.active, after.label }, { bundles = rows }
+end
 
-local SQL_DELETE_USER_ROWS = {
-  "DELETE FROM overrides WHERE user_id = ?1",
-  "DELETE FROM access WHERE user_id = ?1",
-  "DELETE FROM account_managers WHERE user_id = ?1",
-  "DELETE FROM user_bundles WHERE user_id = ?1",
-  "DELETE FROM users WHERE id = ?1",
-}
+--- Create or update a user.
+-- `options.bundles`, when given, **replaces** the user's bundle list
+-- (ordered, each bundle once).
+-- @function put_user
+-- @tparam string key the user's key (the login name)
+-- @tparam[opt] table options
+-- @tparam[opt] string|false options.unit the unit the user sits in; false
+-- for none
+-- @tparam[opt] {string,...} options.bundles the user's bundles, in order
+-- @tparam[opt=true] boolean options.active an inactive user holds nothing
+-- @tparam[opt] string|false options.label a display name
+-- @treturn number the user's id
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code ("busy", "ioerr", ...)
+W.put_user = writer("put_user", E.put(USER))
 
 --- Delete a user with everything that is only theirs: bundle list,
 -- overrides, tenant access and customer assignments.  Nothing in the
@@ -1073,26 +965,11 @@ local SQL_DELETE_USER_ROWS = {
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.delete_user = writer("delete_user", function(db, fn, key, opts)
-  local row = existing(db, fn, "key", "user", key)
-  cascade_option(fn, opts)
-  local before = read.user(db, key)
-  before.overrides = read.overrides(db, row.id)
-  before.access = read.access(db, row.id)
-  before.customers = read.customers(db, row.id)
-  for _, sql in ipairs(SQL_DELETE_USER_ROWS) do I.exec(db, sql, row.id) end
-  record(db, fn, "user:" .. key, before, nil)
-  return true
-end)
+W.delete_user = writer("delete_user", E.delete(USER))
 -- }}}
 
 -- A user's own rows: overrides, access, customers {{{
 
-local SQL_OVERRIDE = "SELECT value FROM overrides WHERE user_id = ?1"
-  .. " AND right_id = ?2"
-local SQL_PUT_OVERRIDE = "INSERT INTO overrides(user_id, right_id, value)"
-  .. " VALUES (?1, ?2, ?3) ON CONFLICT(user_id, right_id)"
-  .. " DO UPDATE SET value = excluded.value"
 
 --- Give a user their own value for one right, replacing what their
 -- bundles give (to extend or to restrict it).
@@ -1106,18 +983,7 @@ local SQL_PUT_OVERRIDE = "INSERT INTO overrides(user_id, right_id, value)"
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.set_override = writer("set_override", function(db, fn, user, right, value)
-  local uid = existing_id(db, fn, "user", "user", user)
-  local r = existing(db, fn, "right", "right", right)
-  local text = V.value(fn, "value", r, value, read.levels(db))
-  local old = I.row(db, SQL_OVERRIDE, uid, r.id)
-  if old and old.value == text then return true end
-  I.exec(db, SQL_PUT_OVERRIDE, uid, r.id, text)
-  record(db, fn, "user:" .. user,
-         old and { right = right, value = read.value(r.kind, old.value) },
-         { right = right, value = read.value(r.kind, text) })
-  return true
-end, DIRECT)
+W.set_override = writer("set_override", OVERRIDES.set, DIRECT)
 
 --- Remove a user's override: the right comes from their bundles again.
 -- Nothing happens when there is none.
@@ -1128,27 +994,29 @@ end, DIRECT)
 -- @treturn[2] nil
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
-W.clear_override = writer("clear_override", function(db, fn, user, right)
-  local uid = existing_id(db, fn, "user", "user", user)
-  local r = existing(db, fn, "right", "right", right)
-  local old = I.row(db, SQL_OVERRIDE, uid, r.id)
-  if not old then return true end
-  I.exec(db, SQL_DELETE_OVERRIDE, uid, r.id)
-  record(db, fn, "user:" .. user,
-         { right = right, value = read.value(r.kind, old.value) }, nil)
-  return true
-end, DIRECT)
+W.clear_override = writer("clear_override", OVERRIDES.clear, DIRECT)
 
 --[[
 set_access and clear_access are written by the store in one call
 (src/store/access.c: both ids, the old row, the row and its audit row),
-the writers of bulk changes.  When it writes nothing because an argument
-names nothing (or is not a string), the checks every writer makes raise
-the error, in the order of the arguments.
+the writers of bulk changes.  When it writes nothing, missing is what it
+answered: the argument that names nothing (1 the user, 2 the tenant, 3 the
+access), worded here after the checks every writer makes, in the order of
+the arguments; false when an argument was not a string and the store was
+not asked.
 ]]
-local function refuse_access(db, fn, user, tenant, access, setting)
-  existing_id(db, fn, "user", "user", user)
-  existing_id(db, fn, "tenant", "tenant", tenant)
+local ACCESS_KEYS = { "user", "tenant" }
+
+local function refuse_access(db, fn, user, tenant, access, setting, missing)
+  local keys = { user, tenant }
+  for i, kind in ipairs(ACCESS_KEYS) do
+    if missing == i then
+      V.key(fn, kind, keys[i])
+      V.found(fn, kind, kind, keys[i], nil)
+    elseif not missing then
+      existing_id(db, fn, kind, kind, keys[i])
+    end
+  end
   if setting then V.word(fn, "access", access, "an access", V.ACCESS) end
   error(store_error(fn .. ": the store refused the access row"), 0)
 end
@@ -1164,11 +1032,10 @@ end
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 W.set_access = writer("set_access", function(db, fn, user, tenant, access)
-  if type(user) == "string" and type(tenant) == "string" and type(access) == "string"
-     and I.write_access(db, fn, user, tenant, access) == 0 then
-    return true
-  end
-  return refuse_access(db, fn, user, tenant, access, true)
+  local missing = type(user) == "string" and type(tenant) == "string"
+    and type(access) == "string" and I.write_access(db, fn, user, tenant, access)
+  if missing == 0 then return true end
+  return refuse_access(db, fn, user, tenant, access, true, missing)
 end, DIRECT)
 
 --- Remove a user's explicit access to a tenant: the tenant's default
@@ -1181,11 +1048,10 @@ end, DIRECT)
 -- @treturn[2] string message
 -- @treturn[2] string code ("busy", "ioerr", ...)
 W.clear_access = writer("clear_access", function(db, fn, user, tenant)
-  if type(user) == "string" and type(tenant) == "string"
-     and I.write_access(db, fn, user, tenant, nil) == 0 then
-    return true
-  end
-  return refuse_access(db, fn, user, tenant, nil, false)
+  local missing = type(user) == "string" and type(tenant) == "string"
+    and I.write_access(db, fn, user, tenant, nil)
+  if missing == 0 then return true end
+  return refuse_access(db, fn, user, tenant, nil, false, missing)
 end, DIRECT)
 
 local SQL_INSERT_CUSTOMER = "INSERT INTO customers(key) VALUES (?1)"
@@ -1244,24 +1110,15 @@ end, DIRECT)
 
 --[[
 The writer machinery, for modules that add writers of their own
-(mandate.contacts): `writer(name, impl)` makes a public writer,
-`record(db, op, subject, before, after)` writes an audit row,
-`existing(db, fn, arg, kind, key)` checks a key naming an entity,
-`write_row(db, row, key, update_sql, insert_sql, ...)` writes its row,
-`some(n, word, rows [, field])` names a few rows in a message,
-`cascade_option(fn, opts)`, `text_value(v, old)`, `same(a, b)`, and
-`tenant_owners`, where a module registers what tenants own.
+(mandate.contacts, mandate.moves): `writer(name, impl [, DIRECT])` makes a
+public writer, `descriptions` holds the entities described here (see
+mandate.entity; other modules add what tenants own to
+`descriptions.tenant` and what goes with a unit to `descriptions.unit`).
 ]]
 return {
   methods = W,
   writer = writer,
   may_read = may_read,
-  record = record,
-  existing = existing,
-  write_row = write_row,
-  some = some,
-  cascade_option = cascade_option,
-  text_value = text_value,
-  same = same,
-  tenant_owners = tenant_owners,
+  descriptions = { unit = UNIT, tenant = TENANT, right = RIGHT,
+                   bundle = BUNDLE, user = USER },
 }

@@ -613,6 +613,45 @@ static void test_tree_errors(T *t)
   mdt_snap_free(s);
 }
 
+/* The tree rules on their own (tree.c): the first row breaking the first
+   rule, in the order given; bad input. */
+static void test_tree_check(T *t)
+{
+  mdt_tree_fault f;
+  /* rows in any order, ids sparse: a valid forest */
+  mdt_tree_unit ok[] = { {900, 7, 2}, {7, 0, 0}, {5, 0, 1}, {40, 5, 3} };
+  /* 3 -> 4 -> 3 is a cycle, 2's parent is missing, 1 is below its child */
+  mdt_tree_unit bad[] = { {1, 0, 2}, {6, 1, 1}, {3, 4, 1}, {4, 3, 2},
+                          {2, 9, 1} };
+  mdt_tree_unit self[] = { {8, 8, 0} };
+  mdt_tree_unit twice[] = { {1, 0, 0}, {1, 0, 1} };
+  mdt_tree_unit zero[] = { {0, 0, 0} };
+
+  EQ(mdt_tree_check(ok, 4, &f), MDT_OK);
+  EQ(f.rule, MDT_TREE_OK);
+  EQ(mdt_tree_check(NULL, 0, &f), MDT_OK);
+  EQ(mdt_tree_check(bad, 5, &f), MDT_CONSTRAINT);   /* the parent first */
+  EQ(f.rule, MDT_TREE_PARENT);
+  EQ(f.unit, 2);
+  EQ(f.parent, 9);
+  EQ(mdt_tree_check(bad, 4, &f), MDT_CONSTRAINT);   /* then the cycle */
+  EQ(f.rule, MDT_TREE_CYCLE);
+  EQ(f.unit, 3);
+  EQ(f.parent, 4);
+  EQ(mdt_tree_check(bad, 2, &f), MDT_CONSTRAINT);   /* then the level */
+  EQ(f.rule, MDT_TREE_LEVEL);
+  EQ(f.unit, 6);
+  EQ(f.parent, 1);
+  EQ(mdt_tree_check(self, 1, &f), MDT_CONSTRAINT);
+  EQ(f.rule, MDT_TREE_CYCLE);
+  EQ(f.unit, 8);
+  EQ(f.parent, 8);
+  EQ(mdt_tree_check(twice, 2, &f), MDT_MISUSE);
+  EQ(mdt_tree_check(zero, 1, &f), MDT_RANGE);
+  EQ(mdt_tree_check(ok, 4, NULL), MDT_MISUSE);
+  EQ(mdt_tree_check(NULL, 1, &f), MDT_MISUSE);
+}
+
 /* Many keys, renamed: the key table grows and deletes without losing any. */
 static void test_keys(T *t)
 {
@@ -1437,6 +1476,7 @@ int main(void)
   test_null(t);
   test_builder(t);
   test_tree_errors(t);
+  test_tree_check(t);
   test_keys(t);
   test_rules(t);
   test_explain(t);

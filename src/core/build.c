@@ -372,10 +372,15 @@ int mdt_snap_put_user(mdt_snap *s, mdt_id id, const char *key, mdt_id unit,
   return MDT_OK;
 }
 
-/* The lists of the user to refill, or NULL with *rc set: unknown, or
-   compiled. */
-static UserLists *refill(mdt_snap *s, mdt_id id, int *rc)
+/* The lists of user id, to give it item of kind, or NULL with *rc set: no
+   snapshot, an unknown or compiled user, an unknown item. */
+static UserLists *refill(mdt_snap *s, mdt_id id, int kind, mdt_id item,
+                         int *rc)
 {
+  if (s == NULL) {
+    *rc = MDT_MISUSE;
+    return NULL;
+  }
   if (!HAS(s, MDT_USER, id)) {
     *rc = mdtB_error(s, MDT_NOTFOUND, "no user %" PRId64, id);
     return NULL;
@@ -383,6 +388,11 @@ static UserLists *refill(mdt_snap *s, mdt_id id, int *rc)
   if (s->user[id].compiled) {
     *rc = mdtB_error(s, MDT_MISUSE, "user '%s' is compiled: reset it with "
                      "mdt_snap_put_user first", s->keys[MDT_USER].key[id]);
+    return NULL;
+  }
+  if (!HAS(s, kind, item)) {
+    *rc = mdtB_error(s, MDT_NOTFOUND, "user '%s': no %s %" PRId64,
+                     keyof(s, MDT_USER, id), kindname[kind], item);
     return NULL;
   }
   return &s->lists[id];
@@ -397,11 +407,7 @@ int mdt_snap_user_bundle(mdt_snap *s, mdt_id user, mdt_id bundle)
   UserLists *l;
   size_t i;
   int rc;
-  if (s == NULL) return MDT_MISUSE;
-  if ((l = refill(s, user, &rc)) == NULL) return rc;
-  if (!HAS(s, MDT_BUNDLE, bundle))
-    return mdtB_error(s, MDT_NOTFOUND, "user '%s': no bundle %" PRId64,
-                      keyof(s, MDT_USER, user), bundle);
+  if ((l = refill(s, user, MDT_BUNDLE, bundle, &rc)) == NULL) return rc;
   for (i = 0; i < l->bundles.n; i++)
     if (l->bundles.p[i] == bundle) return MDT_OK;
   return idput(s, &l->bundles, l->bundles.n, bundle);
@@ -417,11 +423,7 @@ int mdt_snap_user_override(mdt_snap *s, mdt_id user, mdt_id right,
 {
   UserLists *l;
   int rc;
-  if (s == NULL) return MDT_MISUSE;
-  if ((l = refill(s, user, &rc)) == NULL) return rc;
-  if (!HAS(s, MDT_RIGHT, right))
-    return mdtB_error(s, MDT_NOTFOUND, "user '%s': no right %" PRId64,
-                      keyof(s, MDT_USER, user), right);
+  if ((l = refill(s, user, MDT_RIGHT, right, &rc)) == NULL) return rc;
   if ((rc = fits(s, MDT_USER, user, right, v)) != MDT_OK) return rc;
   if ((rc = pairset(s, &l->over, right, v)) == MDT_OK) s->valued = 1;
   return rc;
@@ -437,11 +439,7 @@ int mdt_snap_user_access(mdt_snap *s, mdt_id user, mdt_id tenant,
 {
   UserLists *l;
   int rc;
-  if (s == NULL) return MDT_MISUSE;
-  if ((l = refill(s, user, &rc)) == NULL) return rc;
-  if (!HAS(s, MDT_TENANT, tenant))
-    return mdtB_error(s, MDT_NOTFOUND, "user '%s': no tenant %" PRId64,
-                      keyof(s, MDT_USER, user), tenant);
+  if ((l = refill(s, user, MDT_TENANT, tenant, &rc)) == NULL) return rc;
   if (access < MDT_HIDDEN || access > MDT_FULL)
     return mdtB_error(s, MDT_MISUSE, "user '%s': bad access %d",
                       keyof(s, MDT_USER, user), access);
@@ -457,11 +455,7 @@ int mdt_snap_user_customer(mdt_snap *s, mdt_id user, mdt_id customer)
   UserLists *l;
   size_t i;
   int rc;
-  if (s == NULL) return MDT_MISUSE;
-  if ((l = refill(s, user, &rc)) == NULL) return rc;
-  if (!HAS(s, MDT_CUSTOMER, customer))
-    return mdtB_error(s, MDT_NOTFOUND, "user '%s': no customer %" PRId64,
-                      keyof(s, MDT_USER, user), customer);
+  if ((l = refill(s, user, MDT_CUSTOMER, customer, &rc)) == NULL) return rc;
   i = mdtC_idpos(&l->cust, customer);
   if (i < l->cust.n && l->cust.p[i] == customer) return MDT_OK;
   return idput(s, &l->cust, i, customer);

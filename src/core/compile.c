@@ -33,42 +33,40 @@ static int cycle(mdt_snap *s, mdt_id x)
 }
 
 /*
-** Every parent exists, no unit is its own ancestor, every parent sits on
-** a higher level than its children.  MDT_CONSTRAINT otherwise.
+** The tree rules (tree.c) over every unit, in id order; a fault becomes
+** MDT_CONSTRAINT with a message naming the units.
 */
 static int checktree(mdt_snap *s)
 {
-  mdt_id max = s->keys[MDT_UNIT].max, id, x;
-  unsigned char *mark;                      /* 1: on the walk, 2: done */
-  for (id = 1; id <= max; id++) {
-    mdt_id p = HAS(s, MDT_UNIT, id) ? s->unit[id].parent : 0;
-    if (p != 0 && !HAS(s, MDT_UNIT, p))
-      return mdtB_error(s, MDT_CONSTRAINT, "unit '%s' (%" PRId64 "): parent "
-                        "%" PRId64 " does not exist", UKEY(s, id), id, p);
-  }
-  if ((mark = calloc((size_t)max + 1, 1)) == NULL)
-    return mdtB_error(s, MDT_NOMEM, "out of memory");
-  for (id = 1; id <= max; id++) {
-    if (!HAS(s, MDT_UNIT, id)) continue;
-    for (x = id; x != 0 && mark[x] == 0; x = s->unit[x].parent) mark[x] = 1;
-    if (x != 0 && mark[x] == 1) {
-      free(mark);
-      return cycle(s, x);
+  mdt_id max = s->keys[MDT_UNIT].max, id;
+  mdt_tree_unit *units = malloc(((size_t)max + 1) * sizeof *units);
+  mdt_tree_fault f;
+  size_t n = 0;
+  int rc;
+  if (units == NULL) return mdtB_error(s, MDT_NOMEM, "out of memory");
+  for (id = 1; id <= max; id++)
+    if (HAS(s, MDT_UNIT, id)) {
+      units[n].id = id;
+      units[n].parent = s->unit[id].parent;
+      units[n++].depth = s->unit[id].depth;
     }
-    for (x = id; x != 0 && mark[x] == 1; x = s->unit[x].parent) mark[x] = 2;
-  }
-  free(mark);
-  for (id = 1; id <= max; id++) {
-    const Unit *u = &s->unit[id];
-    if (HAS(s, MDT_UNIT, id) && u->parent != 0 &&
-        s->unit[u->parent].depth >= u->depth)
+  rc = mdt_tree_check(units, n, &f);
+  free(units);
+  if (rc == MDT_NOMEM) return mdtB_error(s, MDT_NOMEM, "out of memory");
+  if (rc != MDT_CONSTRAINT) return rc;
+  switch (f.rule) {
+    case MDT_TREE_PARENT:
+      return mdtB_error(s, MDT_CONSTRAINT, "unit '%s' (%" PRId64 "): parent "
+                        "%" PRId64 " does not exist", UKEY(s, f.unit), f.unit,
+                        f.parent);
+    case MDT_TREE_CYCLE:
+      return cycle(s, f.unit);
+    default:
       return mdtB_error(s, MDT_CONSTRAINT, "unit '%s': parent '%s' sits on "
-                        "level '%s', not above level '%s'", UKEY(s, id),
-                        UKEY(s, u->parent),
-                        s->levelv[s->unit[u->parent].depth],
-                        s->levelv[u->depth]);
+                        "level '%s', not above level '%s'", UKEY(s, f.unit),
+                        UKEY(s, f.parent), s->levelv[s->unit[f.parent].depth],
+                        s->levelv[s->unit[f.unit].depth]);
   }
-  return MDT_OK;
 }
 
 /*
@@ -225,14 +223,6 @@ static int checkuser(mdt_snap *s, mdt_id id)
   return MDT_OK;
 }
 
-/* The join of docs/semantics.md section 3.2: flags OR (of 0/1: the max);
-   scopes the highest rank, customer parts OR. */
-static mdt_value join(mdt_value a, mdt_value b)
-{
-  int ra = MDT_V_RANK(a), rb = MDT_V_RANK(b);
-  return (mdt_value)((ra > rb ? ra : rb) | ((a | b) & MDT_V_CUSTOMER));
-}
-
 /*
 ** Compile user id: its row of effective values (bundles joined, then
 ** overrides) is computed where a new profile would go, then the user
@@ -254,7 +244,7 @@ static int effective(mdt_snap *s, mdt_id id)
   for (i = 0; i < l->bundles.n; i++) {
     const PairVec *v = &s->bundle[l->bundles.p[i]].vals;
     for (j = 0; j < v->n; j++)
-      r[v->p[j].id] = join(r[v->p[j].id], (mdt_value)v->p[j].val);
+      r[v->p[j].id] = mdtV_join(r[v->p[j].id], (mdt_value)v->p[j].val);
   }
   for (j = 0; j < l->over.n; j++)
     r[l->over.p[j].id] = (mdt_value)l->over.p[j].val;

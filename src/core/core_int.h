@@ -184,6 +184,15 @@ struct mdt_snap {
 /* }}} */
 
 /* Shared helpers {{{ */
+
+/* The join of docs/semantics.md section 3.2: flags OR (of 0/1: the max);
+   scopes the highest rank, customer parts OR. */
+static inline mdt_value mdtV_join(mdt_value a, mdt_value b)
+{
+  int ra = MDT_V_RANK(a), rb = MDT_V_RANK(b);
+  return (mdt_value)((ra > rb ? ra : rb) | ((a | b) & MDT_V_CUSTOMER));
+}
+
 MDTI_FUNC int mdtV_fits(int kind, int nlevels, int custok, mdt_value v);
 MDTI_FUNC int mdtV_badname(const char *name);
 

@@ -93,6 +93,47 @@ typedef enum mdt_reason {
 const char *mdt_reason_name(int reason);
 /* }}} */
 
+/* The org tree's rules {{{ */
+
+/*
+** One unit as the tree rules see it: its id (>= 1), its parent's (0 for
+** a root) and its level's depth (0 = top).
+*/
+typedef struct mdt_tree_unit {
+  mdt_id id, parent;
+  int depth;
+} mdt_tree_unit;
+
+enum {
+  MDT_TREE_OK = 0,     /* the tree is valid */
+  MDT_TREE_PARENT,     /* unit's parent is not among the units */
+  MDT_TREE_CYCLE,      /* unit is its own ancestor (parent: the next one
+                          up the cycle; == unit for its own parent) */
+  MDT_TREE_LEVEL       /* unit's level is not below its parent's */
+};
+
+typedef struct mdt_tree_fault {
+  int rule;            /* MDT_TREE_* */
+  mdt_id unit, parent; /* the unit breaking it and its parent */
+} mdt_tree_fault;
+
+/*
+** Decide whether units[0..n-1] form a valid org tree: every parent is
+** among them, no unit is its own ancestor, each unit's depth is greater
+** than its parent's (roots on any level).  The rules are tried in that
+** order, each over the rows in the order given, and the first row that
+** breaks one is reported: MDT_CONSTRAINT with *fault set, else MDT_OK
+** (fault->rule MDT_TREE_OK).  MDT_RANGE for an id <= 0 or a negative
+** parent, MDT_MISUSE for NULL or an id given twice, MDT_NOMEM.  The
+** compile checks the whole tree with it; a caller changing a valid tree
+** may give only the rows the change touches (the unit, its children and
+** its new parent's ancestors), which break a rule exactly when the whole
+** tree would.
+*/
+int mdt_tree_check(const mdt_tree_unit *units, size_t n,
+                   mdt_tree_fault *fault);
+/* }}} */
+
 /* Vocabulary {{{ */
 enum { MDT_LEVEL, MDT_UNIT, MDT_TENANT, MDT_RIGHT, MDT_BUNDLE, MDT_USER,
        MDT_CUSTOMER, MDT_NKINDS };                       /* kinds of key */
@@ -371,6 +412,13 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
                         int *source);
 
 /*
+** What the user's bundles give right: the join of their values (section
+** 3.2, the override left out; false/none when no bundle gives it).  0
+** for unknown users or rights.
+*/
+mdt_value mdt_bundled(const mdt_snap *s, mdt_id user, mdt_id right);
+
+/*
 ** The user's access to tenant: the explicit row if any, else the tenant
 ** default; *explicit_row gets 1 or 0 when not NULL.  -1 for an unknown
 ** user or tenant.
@@ -380,6 +428,36 @@ int mdt_access(const mdt_snap *s, mdt_id user, mdt_id tenant,
 
 /* 1 when user manages customer, else 0. */
 int mdt_manages(const mdt_snap *s, mdt_id user, mdt_id customer);
+/* }}} */
+
+/* Differences of two snapshots {{{ */
+
+enum { MDT_DIFF_ACCESS = 0, MDT_DIFF_RIGHT = 1 };  /* what a row is about */
+
+typedef struct mdt_diff_row {
+  const char *user;          /* the user's key */
+  int what;                  /* MDT_DIFF_ACCESS or MDT_DIFF_RIGHT */
+  const char *key;           /* the tenant's or the right's key */
+  int kind_a, a;             /* on the first side: the right's kind and */
+  int kind_b, b;             /*   effective value (an mdt_value in that
+                                side's levels), or the access (kinds 0) */
+} mdt_diff_row;
+
+/*
+** What differs from snapshot a to snapshot b (both compiled): one row per
+** user and right whose effective value (docs/semantics.md section 3.2:
+** an inactive user holds nothing) differs, and per user and tenant whose
+** access (section 3.3) differs.  Users, rights and tenants are matched by
+** key; one that a side lacks holds nothing there (false or none, of the
+** other side's kind; hidden).  Rows come sorted by user key, access rows
+** before right rows, then by key, keys compared as bytes.  The keys point
+** into a and b.  *rows (free it with mdt_diff_free) and *nrows get the
+** result; MDT_OK, MDT_NOMEM, or MDT_MISUSE for NULL or uncompiled
+** snapshots.
+*/
+int mdt_diff(const mdt_snap *a, const mdt_snap *b, mdt_diff_row **rows,
+             size_t *nrows);
+void mdt_diff_free(mdt_diff_row *rows);
 /* }}} */
 
 #endif

@@ -148,6 +148,24 @@ mdt_value mdt_effective(const mdt_snap *s, mdt_id user, mdt_id right,
 }
 
 /*
+** What the user's bundles give right, joined (docs/semantics.md section
+** 3.2, steps 2 and 3: the override left out); 0 for unknown users and
+** rights.
+*/
+mdt_value mdt_bundled(const mdt_snap *s, mdt_id user, mdt_id right)
+{
+  const IdVec *b;
+  mdt_value v = 0, x;
+  size_t i;
+  if (s == NULL || !HAS(s, MDT_USER, user) || !HAS(s, MDT_RIGHT, right))
+    return 0;
+  b = &s->lists[user].bundles;
+  for (i = 0; i < b->n; i++)
+    if (given(&s->bundle[b->p[i]].vals, right, &x)) v = mdtV_join(v, x);
+  return v;
+}
+
+/*
 ** The user's access to tenant: the explicit row, else the tenant default;
 ** *explicit_row (may be NULL) gets 1 or 0.  -1 for an unknown user or
 ** tenant.  Read from the rows as given, so users not compiled yet answer

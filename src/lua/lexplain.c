@@ -161,6 +161,73 @@ static int effective(lua_State *L)
   return 1;
 }
 
+/*
+** overrides(db) -> every override of every user, users in id order, each
+** user's in right id order: {user =, right =, value =, bundled =}, where
+** bundled is what the user's bundles give the right without it
+** (mdt_bundled): for the bundle suggestions (lua/mandate/suggest.lua).
+*/
+static int overrides(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s = snapshot(L, d);
+  mdt_id u, r, maxu = mdt_max_id(s, MDT_USER), maxr = mdt_max_id(s, MDT_RIGHT);
+  int n = 0;
+  lua_newtable(L);
+  for (u = 1; u <= maxu; u++) {
+    if (mdt_key(s, MDT_USER, u) == NULL) continue;
+    for (r = 1; r <= maxr; r++) {
+      int kind;
+      mdt_value v;
+      if (!mdt_override(s, u, r, &v) ||
+          mdt_right_info(s, r, &kind, NULL, NULL) != MDT_OK)
+        continue;
+      lua_createtable(L, 0, 4);
+      push_key(L, s, MDT_USER, u);
+      lua_setfield(L, -2, "user");
+      push_key(L, s, MDT_RIGHT, r);
+      lua_setfield(L, -2, "right");
+      push_value(L, s, kind, v);
+      lua_setfield(L, -2, "value");
+      push_value(L, s, kind, mdt_bundled(s, u, r));
+      lua_setfield(L, -2, "bundled");
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  return 1;
+}
+
+/*
+** bundled(db, user, right) -> what the user's bundles give the right
+** (mdt_bundled), or nothing for an unknown user; an unknown right raises.
+*/
+static int bundled(lua_State *L)
+{
+  ldb *d = todb(L);
+  const mdt_snap *s;
+  Key k[2];
+  int kind;
+  key_arg(L, 2);
+  key_arg(L, 3);
+  s = snapshot(L, d);
+  user_right(L, d, s, k);
+  key_keep(L, d, k, 2, d->gen);     /* held: s stays valid */
+  if (!k[0].id) return 0;
+  mdt_right_info(s, k[1].id, &kind, NULL, NULL);
+  push_value(L, s, kind, mdt_bundled(s, k[0].id, k[1].id));
+  return 1;
+}
+
+static int l_bundled(lua_State *L)
+{
+  return held(L, bundled, 1);
+}
+
+static int l_overrides(lua_State *L)
+{
+  return held(L, overrides, 1);
+}
+
 static int l_explain(lua_State *L)
 {
   return held(L, explain, 1);

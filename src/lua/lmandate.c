@@ -79,6 +79,7 @@ static const char *code_name(int code)
 #include "llog.c"         /* the decision log */
 #include "lcheck.c"       /* the checks */
 #include "lexplain.c"     /* explain and effective */
+#include "limpact.c"      /* a dry run's impact */
 
 /* Registration {{{ */
 
@@ -122,6 +123,8 @@ static const luaL_Reg internal_funcs[] = {
   { "tenant_access", l_tenant_access },
   { "explain", l_explain },
   { "effective", l_effective },
+  { "overrides", l_overrides },
+  { "bundled", l_bundled },
   { "exec", l_exec },
   { "rows", l_rows },
   { "row", l_row },
@@ -132,6 +135,12 @@ static const luaL_Reg internal_funcs[] = {
   { "log_on", l_log_on },
   { "log_off", l_log_off },
   { "flush_log", l_flush_log },
+  { "keep", l_keep },
+  { "unkeep", l_unkeep },
+  { "impact", l_impact },
+  { "copy", l_copy },
+  { "unit_fault", l_unit_fault },
+  { "levels_fault", l_levels_fault },
   { NULL, NULL }
 };
 

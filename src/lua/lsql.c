@@ -175,6 +175,23 @@ static int l_in_transaction(lua_State *L)
   return 1;
 }
 
+/*
+** copy(dst, src): make dst's store a copy of src's as src sees it
+** (mdt_store_copy), for db:at; raises the store's error.  Both are Dbs.
+*/
+static int l_copy(lua_State *L)
+{
+  ldb *dst = todb(L);
+  mdt_store *src;
+  int rc;
+  lua_pushvalue(L, 2);
+  lua_replace(L, 1);
+  src = live(L, todb(L));
+  if ((rc = mdt_store_copy(dst->st, src)) != MDT_OK)
+    return raise_store(L, dst->st, rc);
+  return 0;
+}
+
 static const char *const kind_names[] = {
   "level", "unit", "tenant", "right", "bundle", "user", "customer", NULL
 };
@@ -217,5 +234,84 @@ static int l_write_access(lua_State *L)
   if (rc != MDT_OK) return raise_store(L, d->st, rc);
   lua_pushinteger(L, missing);
   return 1;
+}
+
+static const char *const tree_rules[] = { "ok", "parent", "cycle", "level" };
+
+/* Push f as unit_fault returns it. */
+static int push_fault(lua_State *L, const mdt_unit_fault *f)
+{
+  if (f->rule == MDT_TREE_OK) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, code_name(MDT_CONSTRAINT));
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, tree_rules[f->rule]);
+  lua_setfield(L, -2, "rule");
+  lua_pushstring(L, f->unit);
+  lua_setfield(L, -2, "unit");
+  lua_pushstring(L, f->parent);
+  lua_setfield(L, -2, "parent");
+  lua_pushinteger(L, f->unit_depth + 1);
+  lua_setfield(L, -2, "unit_depth");
+  lua_pushinteger(L, f->parent_depth + 1);
+  lua_setfield(L, -2, "parent_depth");
+  lua_pushinteger(L, f->lo + 1);
+  lua_setfield(L, -2, "lo");
+  if (f->hi >= 0) {
+    lua_pushinteger(L, f->hi + 1);
+    lua_setfield(L, -2, "hi");
+  }
+  return 1;
+}
+
+/*
+** unit_fault(db, key, id or nil, parent id or nil, depth) -> nil when unit
+** key (id nil: a new one) may sit under that parent (nil: a root) on the
+** level at depth (1 = top), else the fault as a table {code =
+** "constraint", rule = "parent" | "cycle" | "level", unit =, parent =
+** (keys: the unit breaking the rule and its parent), unit_depth =,
+** parent_depth =, lo =, hi = (the depths the unit may take; hi nil when
+** it has no children)}, for the writer to word (mdt_store_unit_fault).
+*/
+static int l_unit_fault(lua_State *L)
+{
+  ldb *d = todb(L);
+  const char *key = luaL_checkstring(L, 2);
+  mdt_id unit = (mdt_id)luaL_optinteger(L, 3, 0);
+  mdt_id parent = (mdt_id)luaL_optinteger(L, 4, 0);
+  int depth = (int)luaL_checkinteger(L, 5) - 1;
+  mdt_unit_fault f;
+  int rc = mdt_store_unit_fault(live(L, d), key, unit, parent, depth, &f);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  return push_fault(L, &f);
+}
+
+/*
+** levels_fault(db, names) -> nil when every unit stays below its parent
+** with the levels names (top to bottom; each unit's level among them),
+** else the fault as unit_fault returns it (mdt_store_levels_fault).
+*/
+static int l_levels_fault(lua_State *L)
+{
+  ldb *d = todb(L);
+  const char *names[MDT_MAX_LEVELS];
+  int n = 0, rc;
+  mdt_unit_fault f;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  while (n < MDT_MAX_LEVELS) {
+    lua_rawgeti(L, 2, n + 1);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    names[n++] = luaL_checkstring(L, -1);   /* held by the table */
+    lua_pop(L, 1);
+  }
+  rc = mdt_store_levels_fault(live(L, d), names, n, &f);
+  if (rc != MDT_OK) return raise_store(L, d->st, rc);
+  return push_fault(L, &f);
 }
 /* }}} */

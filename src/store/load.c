@@ -648,6 +648,12 @@ int mdt_store_touch_user(mdt_store *st, mdt_id user)
   return MDT_OK;
 }
 
+/* Is s pinned or kept: to be read as it is, and freed by its owner? */
+static int in_use(const mdt_store *st, const mdt_snap *s)
+{
+  return s == st->pinned || mdt_store_is_kept(st, s);
+}
+
 /*
 ** Patching costs a handful of indexed queries per user; past a fraction
 ** of all users one sequential rebuild is cheaper.
@@ -670,15 +676,15 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
   if (st->interval >= 0 && sqlite3_get_autocommit(st->db) &&
       now() >= st->next_poll && (rc = mdt_store_refresh(st)) != MDT_OK)
     return rc;
-  /* a pinned snapshot is read as it is: the change set gets a new one */
+  /* a pinned or kept snapshot is read as it is: writes get a new one */
   if (!st->stale && st->ntouched &&
-      (st->snap == st->pinned || !patch_is_cheaper(st)))
+      (in_use(st, st->snap) || !patch_is_cheaper(st)))
     st->stale = 1;
   if (st->stale) {
     mdt_snap *s = NULL;
     if ((rc = build(st, &s)) != MDT_OK) return rc;
     mdt_store_log_settle(st);
-    if (st->snap != st->pinned) mdt_snap_free(st->snap);
+    if (!in_use(st, st->snap)) mdt_snap_free(st->snap);
     *out = st->snap = s;
     st->epoch++;
     st->stale = 0;
@@ -709,9 +715,73 @@ const mdt_snap *mdt_store_pinned(const mdt_store *st)
 
 void mdt_store_unpin(mdt_store *st)
 {
-  if (st->pinned && st->pinned != st->snap) mdt_store_log_settle(st);
-  if (st->pinned != st->snap) mdt_snap_free(st->pinned);
+  mdt_snap *s = st->pinned;
   st->pinned = NULL;
+  if (s != st->snap && !in_use(st, s)) {
+    mdt_store_log_settle(st);
+    mdt_snap_free(s);
+  }
+}
+
+int mdt_store_keep(mdt_store *st, const mdt_snap **out)
+{
+  int rc;
+  if (st->holds)                    /* it might be behind, and stay so */
+    return mdt_store_error(st, MDT_MISUSE, "a snapshot cannot be kept "
+                           "while a call reads the store");
+  if (st->nkept == st->capkept) {
+    size_t cap = st->capkept ? 2 * st->capkept : 4;
+    mdt_snap **k = realloc(st->kept, cap * sizeof *k);
+    if (!k) return mdt_store_error(st, MDT_NOMEM, "out of memory");
+    st->kept = k;
+    st->capkept = cap;
+  }
+  if ((rc = mdt_store_snapshot(st, out)) != MDT_OK) return rc;
+  st->kept[st->nkept++] = st->snap;
+  return MDT_OK;
+}
+
+int mdt_store_restore(mdt_store *st, const mdt_snap *s)
+{
+  size_t i;
+  mdt_snap *k;
+  for (i = st->nkept; i-- > 0;)
+    if (st->kept[i] == s) break;
+  if (i == (size_t)-1) return 0;
+  k = st->kept[i];
+  st->kept[i] = st->kept[--st->nkept];
+  if (st->snap != k) {
+    mdt_store_log_settle(st);
+    if (!in_use(st, st->snap)) mdt_snap_free(st->snap);
+    st->snap = k;
+  }
+  st->stale = 0;
+  st->ntouched = 0;
+  st->epoch++;                      /* keys made since are gone */
+  return 1;
+}
+
+int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s)
+{
+  size_t i;
+  for (i = 0; i < st->nkept; i++)
+    if (st->kept[i] == s) return 1;
+  return 0;
+}
+
+void mdt_store_unkeep(mdt_store *st, const mdt_snap *s)
+{
+  size_t i;
+  mdt_snap *k;
+  for (i = st->nkept; i-- > 0;)
+    if (st->kept[i] == s) break;
+  if (i == (size_t)-1) return;
+  k = st->kept[i];
+  st->kept[i] = st->kept[--st->nkept];
+  if (k != st->snap && !in_use(st, k)) {
+    mdt_store_log_settle(st);
+    mdt_snap_free(k);
+  }
 }
 
 void mdt_store_set_interval(mdt_store *st, double seconds)

@@ -268,7 +268,23 @@ static const char *const migrations[] = {
   "DROP INDEX audit_revision;",
 
   /*
-  ** 6: the decision log (decisions.c), a table of its own beside the
+  ** 6: access templates of units.  A unit's rows say which access a user
+  ** moved into it (or below it, unless a nearer unit says otherwise) gets
+  ** on a tenant (lua/mandate/moves.lua).  They decide nothing until a
+  ** move copies them into the user's access rows, so they are not among
+  ** the watches below.
+  */
+  "CREATE TABLE unit_access ("
+  "  unit_id   INTEGER NOT NULL REFERENCES units(id),"
+  "  tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+  "  access    TEXT NOT NULL"
+  "            CHECK (access = 'full' OR access = 'read' OR access = 'hidden'),"
+  "  PRIMARY KEY (unit_id, tenant_id)"
+  ") STRICT, WITHOUT ROWID;"
+  "CREATE INDEX unit_access_tenant ON unit_access(tenant_id);",
+
+  /*
+  ** 7: the decision log (decisions.c), a table of its own beside the
   ** audit: the checks a handle logged, written when it flushes.  Keys are
   ** texts, as the check saw them (a key given as an id that named
   ** nothing is NULL); reason is NULL for an allowed decision.  Rows are
@@ -299,7 +315,7 @@ static const char *const migrations[] = {
 ** The store's preupdate hook (watch.c) applies this to every row written
 ** on its connection, so whatever writes a row (a writer, a future C
 ** writer, a spec's raw SQL) is seen.  Tables not named here (meta, audit,
-** revisions) change no decision.
+** revisions, unit_access) change no decision.
 */
 #define ALL MDT_STALE_ALL
 #define USER MDT_STALE_USER

@@ -302,20 +302,37 @@ int mdt_store_open(const char *path, int flags, mdt_store **out,
 void mdt_store_close(mdt_store *st)
 {
   if (!st) return;
+  mdt_dlog_free(st->log);       /* first: nothing left to settle */
+  st->log = NULL;
   free_stmts(st);
   sqlite3_close_v2(st->db);     /* NULL is a harmless no-op */
   mdt_store_unpin(st);
+  while (st->nkept > 0) mdt_store_unkeep(st, st->kept[st->nkept - 1]);
+  free(st->kept);
   mdt_snap_free(st->snap);
   free(st->touched);
   free(st->changes);
   free(st->actor);
   mdt_store_free_list_changes(st);
-  mdt_dlog_free(st->log);
   free(st);
 }
 
 sqlite3 *mdt_store_db(mdt_store *st)
 {
   return st->db;
+}
+
+int mdt_store_copy(mdt_store *dst, mdt_store *src)
+{
+  sqlite3_backup *b;
+  int rc;
+  if (dst->nchanges > 0)
+    return mdt_store_error(dst, MDT_MISUSE, "a change set is open");
+  b = sqlite3_backup_init(dst->db, "main", src->db, "main");
+  if (!b) return mdt_store_fail(dst, sqlite3_errcode(dst->db));
+  sqlite3_backup_step(b, -1);
+  rc = sqlite3_backup_finish(b);      /* the step's error, if any */
+  mdt_store_touch_all(dst);
+  return rc == SQLITE_OK ? MDT_OK : mdt_store_fail(dst, rc);
 }
 /* }}} */

@@ -48,6 +48,15 @@ const char *mdt_store_errmsg(const mdt_store *st);
 sqlite3 *mdt_store_db(mdt_store *st);
 
 /*
+** Make dst's main database a copy of src's as src's connection sees it
+** (its open transaction included), by SQLite's backup API, and mark dst's
+** snapshot stale.  dst must have no change set open.  Returns MDT_OK, or
+** the code of SQLite's failure with its message in dst (MDT_BUSY while
+** src is locked; an in-memory dst needs src's page size).
+*/
+int mdt_store_copy(mdt_store *dst, mdt_store *src);
+
+/*
 ** A prepared statement for sql (len bytes), from the store's cache: reset
 ** and with bindings cleared.  Returns MDT_OK, or an error code with the
 ** SQLite message in mdt_store_errmsg.  The statement belongs to the store.
@@ -143,6 +152,35 @@ int mdt_store_write_access(mdt_store *st, const char *op, const char *user,
                            const char *access, int *missing);
 
 /*
+** Whether unit key (id unit, 0 for a new one) may sit under parent (0 for
+** a root) on the level at depth: the engine's tree rules (mdt_tree_check)
+** over the rows the change touches, two queries however deep the tree
+** (tree.c).  Returns MDT_OK with fault->rule MDT_TREE_OK when it may, else
+** the rule it breaks and the keys and depths involved (the unit breaking
+** it and its parent: the written unit itself, or a child of it for the
+** level rule), with the depths the written unit may take: lo (below its
+** parent) to hi (above its children; -1 when it has none).  Returns the
+** failure of a query otherwise.
+*/
+typedef struct mdt_unit_fault {
+  int rule;                 /* MDT_TREE_*; MDT_TREE_OK: none broken */
+  char unit[256], parent[256];   /* keys, cut to 255 bytes */
+  int unit_depth, parent_depth;
+  int lo, hi;
+} mdt_unit_fault;
+int mdt_store_unit_fault(mdt_store *st, const char *key, mdt_id unit,
+                         mdt_id parent, int depth, mdt_unit_fault *fault);
+
+/*
+** The same rules over every unit (in key order) with the levels
+** names[0..n-1], top to bottom, instead of the stored ones: for
+** set_levels.  Every unit's level must be among them (MDT_INVALID
+** otherwise); lo and hi mean nothing here.
+*/
+int mdt_store_levels_fault(mdt_store *st, const char *const *names, int n,
+                           mdt_unit_fault *fault);
+
+/*
 ** Seconds between automatic data_version polls; 0 polls on every snapshot
 ** request, a negative value never (only mdt_store_refresh).
 */
@@ -175,6 +213,30 @@ int mdt_store_held(const mdt_store *st);
 int mdt_store_pin(mdt_store *st);
 const mdt_snap *mdt_store_pinned(const mdt_store *st);
 void mdt_store_unpin(mdt_store *st);
+
+/*
+** Keeping a snapshot: mdt_store_keep brings the snapshot up to date and
+** keeps it as it is until mdt_store_unkeep, never patched nor freed,
+** while the store's own snapshot moves on without it (a dry run compares
+** the snapshot before its writes with the one after them, mdt_diff).
+** Several may be kept at once, the same one more than once (each keep
+** wants its unkeep); closing the store frees them all.  mdt_store_keep
+** returns MDT_OK, MDT_NOMEM, MDT_MISUSE while the store is held (the
+** snapshot might be behind) or the code of a failed refresh or rebuild;
+** mdt_store_is_kept tells whether s is kept; mdt_store_unkeep ignores a
+** snapshot that is not.
+*/
+int mdt_store_keep(mdt_store *st, const mdt_snap **out);
+int mdt_store_is_kept(const mdt_store *st, const mdt_snap *s);
+void mdt_store_unkeep(mdt_store *st, const mdt_snap *s);
+
+/*
+** mdt_store_restore unkeeps s and makes it the store's snapshot again,
+** instead of a rebuild: for a caller who kept s right after BEGIN and
+** has just rolled that whole transaction back, so that the database is
+** where s was taken.  1 when s was kept, else 0 and nothing changes.
+*/
+int mdt_store_restore(mdt_store *st, const mdt_snap *s);
 
 /*
 ** Change sets (change.c).  mdt_change_begin opens a level: the outermost

@@ -32,6 +32,8 @@ struct mdt_store {
   mdt_snap *snap;           /* NULL until first needed */
   mdt_snap *pinned;         /* the committed state while a change set is
                                open for a coroutine (mdt_store_pin) */
+  mdt_snap **kept;          /* snapshots kept as they are (mdt_store_keep) */
+  size_t nkept, capkept;
   int stale;                /* rebuild the whole snapshot before use */
   int holds;                /* > 0: hand out the snapshot as it is */
   mdt_id *touched;          /* users to patch before use (may repeat) */
