@@ -27,6 +27,7 @@ build = {
   type = "builtin",
   modules = {
     ["mandate"] = "lua/mandate/init.lua",
+    ["mandate.change"] = "lua/mandate/change.lua",
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.entity"] = "lua/mandate/entity.lua",
     ["mandate.csv"] = "lua/mandate/csv.lua",

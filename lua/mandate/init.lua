@@ -22,6 +22,7 @@
 -- @module mandate
 
 local core = require "mandate.core"
+local change = require "mandate.change"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
 local moves = require "mandate.moves"
@@ -41,7 +42,8 @@ local mandate = {
 }
 
 -- The writers, readers and explanations become methods of every handle.
-for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
+for _, methods in ipairs({ read.methods, change.methods, write.methods,
+                           contacts.methods,
                            moves.methods, plan.methods, suggest.methods,
                            history.methods, resolve.methods,
                            sheets.methods }) do
