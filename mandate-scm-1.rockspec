@@ -28,6 +28,7 @@ build = {
   modules = {
     ["mandate"] = "lua/mandate/init.lua",
     ["mandate.activity"] = "lua/mandate/activity.lua",
+    ["mandate.change"] = "lua/mandate/change.lua",
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.entity"] = "lua/mandate/entity.lua",
     ["mandate.csv"] = "lua/mandate/csv.lua",

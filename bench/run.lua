@@ -586,7 +586,7 @@ local function moves_in(size, db, w, reps)
     if x then beneath[#beneath + 1] = u end
   end
   res.unit, res.unit_users, res.unit_changes = {}, #beneath, 0
-  for i = 1, 2 * reps + 1 do
+  for i = 1, 2 * reps + 2 do          -- ends at home: later steps write w
     local to = i % 2 == 1 and away or home
     collectgarbage()
     local t0 = clock()

@@ -123,7 +123,7 @@ end)
 -- @treturn[2] string code
 M.flush_log = V.method("flush_log", function(db)
   local where = I.owner(db)
-  if where ~= "none" then require("mandate.write").may_read(db, "flush_log", where) end
+  if where ~= "none" then require("mandate.change").may_read(db, "flush_log", where) end
   if I.in_transaction(db) then
     usage("flush_log: called inside a transaction: the log is written in "
           .. "a transaction of its own (flush once it has ended)")

@@ -42,7 +42,7 @@ local V = require "mandate.validate"
 
 local C = {}    -- the public methods, installed into mandate.Db
 local show, fail = V.show, V.fail
-local writer = write.writer
+local writer = require("mandate.change").writer
 local record, existing, text_value = E.record, E.existing, E.text_value
 
 -- Entities {{{

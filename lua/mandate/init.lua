@@ -24,6 +24,7 @@
 
 local core = require "mandate.core"
 local activity = require "mandate.activity"
+local change = require "mandate.change"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
 local moves = require "mandate.moves"
@@ -43,7 +44,8 @@ local mandate = {
 }
 
 -- The writers, readers and explanations become methods of every handle.
-for _, methods in ipairs({ read.methods, write.methods, contacts.methods,
+for _, methods in ipairs({ read.methods, change.methods, write.methods,
+                           contacts.methods,
                            moves.methods, plan.methods, suggest.methods,
                            history.methods, resolve.methods,
                            sheets.methods, activity.methods }) do

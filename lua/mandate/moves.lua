@@ -37,17 +37,16 @@ local I = require("mandate.core").internal   -- the primitives, captured at load
 local E = require "mandate.entity"
 local impact = require "mandate.impact"
 local read = require "mandate.read"
+local change = require "mandate.change"
 local write = require "mandate.write"
 local V = require "mandate.validate"
 
 local M = {}    -- the public methods, installed into mandate.Db
 local show = V.show
-local writer = write.writer
+local writer = change.writer
 local record, existing = E.record, E.existing
 
--- A writer that checks all its arguments before its first write (see
--- writer in mandate.write).
-local DIRECT = true
+local DIRECT = change.DIRECT   -- a writer that checks all its arguments first
 
 -- Templates {{{
 

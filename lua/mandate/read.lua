@@ -262,7 +262,7 @@ end
 -- requires this module).
 local function read_tx(db, name, impl, ...)
   local where = I.owner(db)
-  if where ~= "none" then package.loaded["mandate.write"].may_read(db, name, where) end
+  if where ~= "none" then require("mandate.change").may_read(db, name, where) end
   if I.in_transaction(db) then return impl(db, ...) end
   I.exec(db, "BEGIN")
   local r = pack(pcall(impl, db, ...))
