@@ -105,15 +105,15 @@ bench-csv: deps all
 
 # instructions per call: stable on a noisy machine (valgrind counts, not clocks)
 bench-instructions: deps-gates all
-	@for m in none floor check prepared check_ids; do \
+	@for m in none floor check prepared check_ids denied check_log denied_log; do \
 	  $(RUNENV) valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 	    $(LUA) bench/instructions.lua $$m 2>&1 | \
 	    awk -v m=$$m '/Collected/ { print m, $$4 }'; \
 	done | awk '{ n[$$1] = $$2 } END { \
 	  base = n["none"]; fl = (n["floor"] - base) / 200000; \
 	  printf "%-10s %8s %9s\n", "per call", "instr", "x floor"; \
-	  split("floor check prepared check_ids", ms, " "); \
-	  for (i = 1; i <= 4; i++) { c = (n[ms[i]] - base) / 200000; \
+	  split("floor check prepared check_ids denied check_log denied_log", ms, " "); \
+	  for (i = 1; i <= 7; i++) { c = (n[ms[i]] - base) / 200000; \
 	    printf "%-10s %8.0f %9.1f\n", ms[i], c, c / fl } }'
 
 bench-checker: deps all

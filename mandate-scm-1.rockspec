@@ -27,6 +27,7 @@ build = {
   type = "builtin",
   modules = {
     ["mandate"] = "lua/mandate/init.lua",
+    ["mandate.activity"] = "lua/mandate/activity.lua",
     ["mandate.change"] = "lua/mandate/change.lua",
     ["mandate.contacts"] = "lua/mandate/contacts.lua",
     ["mandate.entity"] = "lua/mandate/entity.lua",
@@ -51,7 +52,8 @@ build = {
         "src/core/diff.c",
         "src/core/explain.c", "src/core/keys.c", "src/core/read.c",
         "src/core/tree.c", "src/core/value.c",
-        "src/store/access.c", "src/store/change.c", "src/store/lists.c",
+        "src/store/access.c", "src/store/change.c", "src/store/decisions.c",
+        "src/store/lists.c",
         "src/store/load.c",
         "src/store/schema.c",
         "src/store/store.c", "src/store/tree.c", "src/store/watch.c",

@@ -11,6 +11,7 @@ return function()
     db:put_unit("hh", { level = "branch" })
     db:put_unit("hh-sales", { level = "team", parent = "hh" })
     db:put_tenant("crm", { default = "read" })
+    db:put_tenant("vault", {})                  -- hidden: denials
     db:put_right("documents.view", { kind = "scope", mode = "read" })
     db:put_bundle("sales", { rights = { ["documents.view"] = "team" } })
     for i = 1, 1000 do db:put_user("u" .. i, { unit = "hh-sales", bundles = { "sales" } }) end

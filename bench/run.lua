@@ -413,6 +413,16 @@ local function loop_check(db_, q)
   end
 end
 
+-- fn with db's decision log on (denials only, the default) while it
+-- runs: the same stream as fn with the log off, for the log's cost
+local function logging(db, fn)
+  return function(passes)
+    db:log_decisions {}
+    fn(passes)
+    db:log_decisions(false)
+  end
+end
+
 local function loop_prepared(q)
   return function(passes)
     local P, REC, n = q.can, q.record, q.n
@@ -674,6 +684,8 @@ local function run_size(size, opt)
     variant("prepare", n, 0.1, loop_prepared(q)),
     variant("check_ids", n, 0.1, loop_ids(db, q)),
     variant("checker", n, 0.1, loop_checker(q)),
+    variant("check_log", n, 0.1, logging(db, loop_check(db, q))),
+    variant("checker_log", n, 0.1, logging(db, loop_checker(q))),
     variant("check20", n, 0.1, loop_check(db, q20)),
     variant("prepare20", n, 0.1, loop_prepared(q20)),
     variant("check_ids20", n, 0.1, loop_ids(db, q20)),
@@ -842,6 +854,31 @@ local function run_size(size, opt)
   measure(at_variants, opt.reps)
   res.at_check, res.at_past_check = at_variants[1], at_variants[2]
   past:close()
+
+  -- the decision log: as many denials as bulk writes, flushed at once,
+  -- then a page of the activity over that trail
+  say("[%s] the decision log: %d denials, one flush, activity pages", size,
+      opt.bulk)
+  ok("flush_log", db:flush_log())           -- what the timed variants left
+  local denied
+  for i = 1, n do
+    if answer(db:check(U[i], R[i], REC[i])) ~= "allowed" then denied = i break end
+  end
+  db:log_decisions { buffer = opt.bulk, max_rows = 2 * opt.bulk }
+  for _ = 1, opt.bulk do db:check(U[denied], R[denied], REC[denied]) end
+  t0 = clock()
+  res.log_written = ok("flush_log", db:flush_log())
+  res.log_flush = clock() - t0
+  db:log_decisions(false)
+  local function page(opts)
+    local t = clock()
+    local p = ok("activity", db:activity(opts))
+    if #p.rows ~= opts.limit then die("[%s] an activity page of %d rows", size, #p.rows) end
+    return clock() - t
+  end
+  res.activity_rows = #ok("audit", db:audit {}) + res.log_written
+  res.activity_first = page { limit = 50 }
+  res.activity_user = page { limit = 50, user = U[denied] }
   db:close()
   say("[%s] the same %d changes by a bare C loop", size, opt.bulk)
   collectgarbage()
@@ -866,7 +903,7 @@ end
 local TARGETS = {
   check_rate = 2e6, snap_time = 0.5, snap_rss_mb = 200, next_write = 5e-3,
   bulk = 0.5, bulk_c_ratio = 3, plan = 0.2, suggest = 1, move_user = 2e-3,
-  at_open = 1,
+  at_open = 1, log_ratio = 1.3,
 }
 
 local function verdict(met, text)
@@ -961,6 +998,9 @@ local function render(results, opt, out)
       { "prepare", "prepared: `can(record)`, `can = db:prepare(user, right)`" },
       { "check_ids", "`db:check_ids(uid, rid, tid, oid, unit, cid)`" },
       { "checker", "`check(uid, rid, tid, oid, unit, cid)`, `check = db:checker()`" },
+      { "check_log", "`db:check(...)`, decision log on (`db:log_decisions{}`: "
+                     .. "denials)" },
+      { "checker_log", "`check(...)`, `check = db:checker()`, decision log on" },
       { "check20", "`db:check(...)`, requests of 20 checks by one user" },
       { "prepare20", "prepared `can(record)`, requests of 20" },
       { "check_ids20", "`db:check_ids(...)`, requests of 20" },
@@ -1069,6 +1109,12 @@ local function render(results, opt, out)
          dur(r.at_past_check.min), dur(r.at_past_check.median),
          r.at_past_check.median / r.at_check.median,
          dur(r.at_check.median))
+    line("| `db:flush_log()` of %d logged denials | %s | | %.1f us a "
+         .. "decision; one transaction |", r.log_written, dur(r.log_flush),
+         r.log_flush / r.log_written * 1e6)
+    line("| `db:activity{limit = 50}`: the first page of %d rows (every "
+         .. "change and logged decision) | %s | | `user =` one user: %s |",
+         r.activity_rows, dur(r.activity_first), dur(r.activity_user))
     line("| SQL baseline setup (closure table) | %s | | not part of any "
          .. "check |", dur(r.sql_setup))
     line("| generating the world (Lua tables) | %s | | |", dur(r.gen_lua))
@@ -1112,6 +1158,15 @@ local function render(results, opt, out)
        .. "| compare |", judged, ratios("prepare", "fields"))
   line("| `db:checker()` x `floor.call6` (median / median); %s | %s | "
        .. "compare |", judged, ratios("checker", "floor6"))
+  local worst = 0
+  for _, r in ipairs(results) do
+    worst = math.max(worst, r.t.check_log.median / r.t.check.median)
+  end
+  line("| logging denials costs at most 1.3x a check: `db:check` with the "
+       .. "log on (denials only) / off, the same stream (median / median) | "
+       .. "%s; `db:checker()` %s | %s |", ratios("check_log", "check"),
+       ratios("checker_log", "checker"),
+       verdict(worst <= TARGETS.log_ratio, fmt("%.2fx at most", worst)))
   line("| (`db:check_ids`, the integer-id path as a method) (%s) | %.1fx "
        .. "floor; requests of 20: %.1fx | |", m.size,
        tm.check_ids.median / tm.floor.median,

@@ -69,8 +69,8 @@ temporary one.
 local function start(store)
   local prefix = os.tmpname()
   os.remove(prefix)
-  local env = ("EXAMPLE_PREFIX=%s EXAMPLE_STORE=%s EXAMPLE_SEED=no MANDATE_LUAJIT_BUILD=%s")
-              :format(prefix, store, LUAJIT_BUILD)
+  local env = ("EXAMPLE_PREFIX=%s EXAMPLE_STORE=%s EXAMPLE_SEED=no EXAMPLE_LOG=0.2 "
+               .. "MANDATE_LUAJIT_BUILD=%s"):format(prefix, store, LUAJIT_BUILD)
   local port, out, status
   -- a port of our own: retry when another process holds it (status 3)
   for attempt = 1, 20 do
@@ -170,6 +170,18 @@ describe("mandate in nginx", function()
     db:set_access("bob", "team-a", "full")
     db:close()
     assert.is_true(eventually(function() return get(server, path) == 200 end, 5))
+  end)
+
+  it("logs each worker's denials and flushes them from a timer", function()
+    local path = "/check?" .. query("probe", "admin.open", { tenant = "team-a" })
+    assert.same({ 403, "denied: unknown_user" }, { get(server, path) })
+    local db = assert(require("mandate").open(store))
+    assert.is_true(eventually(function()
+      local rows = db:activity { user = "probe" }.rows
+      return #rows == 1 and rows[1].reason == "unknown_user"
+             and rows[1].tenant == "team-a"
+    end, 5))
+    db:close()
   end)
 
   it("explains, and answers 400 to an unknown right or a missing argument", function()

@@ -113,21 +113,25 @@ local DUMP = {
                      .. " ORDER BY user_id, customer_id",
   audit = "SELECT * FROM audit ORDER BY id",
   revisions = "SELECT * FROM revisions ORDER BY revision",
+  decisions = "SELECT * FROM decisions ORDER BY id",
   sqlite_sequence = "SELECT * FROM sqlite_sequence ORDER BY name",
 }
 
---- Take the units' access templates out of a store, as the stores before
--- that migration (schema 6) were, for specs that make an older store by
--- hand.
-function helpers.without_unit_access(db)
-  prim.exec(db, "DROP TABLE unit_access")
+-- What each schema after 5 added, undone (src/store/schema.c).
+local UNDO = { [6] = "DROP TABLE unit_access", [7] = "DROP TABLE decisions" }
+local NEWEST = 7
+
+--- Take out of a store what the schemas after v (5 or later) added, for
+-- specs that make an older store by hand.
+function helpers.without_after(db, v)
+  for n = NEWEST, v + 1, -1 do prim.exec(db, UNDO[n]) end
 end
 
 --- Give a store the audit of schema 3 (a time and an actor in every row,
 -- no table of revisions) and nothing of later schemas, for specs that
 -- make an older store by hand.
 function helpers.audit_as_schema_3(db)
-  helpers.without_unit_access(db)
+  helpers.without_after(db, 5)
   prim.exec(db, "CREATE TABLE audit_v3 (id INTEGER PRIMARY KEY,"
            .. " revision INTEGER NOT NULL, time TEXT NOT NULL, actor TEXT,"
            .. " op TEXT NOT NULL, subject TEXT NOT NULL, before TEXT, after TEXT) STRICT")
@@ -204,6 +208,45 @@ function helpers.sh(cmd)
   local out = p:read("*a")
   p:close()
   return out
+end
+
+--[[
+Start Lua code in a child process of this spec's interpreter (MANDATE_LUA,
+else the running one), with this process's package paths, and wait until
+the code has created the file named by its local READY (it signals that
+it is under way): returns the child {pid =, script =, ready =}.  Started as
+the specs run: under make asan, with its LD_PRELOAD.
+]]
+function helpers.start_child(code)
+  local lua = os.getenv("MANDATE_LUA") or (rawget(_G, "jit") and "luajit")
+              or ("lua" .. _VERSION:match("%d+%.%d+"))
+  local child = { script = os.tmpname() }
+  child.ready = child.script .. ".ready"
+  local f = assert(io.open(child.script, "w"))
+  f:write(string.format("package.path = %q\npackage.cpath = %q\nlocal READY = %q\n",
+                        package.path, package.cpath, child.ready), code)
+  f:close()
+  local p = assert(io.popen(lua .. " " .. child.script .. " >/dev/null 2>&1 & echo $!"))
+  child.pid = p:read("*a"):match("%d+")
+  p:close()
+  assert(child.pid, "the child did not start")
+  for _ = 1, 600 do                          -- wait until it is under way
+    if io.open(child.ready) then break end
+    helpers.sh("sleep 0.05")
+  end
+  assert(io.open(child.ready), "the child never got going")
+  return child
+end
+
+--- Kill a child of start_child with SIGKILL, make sure it is gone, and
+-- remove its files.
+function helpers.kill_child(child)
+  helpers.sh("kill -KILL " .. child.pid .. "; sleep 0.2")
+  assert(not (io.open("/proc/" .. child.pid .. "/cmdline") and
+              helpers.sh("cat /proc/" .. child.pid .. "/stat 2>/dev/null")
+                :match("^%d+ %S+ [RS]")), "the child still runs")
+  os.remove(child.script)
+  os.remove(child.ready)
 end
 
 --- A file's bytes, or nil when it cannot be read.

@@ -4,9 +4,13 @@
 --       200 "allowed" | 403 "denied: REASON" | 400 bad request | 503 store failure
 --   GET /explain?... (same arguments): 200 and the explanation's text
 --
--- The workers only read: the store is opened {readonly = true} (every
--- writer would return the store's error) and {create = false} (a mistyped
--- path is a failure, not a new empty store that answers "unknown right").
+-- The store is opened {create = false} (a mistyped path is a failure, not
+-- a new empty store that answers "unknown right").  Each worker logs its
+-- denials (db:log_decisions) and flushes them from a timer every few
+-- seconds (ngx.timer.every), and once more when it exits; the store is
+-- then opened writable, for the log alone.  Without the log (flush
+-- interval 0) the workers only read: the store is opened {readonly =
+-- true}, and every writer would return the store's error.
 -- When the store cannot be opened, or fails later, every request is
 -- answered 503 from the first one on; the worker logs each failure once
 -- (until the store answers again) and tries to open it again at most once
@@ -15,7 +19,7 @@ local mandate = require "mandate"
 
 local M = {}
 local db                                -- the worker's store, once open
-local path, refresh = nil, 1
+local path, refresh, flush_every = nil, 1, 0
 local failure                           -- {code =, message =} while none
 local last_attempt = -math.huge         -- ngx.now() of the last open
 local logged                            -- the failure logged last
@@ -31,20 +35,35 @@ end
 
 local function open()
   last_attempt = ngx.now()
-  local d, message, code = mandate.open(path, { readonly = true, create = false })
+  local d, message, code = mandate.open(path, { readonly = flush_every <= 0,
+                                                create = false })
   if not d then
     failure = { code = code or "error", message = message }
     return note(failure.code, message)
   end
   d:set_refresh_interval(refresh)
+  if flush_every > 0 then d:log_decisions {} end
   db, failure, logged = d, nil, nil
 end
 
+-- The timer: write the worker's logged decisions; on the worker's exit
+-- (premature), close the store, which flushes too.
+local function flush(premature)
+  if not db then return end
+  local ok, message, code = db:flush_log()
+  if ok == nil then note(code, message) end
+  if premature then db:close() end
+end
+
 --- Open the store for this worker.  Other processes' commits (an admin
--- script, another worker's writes) are seen within refresh seconds.
-function M.init(store, seconds)
+-- script, another worker's writes) are seen within refresh seconds.  With
+-- flush > 0 the worker logs its denials and writes them every flush
+-- seconds, where nginx has ngx.timer.every (lua-nginx-module 0.10.9 on).
+function M.init(store, seconds, flush_seconds)
   path, refresh = store, seconds or 1
+  flush_every = ngx.timer and ngx.timer.every and flush_seconds or 0
   open()
+  if flush_every > 0 then ngx.timer.every(flush_every, flush) end
 end
 
 local function unavailable(code, message)

@@ -110,7 +110,7 @@ if rawget(_G, "jit") then
     local uid, rid, code = prepare_ids(db, user, right)
     if uid == nil then return nil, rid, code end
     return function(record)
-      return check_prepared(db, uid, rid, record)
+      return check_prepared(db, uid, rid, record, user)
     end
   end
 end

@@ -12,7 +12,8 @@
 -- explanations from `mandate.explain`, contacts, roles and distribution
 -- lists from `mandate.contacts`, dry runs from `mandate.plan`, bundle
 -- suggestions from `mandate.suggest`, access templates and moves from
--- `mandate.moves`, CSV exports and imports from `mandate.sheets`.
+-- `mandate.moves`, CSV exports and imports from `mandate.sheets`, the decision log
+-- and the activity view from `mandate.activity`.
 --
 -- Conventions of every method: a programmer error (a bad argument, a
 -- closed store) raises an error naming the function, the argument, the
@@ -22,6 +23,7 @@
 -- @module mandate
 
 local core = require "mandate.core"
+local activity = require "mandate.activity"
 local change = require "mandate.change"
 local contacts = require "mandate.contacts"
 local explain = require "mandate.explain"
@@ -46,7 +48,7 @@ for _, methods in ipairs({ read.methods, change.methods, write.methods,
                            contacts.methods,
                            moves.methods, plan.methods, suggest.methods,
                            history.methods, resolve.methods,
-                           sheets.methods }) do
+                           sheets.methods, activity.methods }) do
   for name, f in pairs(methods) do core.Db[name] = f end
 end
 core.Db.explain = explain.explain

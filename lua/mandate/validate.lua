@@ -430,6 +430,21 @@ function V.count(fn, arg, v, what)
   return tointeger(v)
 end
 
+--- Check a page size: an integer >= 1 (a page of 0 rows could not say
+-- where the next one starts), or nil for no limit.
+-- @tparam string fn
+-- @tparam string arg
+-- @param v the value
+-- @tparam string whole what nil gives ("every row")
+-- @treturn number|nil v
+function V.page_size(fn, arg, v, whole)
+  if v ~= nil and not (type(v) == "number" and v % 1 == 0 and v >= 1) then
+    V.fail(fn, arg, "expected a page size (an integer >= 1; nil for %s), "
+           .. "got %s", whole, show(v))
+  end
+  return v
+end
+
 local floor = math.floor
 local MS_PER_DAY = 86400000
 

@@ -31,6 +31,7 @@ static int decide(lua_State *L, ldb *d, const mdt_snap *s, Fields fs, Key *k,
   mdt_record rec;
   const mdt_record *p = record_of(L, d, s, fs, k + 2, &rec);
   int reason = mdt_check(s, k[0].id ? k[0].id : MDT_UNKNOWN, k[1].id, p);
+  if (LOGS(d, reason)) log_decision(L, d, s, k, k[1].id, p, reason, k + 2);
   key_keep(L, d, k, 6, gen);
   return reason;
 }
@@ -120,6 +121,20 @@ static mdt_id opt_id(lua_State *L, int i)
   return lua_isnoneornil(L, i) ? MDT_ABSENT : (mdt_id)luaL_checkinteger(L, i);
 }
 
+/* Log the decision reason on s of the ids from argument base on, read
+** again: the check keeps nothing alive for the log while it is off. */
+static OUT_OF_LINE void log_ids(lua_State *L, ldb *d, const mdt_snap *s,
+                                int base, int reason)
+{
+  mdt_record rec;
+  rec.tenant = opt_id(L, base + 2);
+  rec.owner = opt_id(L, base + 3);
+  rec.unit = opt_id(L, base + 4);
+  rec.customer = opt_id(L, base + 5);
+  mdt_dlog_add(d->log, s, (mdt_id)lua_tointeger(L, base),
+               (mdt_id)lua_tointeger(L, base + 1), &rec, reason, NULL);
+}
+
 /* Integer ids from argument base on: user, right, tenant, owner, unit,
 ** customer; the decision of d's current snapshot, named from names. */
 static int check_ids_from(lua_State *L, ldb *d, int base, int names)
@@ -136,6 +151,7 @@ static int check_ids_from(lua_State *L, ldb *d, int base, int names)
   if ((rc = current(L, d, &s)) != MDT_OK)
     return fail_result(L, mdt_store_errmsg(d->st), rc);
   reason = mdt_check(s, u, r, &rec);
+  if (LOGS(d, reason)) log_ids(L, d, s, base, reason);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "unknown right id %s", push_shown(L, base + 1));
   return decision(L, reason, names);
@@ -201,19 +217,26 @@ int mandate_ffi_check(const void *box, mdt_id user, mdt_id right,
 {
   const ldb *d = (const ldb *)box;
   const mdt_snap *s;
+  int reason;
   if (d->st == NULL || d->owned || mdt_store_snapshot(d->st, &s) != MDT_OK)
     return FFI_CLASSIC;             /* owned: only Lua knows who calls */
-  return mdt_check(s, user, right, rec);
+  reason = mdt_check(s, user, right, rec);
+  if (LOGS(d, reason)) mdt_dlog_add(d->log, s, user, right, rec, reason, NULL);
+  return reason;
 }
 
 /* The closure made by db:prepare: the methods' upvalues, then db, user
-** id and right id. */
+** id, right id and the user's key (for the decision log). */
 #define UV_PREP_DB (NUV + 1)
 #define UV_PREP_USER (NUV + 2)
 #define UV_PREP_RIGHT (NUV + 3)
+#define UV_PREP_KEY (NUV + 4)
 
-/* The decision of a prepared check: user and right ids, the record at i. */
-static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
+/* The decision of a prepared check: user and right ids, the record at i;
+** the user's key at index user (0: none), which the decision log keeps
+** when it names nothing. */
+static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i,
+                          int user)
 {
   const mdt_snap *s;
   mdt_record rec;
@@ -227,6 +250,11 @@ static int prepared_check(lua_State *L, ldb *d, mdt_id u, mdt_id r, int i)
   gen = d->gen;
   p = record_of(L, d, s, fs, k, &rec);
   reason = mdt_check(s, u, r, p);
+  if (LOGS(d, reason)) {
+    Key who = key_at(user, MDT_USER);
+    who.id = u > 0 ? u : 0;
+    log_decision(L, d, s, &who, r, p, reason, k);
+  }
   key_keep(L, d, k, 4, gen);
   if (reason == MDT_UNKNOWN_RIGHT)
     return luaL_error(L, "the prepared right was deleted");
@@ -240,18 +268,20 @@ static int l_prepared(lua_State *L)
   return prepared_check(L, d,
                         (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_USER)),
                         (mdt_id)lua_tointeger(L, lua_upvalueindex(UV_PREP_RIGHT)),
-                        1);
+                        1, lua_upvalueindex(UV_PREP_KEY));
 }
 
 /*
-** check_prepared(db, user id, right id, record): what a prepared check
-** does, for lua/mandate/fast.lua's LuaJIT version of db:prepare.
+** check_prepared(db, user id, right id, record, user key): what a
+** prepared check does, for lua/mandate/fast.lua's LuaJIT version of
+** db:prepare.
 */
 static int l_check_prepared(lua_State *L)
 {
   ldb *d = todb(L);
   return prepared_check(L, d, (mdt_id)luaL_checkinteger(L, 2),
-                        (mdt_id)luaL_checkinteger(L, 3), 4);
+                        (mdt_id)luaL_checkinteger(L, 3), 4,
+                        lua_type(L, 5) == LUA_TSTRING ? 5 : 0);
 }
 
 /*
@@ -288,7 +318,8 @@ static int l_prepare(lua_State *L)
   lua_pushvalue(L, 1);              /* the closure keeps the Db alive */
   lua_pushvalue(L, -NUV - 3);
   lua_pushvalue(L, -NUV - 3);
-  lua_pushcclosure(L, l_prepared, NUV + 3);
+  lua_pushvalue(L, 2);              /* a string: see key_arg */
+  lua_pushcclosure(L, l_prepared, NUV + 4);
   return 1;
 }
 

@@ -135,6 +135,7 @@ static int l_error_tostring(lua_State *L)
 }
 
 static void renew_keys(ldb *d, const mdt_snap *s);
+static int close_log(lua_State *L, ldb *d);
 /* }}} */
 
 /* Opening and closing {{{ */
@@ -171,12 +172,19 @@ static int l_open(lua_State *L)
   return 1;
 }
 
+/*
+** db:close(), also __gc and __close: flushes the decision log first; when
+** that fails the store still closes, and close returns nil, message,
+** code (the log's unwritten decisions are lost).
+*/
 static int l_close(lua_State *L)
 {
   ldb *d = anydb(L);
+  int results = 0;
   if (d->st && mdt_store_held(d->st))
     return luaL_error(L, "mandate.Db: the store cannot be closed while "
                          "another call on it is under way");
+  if (d->st) results = close_log(L, d);
   mdt_store_close(d->st);
   d->st = NULL;
   free(d->key);
@@ -186,7 +194,7 @@ static int l_close(lua_State *L)
   luaL_unref(L, LUA_REGISTRYINDEX, d->owner);
   d->owner = LUA_NOREF;
   d->owned = 0;
-  return 0;
+  return results;
 }
 
 static int l_tostring(lua_State *L)

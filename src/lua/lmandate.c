@@ -43,6 +43,9 @@ typedef struct ldb {
                                "Change sets and coroutines" */
   int away;                 /* this call comes from outside it */
   int owner;                /* registry ref of a weak table {owner} */
+  mdt_dlog *log;            /* the store's decision log while it is on:
+                               what a check tests (see llog.c) */
+  int log_allowed;          /* it keeps allowed decisions (sample > 0) */
 } ldb;
 
 /*
@@ -73,6 +76,7 @@ static const char *code_name(int code)
 #include "lsnap.c"        /* the snapshot a call reads, freshness */
 #include "lsql.c"         /* the Lua layer's SQL primitives */
 #include "lkeys.c"        /* key cache, arguments, records, values */
+#include "llog.c"         /* the decision log */
 #include "lcheck.c"       /* the checks */
 #include "lexplain.c"     /* explain and effective */
 #include "limpact.c"      /* a dry run's impact */
@@ -128,6 +132,9 @@ static const luaL_Reg internal_funcs[] = {
   { "in_transaction", l_in_transaction },
   { "known", l_known },
   { "write_access", l_write_access },
+  { "log_on", l_log_on },
+  { "log_off", l_log_off },
+  { "flush_log", l_flush_log },
   { "keep", l_keep },
   { "unkeep", l_unkeep },
   { "impact", l_impact },

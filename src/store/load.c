@@ -538,6 +538,7 @@ static int patch(mdt_store *st)
 {
   size_t i;
   int rc = MDT_OK;
+  mdt_store_log_settle(st);
   st->epoch++;                      /* even a failed patch may change keys */
   for (i = 0; i < st->ntouched && rc == MDT_OK; i++) {
     mdt_id u = st->touched[i];
@@ -682,6 +683,7 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
   if (st->stale) {
     mdt_snap *s = NULL;
     if ((rc = build(st, &s)) != MDT_OK) return rc;
+    mdt_store_log_settle(st);
     if (!in_use(st, st->snap)) mdt_snap_free(st->snap);
     *out = st->snap = s;
     st->epoch++;
@@ -715,7 +717,10 @@ void mdt_store_unpin(mdt_store *st)
 {
   mdt_snap *s = st->pinned;
   st->pinned = NULL;
-  if (s != st->snap && !in_use(st, s)) mdt_snap_free(s);
+  if (s != st->snap && !in_use(st, s)) {
+    mdt_store_log_settle(st);
+    mdt_snap_free(s);
+  }
 }
 
 int mdt_store_keep(mdt_store *st, const mdt_snap **out)
@@ -746,6 +751,7 @@ int mdt_store_restore(mdt_store *st, const mdt_snap *s)
   k = st->kept[i];
   st->kept[i] = st->kept[--st->nkept];
   if (st->snap != k) {
+    mdt_store_log_settle(st);
     if (!in_use(st, st->snap)) mdt_snap_free(st->snap);
     st->snap = k;
   }
@@ -772,7 +778,10 @@ void mdt_store_unkeep(mdt_store *st, const mdt_snap *s)
   if (i == (size_t)-1) return;
   k = st->kept[i];
   st->kept[i] = st->kept[--st->nkept];
-  if (k != st->snap && !in_use(st, k)) mdt_snap_free(k);
+  if (k != st->snap && !in_use(st, k)) {
+    mdt_store_log_settle(st);
+    mdt_snap_free(k);
+  }
 }
 
 void mdt_store_set_interval(mdt_store *st, double seconds)

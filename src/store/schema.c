@@ -282,6 +282,26 @@ static const char *const migrations[] = {
   "  PRIMARY KEY (unit_id, tenant_id)"
   ") STRICT, WITHOUT ROWID;"
   "CREATE INDEX unit_access_tenant ON unit_access(tenant_id);",
+
+  /*
+  ** 7: the decision log (decisions.c), a table of its own beside the
+  ** audit: the checks a handle logged, written when it flushes.  Keys are
+  ** texts, as the check saw them (a key given as an id that named
+  ** nothing is NULL); reason is NULL for an allowed decision.  Rows are
+  ** only appended and cut from the oldest end, so ids are contiguous.
+  */
+  "CREATE TABLE decisions ("
+  "  id           INTEGER PRIMARY KEY,"
+  "  time         TEXT NOT NULL,"
+  "  user_key     TEXT,"
+  "  right_key    TEXT NOT NULL,"
+  "  tenant_key   TEXT,"
+  "  owner_key    TEXT,"
+  "  unit_key     TEXT,"
+  "  customer_key TEXT,"
+  "  reason       TEXT"
+  ") STRICT;"
+  "CREATE INDEX decisions_time ON decisions(time);",
 };
 
 /*

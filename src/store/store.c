@@ -302,6 +302,8 @@ int mdt_store_open(const char *path, int flags, mdt_store **out,
 void mdt_store_close(mdt_store *st)
 {
   if (!st) return;
+  mdt_dlog_free(st->log);       /* first: nothing left to settle */
+  st->log = NULL;
   free_stmts(st);
   sqlite3_close_v2(st->db);     /* NULL is a harmless no-op */
   mdt_store_unpin(st);

@@ -289,4 +289,63 @@ uint64_t mdt_store_epoch(const mdt_store *st);
 void mdt_store_stats(const mdt_store *st, int64_t *rebuilds,
                      int64_t *patches);
 
+/*
+** The decision log (decisions.c), off until mdt_store_log_on: checks that
+** log call mdt_dlog_add, which records denials always and allowed
+** decisions at the sample rate into a ring buffer of `buffer` slots,
+** allocating nothing; mdt_store_log_flush writes the buffer to the table
+** decisions and keeps its newest max_rows rows.
+*/
+typedef struct mdt_dlog mdt_dlog;
+
+typedef struct mdt_dlog_config {
+  double sample;            /* 0 to 1: the share of allowed decisions kept */
+  int64_t max_rows;         /* >= 1: rows the table keeps, the newest */
+  size_t buffer;            /* >= 1: slots between flushes */
+  uint64_t seed;            /* of the sampling; 0: a fixed one */
+} mdt_dlog_config;
+
+/*
+** The texts of a decision's keys that named nothing, as the caller was
+** given them (user, right, tenant, owner, unit, customer; p NULL: none),
+** for the keys an id cannot give back.
+*/
+typedef struct mdt_dlog_text {
+  const char *p[6];
+  size_t n[6];
+} mdt_dlog_text;
+
+/*
+** Turn the log on, or change its configuration (a smaller buffer keeps
+** the newest slots): MDT_OK and *out, the log for mdt_dlog_add, valid
+** until mdt_store_close; MDT_MISUSE for a bad configuration, MDT_NOMEM.
+** mdt_store_log_off stops recording; what the buffer holds stays for the
+** next flush.
+*/
+int mdt_store_log_on(mdt_store *st, const mdt_dlog_config *c, mdt_dlog **out);
+void mdt_store_log_off(mdt_store *st);
+
+/* Whether a flush has anything to write or report. */
+int mdt_store_log_pending(const mdt_store *st);
+
+/*
+** Log the decision reason of user on right and rec (NULL: no record) made
+** on snapshot s, which must be the store's current or pinned snapshot;
+** t (or NULL) gives texts of keys that named nothing.  MDT_UNKNOWN_RIGHT
+** is no decision and is not logged.  Never allocates; a full buffer loses
+** its oldest slot.
+*/
+void mdt_dlog_add(mdt_dlog *g, const mdt_snap *s, mdt_id user, mdt_id right,
+                  const mdt_record *rec, int reason, const mdt_dlog_text *t);
+
+/*
+** Write the buffer to the table decisions in a transaction of its own
+** and keep the table's newest max_rows rows; *written gets the rows
+** written, *lost the decisions lost since the last flush (overwritten in
+** a full buffer).  MDT_BUSY while a transaction is open on the
+** connection; on any failure the buffer stays as it was.  Close calls it
+** first: mdt_store_close discards what is left.
+*/
+int mdt_store_log_flush(mdt_store *st, int64_t *written, int64_t *lost);
+
 #endif

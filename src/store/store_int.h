@@ -53,6 +53,7 @@ struct mdt_store {
   int lists_all;            /* since the last drain: anything may have */
   mdt_idlog listlog[MDT_NLISTLOGS];   /* else these roles, lists, contacts */
   int watchcol[MDT_MAX_WATCHES];      /* the ordinal of each watch's column */
+  mdt_dlog *log;            /* the decision log; NULL until turned on */
   char errmsg[512];
 };
 
@@ -61,6 +62,14 @@ void mdt_store_log_list(mdt_store *st, int k, mdt_id id);
 
 /* Free the list log (at close). */
 void mdt_store_free_list_changes(mdt_store *st);
+
+/*
+** Turn the decision log's unsettled ids into keys while the snapshots they
+** belong to are unchanged: before a patch, a rebuild or an unpin
+** (load.c).  mdt_dlog_free frees a log (at close; NULL is fine).
+*/
+void mdt_store_log_settle(mdt_store *st);
+void mdt_dlog_free(mdt_dlog *g);
 
 /* Set the store's message, printf-style; returns code. */
 int mdt_store_error(mdt_store *st, int code, const char *fmt, ...);
