@@ -340,6 +340,10 @@ elseif change == "boss" then
   db:put_user("alice", { bundles = { "sales", "boss" } })
 elseif change == "drop carol" then
   db:delete_user("carol")
+elseif change == "flush" then           -- a commit that changes no decision
+  db:log_decisions()
+  db:check("alice", "docs.see", { tenant = "A", owner = "alice" })
+  assert(db:flush_log() == 1)
 end
 db:close()
 io.write("done\n")
@@ -393,6 +397,19 @@ io.write("done\n")
     assert.is_false(ok)
     assert.matches("set_access: user: 'carol' is not a user", err, 1, true)
     assert.same(denied("unknown_user"), check(db, "carol", "docs.see", rec))
+  end)
+
+  it("another process's decision log flush moves no revision: no rebuild at the poll",
+     function()
+    db:set_refresh_interval(0)                  -- poll at every check
+    assert.same(denied("tenant_hidden"), check(db, "alice", "docs.see", rec))
+    local stats = db:stats()
+    child("flush")
+    assert.same(denied("tenant_hidden"), check(db, "alice", "docs.see", rec))
+    assert.equal(stats.rebuilds, db:stats().rebuilds)
+    child("grant")                              -- a change set: seen at once
+    assert.same(ALLOWED, check(db, "alice", "docs.see", rec))
+    assert.equal(stats.rebuilds + 1, db:stats().rebuilds)
   end)
 
   it("a commit of another process is seen within the refresh interval", function()

@@ -574,18 +574,39 @@ static int data_version(mdt_store *st, int64_t *v)
   return mdt_store_int64(st, sql, sizeof sql - 1, v);
 }
 
-int mdt_store_refresh(mdt_store *st)
+/*
+** Notice other connections' commits.  Every change set moves the store's
+** revision, so the poll of a check (by_revision) rebuilds only when the
+** revision moved too: a commit that changes no row of the model (another
+** process flushing its decision log, as every nginx worker does each
+** second) costs one query, not a rebuild.  mdt_store_refresh (db:refresh,
+** a writer's begin) goes by data_version alone and so also sees raw SQL of
+** another process, which moves no revision.
+*/
+static int refresh(mdt_store *st, int by_revision)
 {
-  int64_t v;
+  static const char sql[] = "SELECT value FROM meta WHERE key = 'revision'";
+  int64_t v, r = -1;                /* -1: the revision is not known */
   int rc = data_version(st, &v);
   if (rc != MDT_OK) return rc;
   if (v != st->data_version) {     /* another connection committed */
-    st->stale = 1;
-    mdt_store_touch_lists(st);
+    if (by_revision &&
+        (rc = mdt_store_int64(st, sql, sizeof sql - 1, &r)) != MDT_OK)
+      return rc;
+    if (r < 0 || r != st->polled_revision) {
+      st->stale = 1;
+      mdt_store_touch_lists(st);
+    }
+    st->polled_revision = r;
   }
   st->data_version = v;
   st->next_poll = st->interval >= 0 ? now() + st->interval : 0;
   return MDT_OK;
+}
+
+int mdt_store_refresh(mdt_store *st)
+{
+  return refresh(st, 0);
 }
 
 const mdt_snap *mdt_store_current(const mdt_store *st)
@@ -674,7 +695,7 @@ int mdt_store_snapshot(mdt_store *st, const mdt_snap **out)
     return MDT_OK;
   if (st->holds && st->snap) return MDT_OK;   /* someone works on this one */
   if (st->interval >= 0 && sqlite3_get_autocommit(st->db) &&
-      now() >= st->next_poll && (rc = mdt_store_refresh(st)) != MDT_OK)
+      now() >= st->next_poll && (rc = refresh(st, 1)) != MDT_OK)
     return rc;
   /* a pinned or kept snapshot is read as it is: writes get a new one */
   if (!st->stale && st->ntouched &&

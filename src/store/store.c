@@ -276,6 +276,7 @@ int mdt_store_open(const char *path, int flags, mdt_store **out,
   }
   st->stale = 1;
   st->interval = DEFAULT_INTERVAL;
+  st->polled_revision = -1;
   rc = sqlite3_open_v2(in_memory ? ":memory:" : path, &st->db, open_flags,
                        NULL);
   if (rc != SQLITE_OK && (rc & 0xff) == SQLITE_CANTOPEN &&

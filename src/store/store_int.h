@@ -39,6 +39,7 @@ struct mdt_store {
   mdt_id *touched;          /* users to patch before use (may repeat) */
   size_t ntouched, captouched;
   int64_t data_version;     /* last PRAGMA data_version seen */
+  int64_t polled_revision;  /* the revision the last poll saw; -1: none */
   double interval;          /* seconds between polls; < 0: never */
   double next_poll;         /* monotonic time of the next poll */
   int64_t rebuilds, patches;
