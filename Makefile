@@ -153,6 +153,7 @@ VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full \
 valgrind: deps-gates all
 	$(VALGRIND) $(BUILD)/core_test
 	$(RUNENV) MANDATE_BUILD=$(BUILD) MANDATE_DIFF_WORLDS=100 \
+	  MANDATE_PLAN_WORLDS=30 MANDATE_MOVES_WORLDS=15 MANDATE_HISTORY_RUNS=2 \
 	  scripts/run-specs "$(VALGRIND) $(LUA)"
 
 lint: deps-gates
