@@ -35,8 +35,7 @@ static int run(mdt_store *st, const char *sql, size_t len)
 
 #define RUN(st, sql) run((st), sql, sizeof sql - 1)
 
-/* The revision of the last commit, from meta. */
-static int read_revision(mdt_store *st, int64_t *out)
+int mdt_store_revision(mdt_store *st, int64_t *out)
 {
   static const char sql[] = "SELECT value FROM meta WHERE key = 'revision'";
   return mdt_store_int64(st, sql, sizeof sql - 1, out);
@@ -94,7 +93,7 @@ int mdt_change_begin(mdt_store *st, int direct, int *level)
     /* holding the lock, poll: the snapshot then notices other
        connections' commits, and nobody else commits until we end */
     if ((rc = mdt_store_refresh(st)) != MDT_OK ||
-        (rc = read_revision(st, &st->base)) != MDT_OK) {
+        (rc = mdt_store_revision(st, &st->base)) != MDT_OK) {
       st->nchanges = 1;
       roll_back_all(st);
       return rc;

@@ -585,13 +585,11 @@ static int data_version(mdt_store *st, int64_t *v)
 */
 static int refresh(mdt_store *st, int by_revision)
 {
-  static const char sql[] = "SELECT value FROM meta WHERE key = 'revision'";
   int64_t v, r = -1;                /* -1: the revision is not known */
   int rc = data_version(st, &v);
   if (rc != MDT_OK) return rc;
   if (v != st->data_version) {     /* another connection committed */
-    if (by_revision &&
-        (rc = mdt_store_int64(st, sql, sizeof sql - 1, &r)) != MDT_OK)
+    if (by_revision && (rc = mdt_store_revision(st, &r)) != MDT_OK)
       return rc;
     if (r < 0 || r != st->polled_revision) {
       st->stale = 1;

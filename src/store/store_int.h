@@ -58,6 +58,9 @@ struct mdt_store {
   char errmsg[512];
 };
 
+/* The revision of the last commit, from meta (change.c). */
+int mdt_store_revision(mdt_store *st, int64_t *out);
+
 /* Log a role, list or contact (k: MDT_LOG_) whose rows changed (lists.c). */
 void mdt_store_log_list(mdt_store *st, int k, mdt_id id);
 
