@@ -49,16 +49,6 @@ local function all_lists(db, tenant_id)
   return LISTS.list(db)
 end
 
--- A page size option: an integer >= 1 (a page of 0 roles could not say
--- where the next page starts).
-local function page_size_option(fn, arg, v)
-  if v ~= nil and not (type(v) == "number" and v % 1 == 0 and v >= 1) then
-    fail(fn, arg, "expected a page size (an integer >= 1; nil for the whole "
-         .. "list), got %s", show(v))
-  end
-  return v
-end
-
 -- Compiled members {{{
 
 -- Whether string a sorts before b in byte order, as SQLite's BINARY
@@ -423,7 +413,7 @@ C.resolve_list = reader("resolve_list",
   elseif dedupe ~= nil then
     V.key(fn, "options.dedupe", dedupe)
   end
-  local limit = page_size_option(fn, "options.limit", opts.limit)
+  local limit = V.page_size(fn, "options.limit", opts.limit, "the whole list")
   local place
   if opts.after ~= nil then
     V.key(fn, "options.after", opts.after)
